@@ -1,0 +1,18 @@
+"""The Typer app. Commands live in their own modules, each with a `register(app)` function."""
+
+from __future__ import annotations
+
+import typer
+
+from lendstack.cli import schedule
+
+app = typer.Typer(name="lendstack", help="lendstack: an open-source lending platform.", no_args_is_help=True)
+
+
+@app.callback()
+def _root() -> None:
+    """An open-source lending platform: schedules, products, ledger, servicing."""
+    # A callback keeps Typer in multi-command mode even while only one command is registered.
+
+
+schedule.register(app)

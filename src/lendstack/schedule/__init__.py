@@ -1,0 +1,30 @@
+"""Repayment schedules: equal installment (等额本息), equal principal (等额本金), interest-only then
+principal (先息后本), bullet (到期一次还本付息), staged tranches; a columnar batch path; APR.
+
+Imports only lendstack.money. Pure functions over frozen values.
+"""
+
+from lendstack.schedule.apr import apr_of
+from lendstack.schedule.batch import BatchSchedules, build_schedules_batch
+from lendstack.schedule.build import TERM_MAX, Schedule, ScheduleLine, build_schedule
+from lendstack.schedule.dates import add_months, due_dates
+from lendstack.schedule.methods import Frequency, ScheduleMethod
+from lendstack.schedule.tranches import CalendarLine, Tranche, build_tranched, merge_lines
+
+__all__ = [
+    "TERM_MAX",
+    "BatchSchedules",
+    "CalendarLine",
+    "Frequency",
+    "Schedule",
+    "ScheduleLine",
+    "ScheduleMethod",
+    "Tranche",
+    "add_months",
+    "apr_of",
+    "build_schedule",
+    "build_schedules_batch",
+    "build_tranched",
+    "due_dates",
+    "merge_lines",
+]

@@ -1,0 +1,48 @@
+"""Exact integer arithmetic shared by the reference and the columnar paths.
+
+A validated rate is an exact integer in parts per million (ppm), so a regular period's rate is the
+rational ppm / (periods_per_year × 10^6) and every quantity below is a ratio of Python ints,
+rounded once with the product's rounding mode. No float and no precision limit is involved.
+"""
+
+from __future__ import annotations
+
+from lendstack.money import RoundingMode
+from lendstack.money.rates import RATE_PPM
+
+
+def round_ratio(numerator: int, denominator: int, rounding: RoundingMode) -> int:
+    """numerator / denominator (both ≥ 0) rounded to an integer with the mode."""
+    assert numerator >= 0 and denominator > 0
+    quotient, remainder = divmod(numerator, denominator)
+    if rounding is RoundingMode.DOWN:
+        return quotient
+    if rounding is RoundingMode.UP:
+        return quotient + (remainder > 0)
+    twice = 2 * remainder
+    if rounding is RoundingMode.HALF_UP:
+        return quotient + (twice >= denominator)
+    assert rounding is RoundingMode.HALF_EVEN
+    return quotient + (twice > denominator or (twice == denominator and quotient % 2 == 1))
+
+
+def period_denominator(periods_per_year: int) -> int:
+    """The denominator of a regular period's rate: ppm / (periods_per_year × 10^6)."""
+    return periods_per_year * int(RATE_PPM)
+
+
+def annuity_payment_minor(
+    amount_minor: int, rate_ppm: int, periods_per_year: int, term: int, rounding: RoundingMode
+) -> int:
+    """The equal installment P·r / (1 − (1 + r)^−n), exact, rounded once.
+
+    With r = ppm / D and a = D + ppm, the payment is P·ppm·a^n / (D·(a^n − D^n)): a ratio of ints
+    of a few thousand bits even for 600 periods. Being exact (rather than Decimal at a finite
+    precision) means a value that is exactly on a half is rounded as the mode says, so the
+    reference and the batch path cannot disagree on ties.
+    """
+    assert amount_minor > 0 and rate_ppm > 0 and term >= 1
+    denominator = period_denominator(periods_per_year)
+    growth = (denominator + rate_ppm) ** term
+    numerator = amount_minor * rate_ppm * growth
+    return round_ratio(numerator, denominator * (growth - denominator**term), rounding)
