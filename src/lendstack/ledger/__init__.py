@@ -5,6 +5,7 @@ Pure domain: immutable values and functions over them. Persistence goes through 
 """
 
 from lendstack.ledger.accounts import CHART, AccountCode, AccountKind, AccountSpec, BalanceKey
+from lendstack.ledger.balances import apply_entries, trial_balance
 from lendstack.ledger.entries import (
     DEFAULT_FUNDER,
     EntryKind,
@@ -14,7 +15,6 @@ from lendstack.ledger.entries import (
     check_balanced,
     reversal_of,
 )
-from lendstack.ledger.balances import apply_entries, trial_balance
 from lendstack.ledger.port import LedgerPort
 
 __all__ = [

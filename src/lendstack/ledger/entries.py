@@ -36,6 +36,7 @@ class EntryKind(StrEnum):
     REVERSAL = "reversal"
     CAPITAL = "capital"
     PROVISION = "provision"
+    EOD = "eod"  # one loan's end of day: interest, fees and penalty recognised together
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ class Currency:
 
     @property
     def minor_per_major(self) -> int:
-        return 10**self.minor_digits
+        return int(10**self.minor_digits)
 
 
 CURRENCIES: dict[str, Currency] = {

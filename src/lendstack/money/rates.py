@@ -45,7 +45,7 @@ def round_to_minor(value: Decimal, mode: RoundingMode) -> int:
 
 def parse_rate(value: object, field: str, *, allow_zero: bool = True) -> Decimal:
     """A rate as Decimal from a str/int/Decimal; floats are refused (0.1 is not 0.1)."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyError(field, f"pass rates as decimal strings, not {type(value).__name__}")
     try:
         rate = Decimal(str(value)) if not isinstance(value, Decimal) else value
@@ -73,3 +73,21 @@ def check_rate_cap(apr: Decimal, cap: Decimal, field: str = "rate_annual") -> No
     """Refuse an annualized rate above the cap (e.g. a legal 24 % or a product's own limit)."""
     if apr > cap:
         raise RateCapExceeded(field, f"APR {apr:.4%} exceeds the cap of {cap:.4%}")
+
+
+def div_round(numerator: int, denominator: int, mode: RoundingMode) -> int:
+    """Exact integer numerator / denominator rounded with `mode`, for non-negative numerators.
+
+    The columnar paths do the same in int64 (servicing.columns.div_round_array), so both give
+    identical minor units.
+    """
+    assert denominator > 0 and numerator >= 0
+    quotient, remainder = divmod(numerator, denominator)
+    if remainder == 0 or mode is RoundingMode.DOWN:
+        return quotient
+    if mode is RoundingMode.UP:
+        return quotient + 1
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and (mode is RoundingMode.HALF_UP or quotient % 2 == 1)):
+        return quotient + 1
+    return quotient

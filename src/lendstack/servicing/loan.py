@@ -1,0 +1,209 @@
+"""The loan account: immutable values. Commands (commands.py) and EOD (eod.py) return new ones.
+
+Amounts are integer minor units. A loan's sub-ledger lives here as counters (disbursed, repaid,
+accrued, paid, ...); the ledger holds the same numbers as postings, and the two must agree
+(`expected_balances` is what the ledger must show for the loan).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from lendstack.ledger import DEFAULT_FUNDER, AccountCode, BalanceKey
+from lendstack.money import DayCount, RoundingMode
+from lendstack.servicing.aging import FiveTier
+
+
+class LoanStatus(StrEnum):
+    APPROVED = "approved"  # booked, not yet disbursed
+    ACTIVE = "active"  # disbursed, nothing past due
+    OVERDUE = "overdue"  # something past due (DPD > 0)
+    CLOSED = "closed"  # everything repaid
+    WRITTEN_OFF = "written_off"  # 核销: what was left is an expense
+
+
+LIVE_STATUSES = (LoanStatus.ACTIVE, LoanStatus.OVERDUE)
+COMPONENTS = ("penalty", "fee", "interest", "principal")
+
+
+@dataclass(frozen=True, slots=True)
+class LoanTerms:
+    """What servicing needs of the product, copied at booking so later product edits cannot
+    change a signed contract."""
+
+    product_id: str
+    currency: str
+    rate_annual: Decimal
+    penalty_rate_ppm: int  # 罚息 annual rate, e.g. 1.5 × contract rate, in ppm (exact)
+    penalty_on_interest: bool
+    grace_days: int
+    day_count: DayCount
+    rounding: RoundingMode
+    allocation_order: tuple[str, ...]  # a permutation of COMPONENTS
+    prepayment_allowed: bool
+    prepayment_mode: str  # "reduce_installment" | "reduce_term"
+    prepayment_fee_rate: Decimal
+    schedule_method: str
+    frequency: str
+    periodic_fee_rate: Decimal
+
+    def __post_init__(self) -> None:
+        assert sorted(self.allocation_order) == sorted(COMPONENTS), self.allocation_order
+        assert 0 <= self.grace_days <= 60 and self.penalty_rate_ppm >= 0
+
+
+@dataclass(frozen=True, slots=True)
+class Installment:
+    seq: int
+    period_start: date
+    due_date: date
+    principal_minor: int
+    interest_minor: int
+    fee_minor: int
+    principal_paid_minor: int = 0
+    interest_paid_minor: int = 0
+    fee_paid_minor: int = 0
+    # Unpaid parts were capitalized into principal by a restructure: no longer due here.
+    capitalized: bool = False
+
+    def __post_init__(self) -> None:
+        assert self.due_date >= self.period_start, (self.seq, self.period_start, self.due_date)
+        for name in ("principal", "interest", "fee"):
+            due = getattr(self, f"{name}_minor")
+            paid = getattr(self, f"{name}_paid_minor")
+            assert 0 <= paid <= due, (self.seq, name, paid, due)
+
+    def unpaid(self, component: str) -> int:
+        if self.capitalized:
+            return 0
+        return int(getattr(self, f"{component}_minor")) - int(getattr(self, f"{component}_paid_minor"))
+
+    @property
+    def is_open(self) -> bool:
+        return not self.capitalized and any(self.unpaid(c) > 0 for c in ("principal", "interest", "fee"))
+
+
+@dataclass(frozen=True, slots=True)
+class Loan:
+    loan_id: str
+    terms: LoanTerms
+    principal_minor: int  # contract amount
+    status: LoanStatus
+    term: int = 0  # number of periods contracted
+    upfront_fee_minor: int = 0  # billed with the first installment (never deducted: 砍头息 is banned)
+    periodic_fee_minor: int = 0
+    funder_id: str = DEFAULT_FUNDER
+    line_id: str = ""  # the credit line a tranche was drawn from ('' for a stand-alone loan)
+    disbursed_on: date | None = None
+    installments: tuple[Installment, ...] = ()
+    principal_disbursed_minor: int = 0
+    principal_capitalized_minor: int = 0  # arrears turned into principal by a restructure
+    principal_repaid_minor: int = 0
+    principal_written_off_minor: int = 0
+    interest_accrued_minor: int = 0
+    interest_paid_minor: int = 0
+    interest_written_off_minor: int = 0
+    interest_capitalized_minor: int = 0
+    fee_charged_minor: int = 0
+    fee_paid_minor: int = 0
+    fee_written_off_minor: int = 0
+    fee_capitalized_minor: int = 0
+    penalty_accrued_minor: int = 0
+    penalty_paid_minor: int = 0
+    penalty_written_off_minor: int = 0
+    penalty_capitalized_minor: int = 0
+    suspense_minor: int = 0  # overpayment held for the borrower
+    accrued_through: date | None = None  # last day EOD closed for this loan
+    days_past_due: int = 0
+    bucket: str = "M0"
+    five_tier: FiveTier = FiveTier.NORMAL
+    restructure_count: int = 0
+    # Bumped by every change; the store uses it for optimistic locking. Not part of equality:
+    # two paths that reach the same state in a different number of steps give equal loans.
+    version: int = dataclasses.field(default=0, compare=False)
+
+    def __post_init__(self) -> None:
+        check_loan_invariants(self)
+
+    @property
+    def currency(self) -> str:
+        return self.terms.currency
+
+    @property
+    def principal_outstanding_minor(self) -> int:
+        return (
+            self.principal_disbursed_minor
+            + self.principal_capitalized_minor
+            - self.principal_repaid_minor
+            - self.principal_written_off_minor
+        )
+
+    @property
+    def interest_receivable_minor(self) -> int:
+        return (
+            self.interest_accrued_minor
+            - self.interest_paid_minor
+            - self.interest_written_off_minor
+            - self.interest_capitalized_minor
+        )
+
+    @property
+    def fee_receivable_minor(self) -> int:
+        return self.fee_charged_minor - self.fee_paid_minor - self.fee_written_off_minor - self.fee_capitalized_minor
+
+    @property
+    def penalty_receivable_minor(self) -> int:
+        return (
+            self.penalty_accrued_minor
+            - self.penalty_paid_minor
+            - self.penalty_written_off_minor
+            - self.penalty_capitalized_minor
+        )
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    def evolve(self, **changes: object) -> Loan:
+        """A copy with changes and the version bumped; invariants are re-checked."""
+        return dataclasses.replace(self, version=self.version + 1, **changes)  # type: ignore[arg-type]
+
+
+def check_loan_invariants(loan: Loan) -> None:
+    """Assert what must hold for every loan at every moment (a failure is a bug, not bad input)."""
+    assert loan.principal_outstanding_minor >= 0, loan.loan_id
+    assert loan.interest_receivable_minor >= 0, (loan.loan_id, loan.interest_receivable_minor)
+    assert loan.fee_receivable_minor >= 0, loan.loan_id
+    assert loan.penalty_receivable_minor >= 0, loan.loan_id
+    assert loan.suspense_minor >= 0, loan.loan_id
+    if not loan.installments:
+        return
+    seqs = [i.seq for i in loan.installments]
+    assert seqs == list(range(1, len(seqs) + 1)), "installments are numbered 1..n in order"
+    paid = sum(i.principal_paid_minor for i in loan.installments)
+    assert paid == loan.principal_repaid_minor, (loan.loan_id, paid, loan.principal_repaid_minor)
+    scheduled = sum(i.principal_minor for i in loan.installments if not i.capitalized) + sum(
+        i.principal_paid_minor for i in loan.installments if i.capitalized
+    )
+    # Every unit of principal owed is scheduled exactly once (capitalized installments keep
+    # only what was paid on them; their unpaid principal moved to the new schedule).
+    assert scheduled == loan.principal_disbursed_minor + loan.principal_capitalized_minor - (
+        loan.principal_written_off_minor
+    ) or loan.status is LoanStatus.WRITTEN_OFF, (loan.loan_id, scheduled)
+
+
+def expected_balances(loan: Loan) -> dict[BalanceKey, int]:
+    """The debit-positive receivable balances the ledger must hold for this loan."""
+    c, f, lid = loan.currency, loan.funder_id, loan.loan_id
+    pairs = {
+        AccountCode.LOAN_PRINCIPAL: loan.principal_outstanding_minor,
+        AccountCode.INTEREST_RECEIVABLE: loan.interest_receivable_minor,
+        AccountCode.FEE_RECEIVABLE: loan.fee_receivable_minor,
+        AccountCode.PENALTY_RECEIVABLE: loan.penalty_receivable_minor,
+        AccountCode.SUSPENSE: -loan.suspense_minor,
+    }
+    return {BalanceKey(code, c, f, lid): amount for code, amount in pairs.items() if amount != 0}

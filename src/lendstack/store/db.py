@@ -1,0 +1,102 @@
+"""Engines and schema upgrades. The URL comes from LENDSTACK_DATABASE_URL; SQLite is the default.
+
+SQLite connections get WAL (readers never block the one writer), synchronous=NORMAL (safe with
+WAL, much faster than FULL), foreign keys and a busy timeout; every transaction starts with
+BEGIN IMMEDIATE, so concurrent writers queue on the busy timeout at BEGIN instead of failing
+late at their first write with "database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE_URL = "sqlite:///lendstack.db"  # relative to the working directory
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def database_url() -> str:
+    """The configured database URL: LENDSTACK_DATABASE_URL, else a SQLite file in the cwd."""
+    return os.environ.get("LENDSTACK_DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def normalize_url(url: str) -> str:
+    """Plain postgresql:// (and postgres://) URLs become postgresql+psycopg:// (psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for `url` (default: database_url()), with the per-backend settings above."""
+    url = normalize_url(url or database_url())
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(url, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    if backend == "postgresql":
+        return create_engine(url, **kwargs)
+    raise ValueError(f"database_url: unsupported backend {backend!r}; use sqlite or postgresql")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # isolation_level=None stops pysqlite from issuing its own (deferred) BEGIN; we issue
+        # BEGIN IMMEDIATE below. The pragmas then run outside any transaction, as WAL requires.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """Alembic configuration built in code, so it works from an installed package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        # '%' is ConfigParser interpolation syntax; URLs with escaped passwords contain it.
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine_or_url: Engine | str | None = None, revision: str = "head") -> None:
+    """Run the migrations up to `revision` (default head). The only way the schema is made."""
+    _run_alembic(engine_or_url, lambda cfg: command.upgrade(cfg, revision))
+
+
+def downgrade(engine_or_url: Engine | str | None = None, revision: str = "base") -> None:
+    """Run the migrations down to `revision` (default: an empty database)."""
+    _run_alembic(engine_or_url, lambda cfg: command.downgrade(cfg, revision))
+
+
+def _run_alembic(engine_or_url: Engine | str | None, run: Callable[[Config], None]) -> None:
+    own_engine = not isinstance(engine_or_url, Engine)
+    engine = engine_or_url if isinstance(engine_or_url, Engine) else make_engine(engine_or_url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection  # env.py runs on this connection
+            run(config)
+    finally:
+        if own_engine:
+            engine.dispose()
