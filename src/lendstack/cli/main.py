@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lendstack.cli import schedule
+from lendstack.cli import bench, schedule
 
 app = typer.Typer(name="lendstack", help="lendstack: an open-source lending platform.", no_args_is_help=True)
 
@@ -16,3 +16,4 @@ def _root() -> None:
 
 
 schedule.register(app)
+bench.register(app)

@@ -1,0 +1,1 @@
+"""Seeded synthetic borrowers, businesses and outcomes for the demo, tests and benchmarks."""
