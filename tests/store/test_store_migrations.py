@@ -9,18 +9,19 @@ from sqlalchemy import Engine, inspect
 from lendstack.store.db import downgrade, upgrade
 from lendstack.store.tables import metadata
 
-TABLES = {"journal_entries", "postings", "ledger_balances", "outbox", "idempotency_keys"}
+TABLES = {"journal_entries", "postings", "ledger_balances", "outbox", "idempotency_keys", "loans", "installments"}
+HEAD = "0002"
 
 
 def _tables(engine: Engine) -> set[str]:
     return set(inspect(engine).get_table_names()) - {"alembic_version"}
 
 
-def test_upgrade_creates_every_table_at_revision_0001(engine: Engine) -> None:
+def test_upgrade_creates_every_table_at_head(engine: Engine) -> None:
     assert _tables(engine) >= TABLES
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() is not None
-        assert "0001" in {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
+        assert HEAD in {row[0] for row in conn.exec_driver_sql("SELECT version_num FROM alembic_version")}
 
 
 def test_migrated_schema_matches_the_core_tables(engine: Engine) -> None:

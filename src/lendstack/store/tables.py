@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -131,4 +132,69 @@ idempotency_keys = Table(
     Column("request_hash", Text, nullable=False),  # sha256 hex of the canonical JSON request
     Column("response", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+# --- loans (migration 0002) ------------------------------------------------------------------------
+
+LOAN_COUNTERS = (
+    "principal_disbursed_minor", "principal_capitalized_minor", "principal_repaid_minor",
+    "principal_written_off_minor", "interest_accrued_minor", "interest_paid_minor",
+    "interest_written_off_minor", "interest_capitalized_minor", "fee_charged_minor", "fee_paid_minor",
+    "fee_written_off_minor", "fee_capitalized_minor", "penalty_accrued_minor", "penalty_paid_minor",
+    "penalty_written_off_minor", "penalty_capitalized_minor", "suspense_minor",
+)
+
+# The EOD cursor: derived from the installments by servicing.eod_columnar.loan_row whenever a loan
+# is saved, and kept here so that end of day over a million loans reads one row per loan and no
+# installment at all for the loans that neither cross a due date nor are past grace. Day numbers
+# are proleptic ordinals (date.toordinal()).
+LOAN_EOD_COLUMNS = (
+    "grace_days", "penalty_ppm", "penalty_on_interest", "year_days", "rounding_code",
+    "cur_start_day", "cur_due_day", "cur_interest_minor", "cur_fee_minor", "base_interest_minor",
+    "base_fee_minor", "oldest_open_due_day",
+)
+
+loans = Table(
+    "loans",
+    metadata,
+    Column("loan_id", Text, primary_key=True),
+    Column("product_id", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("funder_id", Text, nullable=False),
+    Column("line_id", Text, nullable=False, server_default=""),
+    Column("status", Text, nullable=False),
+    Column("terms", JSON, nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("term", Integer, nullable=False),
+    Column("upfront_fee_minor", BigInteger, nullable=False),
+    Column("periodic_fee_minor", BigInteger, nullable=False),
+    Column("disbursed_on", Date, nullable=True),
+    *(Column(name, BigInteger, nullable=False, server_default="0") for name in LOAN_COUNTERS),
+    Column("accrued_through", Date, nullable=True),
+    Column("days_past_due", Integer, nullable=False, server_default="0"),
+    Column("bucket", Text, nullable=False, server_default="M0"),
+    Column("five_tier", Text, nullable=False, server_default="normal"),
+    Column("restructure_count", Integer, nullable=False, server_default="0"),
+    Column("version", Integer, nullable=False),
+    *(Column(name, BigInteger, nullable=False, server_default="0") for name in LOAN_EOD_COLUMNS),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index(None, "status", "accrued_through"),
+)
+
+installments = Table(
+    "installments",
+    metadata,
+    Column("loan_id", Text, ForeignKey("loans.loan_id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("interest_minor", BigInteger, nullable=False),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column("principal_paid_minor", BigInteger, nullable=False),
+    Column("interest_paid_minor", BigInteger, nullable=False),
+    Column("fee_paid_minor", BigInteger, nullable=False),
+    Column("capitalized", Boolean, nullable=False),
+    PrimaryKeyConstraint("loan_id", "seq"),
 )

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from lendstack.store.idempotency import IdempotencyStore
 from lendstack.store.ledger_repo import SqlLedger
+from lendstack.store.loan_repo import LoanRepository
 from lendstack.store.outbox import Outbox
 
 
@@ -27,6 +28,7 @@ class UnitOfWork:
     ledger: SqlLedger
     outbox: Outbox
     idempotency: IdempotencyStore
+    loans: LoanRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -39,6 +41,7 @@ class UnitOfWork:
             self.ledger = SqlLedger(self.connection)
             self.outbox = Outbox(self.connection)
             self.idempotency = IdempotencyStore(self.connection)
+            self.loans = LoanRepository(self.connection)
             self._stack = stack.pop_all()
         return self
 
