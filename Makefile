@@ -38,7 +38,7 @@ contracts: $(STAMP)
 # The test session starts a throwaway PostgreSQL cluster (lendstack.store.pgtemp) and removes it
 # after; every storage test runs on both backends.
 pytest: $(STAMP) postgres-binaries
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test: lint typecheck contracts pytest
 
