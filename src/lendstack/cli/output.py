@@ -61,5 +61,5 @@ def run_or_fail(action: Callable[[], T], *, as_json: bool) -> T:
         return action()
     except MoneyError as exc:
         fail(exc.field, exc.message, as_json=as_json)
-    except ValueError as exc:
-        fail("input", str(exc), as_json=as_json)
+    except ValueError as exc:  # ServicingError, IdempotencyConflict, ... carry the field too
+        fail(getattr(exc, "field", "input"), getattr(exc, "message", str(exc)), as_json=as_json)

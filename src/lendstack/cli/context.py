@@ -1,0 +1,24 @@
+"""What every command that touches the books needs: the engine, migrated to head."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Engine
+
+from lendstack.money import MoneyError
+from lendstack.store import database_url, make_engine, upgrade
+
+
+def open_engine(url: str | None = None) -> Engine:
+    """The configured database (LENDSTACK_DATABASE_URL, default SQLite lendstack.db), migrated."""
+    engine = make_engine(url or database_url())
+    upgrade(engine)
+    return engine
+
+
+def parse_day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise MoneyError(field, f"not a date in YYYY-MM-DD form: {value!r}") from exc
