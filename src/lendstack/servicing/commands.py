@@ -19,12 +19,15 @@ from lendstack.money import Money, MoneyError, round_to_minor
 from lendstack.money.rates import RATE_PPM, parse_rate
 from lendstack.products import LoanProduct
 from lendstack.schedule import Schedule, build_schedule
-from lendstack.servicing.accrual import fee_target, interest_target, period_interest_to_date
+from lendstack.servicing.accrual import period_interest_to_date
+from lendstack.servicing.eod import eod_one
 from lendstack.servicing.errors import ServicingError
 from lendstack.servicing.loan import Installment, Loan, LoanStatus, LoanTerms
 from lendstack.servicing.outcome import Outcome, entry, event
+from lendstack.servicing.payments import accrue_to, allocate, close_if_settled, payment_pairs
 
 A = AccountCode
+CATCH_UP_DAYS_MAX = 3_660  # ten years: a longer gap is a mistake, not a backlog
 
 
 # --- booking and disbursement ------------------------------------------------------------------
@@ -160,69 +163,27 @@ def check_value_date(loan: Loan, on: date, field: str = "on") -> None:
         raise ServicingError(field, f"{on} is already closed by end of day (closed through {loan.accrued_through})")
 
 
-def accrue_to(loan: Loan, on: date, entry_id: str) -> Outcome:
-    """Recognise interest earned and fees fallen due by the end of `on` (idempotent by design)."""
-    interest_delta = interest_target(loan, on) - loan.interest_accrued_minor
-    fee_delta = fee_target(loan, on) - loan.fee_charged_minor
-    assert interest_delta >= 0 and fee_delta >= 0, (loan.loan_id, on, interest_delta, fee_delta)
-    if interest_delta == 0 and fee_delta == 0:
-        return Outcome(loan)
-    new = loan.evolve(
-        interest_accrued_minor=loan.interest_accrued_minor + interest_delta,
-        fee_charged_minor=loan.fee_charged_minor + fee_delta,
-    )
-    pairs = [
-        (A.INTEREST_RECEIVABLE, interest_delta), (A.INTEREST_INCOME, -interest_delta),
-        (A.FEE_RECEIVABLE, fee_delta), (A.FEE_INCOME, -fee_delta),
-    ]
-    return Outcome(new, entry(new, entry_id, EntryKind.ACCRUE_INTEREST, on, pairs))
+def catch_up(loan: Loan, on: date) -> Outcome:
+    """Close, with the reference EOD, every day before `on` that end of day has not closed yet,
+    so a command dated ahead of the last EOD sees exactly what EOD would have made of those days."""
+    out = Outcome(loan)
+    assert loan.accrued_through is not None
+    day = loan.accrued_through + timedelta(days=1)
+    for _ in range(CATCH_UP_DAYS_MAX):
+        if day >= on or not out.loan.is_live:
+            return out
+        out = out.then(eod_one(out.loan, day))
+        day += timedelta(days=1)
+    raise ServicingError("on", f"{on} is more than {CATCH_UP_DAYS_MAX} days after the last closed day")
+
+
+def still_live(loan: Loan) -> None:
+    """Catching up may settle a loan (suspense pays the last installment): then the command is moot."""
+    if not loan.is_live:
+        raise ServicingError("status", f"the loan is {loan.status} by then; it takes no further command")
 
 
 # --- repayment ---------------------------------------------------------------------------------
-
-
-def allocate(loan: Loan, on: date, available_minor: int) -> tuple[Loan, dict[str, int], int]:
-    """Apply money to what is due by `on` in the product's allocation order.
-
-    Component-major: the first component is paid on every due installment (oldest first) before
-    the next component is touched. Returns the new loan, amount paid per component, money left.
-    """
-    insts = list(loan.installments)
-    due = [k for k, inst in enumerate(insts) if inst.due_date <= on and inst.is_open]
-    paid = dict.fromkeys(("penalty", "fee", "interest", "principal"), 0)
-    left = available_minor
-    for component in loan.terms.allocation_order:
-        if component == "penalty":
-            take = min(left, loan.penalty_receivable_minor)
-            paid["penalty"], left = take, left - take
-            continue
-        for k in due:
-            take = min(left, insts[k].unpaid(component))
-            if take:
-                field = f"{component}_paid_minor"
-                insts[k] = dataclasses.replace(insts[k], **{field: getattr(insts[k], field) + take})
-                paid[component] += take
-                left -= take
-    new = loan.evolve(
-        installments=tuple(insts),
-        penalty_paid_minor=loan.penalty_paid_minor + paid["penalty"],
-        fee_paid_minor=loan.fee_paid_minor + paid["fee"],
-        interest_paid_minor=loan.interest_paid_minor + paid["interest"],
-        principal_repaid_minor=loan.principal_repaid_minor + paid["principal"],
-    )
-    return new, paid, left
-
-
-def payment_pairs(paid: dict[str, int], cash_minor: int, suspense_delta_minor: int) -> list[tuple[AccountCode, int]]:
-    """Dr cash received; Cr what it paid; the change in suspense balances the rest."""
-    return [
-        (A.SETTLEMENT_CASH, cash_minor),
-        (A.PENALTY_RECEIVABLE, -paid["penalty"]),
-        (A.FEE_RECEIVABLE, -paid["fee"]),
-        (A.INTEREST_RECEIVABLE, -paid["interest"]),
-        (A.LOAN_PRINCIPAL, -paid["principal"]),
-        (A.SUSPENSE, -suspense_delta_minor),
-    ]
 
 
 def check_payment(loan: Loan, amount: Money, field: str = "amount") -> int:
@@ -239,7 +200,9 @@ def repay(loan: Loan, on: date, amount: Money, key: str) -> Outcome:
     """A repayment: pays what is due by `on`, the rest waits in suspense for the next due date."""
     cash = check_payment(loan, amount)
     check_value_date(loan, on)
-    step = accrue_to(loan, on, f"{loan.loan_id}/repay-accrue/{key}")
+    step = catch_up(loan, on)
+    still_live(step.loan)
+    step = step.then(accrue_to(step.loan, on, f"{loan.loan_id}/repay-accrue/{key}"))
     applied, paid, left = allocate(step.loan, on, cash + step.loan.suspense_minor)
     delta = left - step.loan.suspense_minor
     final = close_if_settled(applied.evolve(suspense_minor=left))
@@ -247,27 +210,6 @@ def repay(loan: Loan, on: date, amount: Money, key: str) -> Outcome:
     ev = event(final, f"{loan.loan_id}/repay/{key}", "loan.repaid", on, amount_minor=cash,
                allocation=paid, suspense_minor=left)
     return step.then(Outcome(final, entries, (ev,), {"paid": paid, "suspense_minor": left}))
-
-
-def apply_suspense(loan: Loan, on: date, entry_id: str) -> Outcome:
-    """Money held in suspense pays what has fallen due (run by EOD on due dates)."""
-    if loan.suspense_minor == 0:
-        return Outcome(loan)
-    applied, paid, left = allocate(loan, on, loan.suspense_minor)
-    used = loan.suspense_minor - left
-    if used == 0:
-        return Outcome(loan)
-    final = close_if_settled(applied.evolve(suspense_minor=left))
-    entries = entry(final, entry_id, EntryKind.REPAY, on, payment_pairs(paid, 0, -used), "from suspense")
-    return Outcome(final, entries, (event(final, entry_id, "loan.repaid", on, amount_minor=used, allocation=paid),))
-
-
-def close_if_settled(loan: Loan) -> Loan:
-    owed = (loan.principal_outstanding_minor + loan.interest_receivable_minor + loan.fee_receivable_minor
-            + loan.penalty_receivable_minor)
-    if owed == 0 and loan.is_live and not any(i.is_open for i in loan.installments):
-        return loan.evolve(status=LoanStatus.CLOSED, days_past_due=0, bucket="M0")
-    return loan
 
 
 # --- prepayment --------------------------------------------------------------------------------
@@ -304,7 +246,9 @@ def prepay(loan: Loan, on: date, amount: Money, key: str, *, full: bool = False)
     check_value_date(loan, on)
     if not loan.terms.prepayment_allowed:
         raise ServicingError("loan_id", "the product does not allow prepayment")
-    step = accrue_to(loan, on, f"{loan.loan_id}/prepay-accrue/{key}")
+    step = catch_up(loan, on)
+    step = step.then(accrue_to(step.loan, on, f"{loan.loan_id}/prepay-accrue/{key}"))
+    still_live(step.loan)
     settled, paid, left = allocate(step.loan, on, cash + step.loan.suspense_minor)
     if any(i.is_open and i.due_date <= on for i in settled.installments):
         raise ServicingError("amount", "does not cover what is already due; pay that first (repay)")
@@ -383,7 +327,9 @@ def restructure(loan: Loan, on: date, term: int, key: str, *, rate_annual: Decim
         raise ServicingError("status", f"the loan is {loan.status}; only a live loan can be restructured")
     check_value_date(loan, on)
     rate = loan.terms.rate_annual if rate_annual is None else parse_rate(rate_annual, "rate_annual")
-    step = accrue_to(loan, on, f"{loan.loan_id}/restructure-accrue/{key}")
+    step = catch_up(loan, on)
+    still_live(step.loan)
+    step = step.then(accrue_to(step.loan, on, f"{loan.loan_id}/restructure-accrue/{key}"))
     cur = step.loan
     before, running, _after = split_at(cur, on)
     kept = [dataclasses.replace(i, capitalized=True) if i.is_open else i for i in before]
@@ -418,7 +364,9 @@ def write_off(loan: Loan, on: date, key: str) -> Outcome:
     if not loan.is_live:
         raise ServicingError("status", f"the loan is {loan.status}; only a live loan can be written off")
     check_value_date(loan, on)
-    step = accrue_to(loan, on, f"{loan.loan_id}/write-off-accrue/{key}")
+    step = catch_up(loan, on)
+    still_live(step.loan)
+    step = step.then(accrue_to(step.loan, on, f"{loan.loan_id}/write-off-accrue/{key}"))
     cur = step.loan
     principal, interest = cur.principal_outstanding_minor, cur.interest_receivable_minor
     fee, penalty = cur.fee_receivable_minor, cur.penalty_receivable_minor

@@ -13,9 +13,9 @@ from datetime import date, timedelta
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.servicing.accrual import days_past_due, penalty_for_day
 from lendstack.servicing.aging import DEFAULT_AGING, AgingPolicy
-from lendstack.servicing.commands import accrue_to, apply_suspense
 from lendstack.servicing.loan import Loan, LoanStatus
 from lendstack.servicing.outcome import Outcome, entry, event
+from lendstack.servicing.payments import accrue_to, apply_suspense
 
 A = AccountCode
 
