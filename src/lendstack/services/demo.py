@@ -84,10 +84,11 @@ def run_demo(
     catalog = sorted(load_catalog().values(), key=lambda p: p.product_id)
     borrowers = plan_borrowers(loans_n, seed)
     report = DemoReport(loans=loans_n, start=DEMO_START, end=DEMO_START + timedelta(days=days - 1))
+    borrowers_by_id = {b.loan_id: b for b in borrowers}
     by_day: dict[date, list[Borrower]] = {}
     for b in borrowers:
         by_day.setdefault(b.disburse_on, []).append(b)
-    live: dict[str, Borrower] = {}
+    wake: dict[str, date] = {}  # the next day a borrower may act: the loan is read only then
     for offset in range(days):
         day = DEMO_START + timedelta(days=offset)
         for b in by_day.get(day, []):
@@ -96,10 +97,13 @@ def run_demo(
             book_loan(engine, loan_id=b.loan_id, product=product, amount=Money(amount_minor, product.currency),
                       term=term, on=day, key=f"book-{b.loan_id}")
             disburse_loan(engine, b.loan_id, day, f"disburse-{b.loan_id}")
-            live[b.loan_id] = b
-        for b in list(live.values()):
-            if not _act(engine, b, day, report):
-                del live[b.loan_id]
+            wake[b.loan_id] = day + timedelta(days=1)
+        for b in [borrowers_by_id[i] for i, when in wake.items() if when <= day]:
+            nxt = _act(engine, b, day, report)
+            if nxt is None:
+                del wake[b.loan_id]
+            else:
+                wake[b.loan_id] = nxt
         run_eod(engine, day)
         report.days += 1
         if progress:
@@ -107,24 +111,38 @@ def run_demo(
     return report
 
 
-def _act(engine: Engine, b: Borrower, day: date, report: DemoReport) -> bool:
-    """One borrower's action today; False once the loan has left the live book."""
+def _act(engine: Engine, b: Borrower, day: date, report: DemoReport) -> date | None:
+    """One borrower's action today; returns the next day to look again (None: left the book)."""
     loan = get_loan(engine, b.loan_id)
     if not loan.is_live:
-        return False
+        return None
     if loan.days_past_due >= WRITE_OFF_DPD:
         write_off_loan(engine, b.loan_id, day, f"write-off-{b.loan_id}")
         report.write_offs += 1
-        return False
-    if b.behaviour == "prepayer" and loan.disbursed_on and (day - loan.disbursed_on).days == b.prepay_after_days:
-        return _prepay(engine, b, loan, day, report)
-    owed = amount_due(loan, day - timedelta(days=b.late_days if b.behaviour == "late" else 0))
-    if b.behaviour == "defaulter" and _paid_installments(loan) >= b.stop_after:
-        return True
+        return None
+    due_to_prepay = b.behaviour == "prepayer" and loan.disbursed_on is not None and (
+        (day - loan.disbursed_on).days >= b.prepay_after_days)
+    if due_to_prepay and _prepay(engine, b, loan, day, report):
+        return None
+    lag = timedelta(days=b.late_days if b.behaviour == "late" else 0)
+    stopped = b.behaviour == "defaulter" and _paid_installments(loan) >= b.stop_after
+    owed = 0 if stopped else amount_due(loan, day - lag)
     if owed > 0:
         repay_loan(engine, b.loan_id, day, Money(owed, loan.currency), f"pay-{b.loan_id}-{day.isoformat()}")
         report.repayments += 1
-    return True
+    return _next_wake(loan, day, lag, b, stopped)
+
+
+def _next_wake(loan: Loan, day: date, lag: timedelta, b: Borrower, stopped: bool) -> date:
+    if stopped:  # a defaulter is only looked at again to write it off
+        return day + timedelta(days=30)
+    upcoming = [i.due_date + lag for i in loan.installments if i.due_date + lag > day]
+    candidates = [*upcoming[:1], day + timedelta(days=31)]
+    if b.behaviour == "prepayer" and loan.disbursed_on:
+        prepay_day = loan.disbursed_on + timedelta(days=b.prepay_after_days)
+        if prepay_day > day:
+            candidates.append(prepay_day)
+    return min(candidates)
 
 
 def _prepay(engine: Engine, b: Borrower, loan: Loan, day: date, report: DemoReport) -> bool:
@@ -132,9 +150,9 @@ def _prepay(engine: Engine, b: Borrower, loan: Loan, day: date, report: DemoRepo
     try:
         prepay_loan(engine, b.loan_id, day, Money(payoff, loan.currency), f"prepay-{b.loan_id}", full=True)
     except ServicingError:
-        return True  # the last installment is already due: an ordinary repayment will close it
+        return False  # the last installment is already due: an ordinary repayment will close it
     report.prepayments += 1
-    return False
+    return True
 
 
 def amount_due(loan: Loan, as_of: date) -> int:
