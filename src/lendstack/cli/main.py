@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lendstack.cli import bench, schedule
+from lendstack.cli import bench, books, demo, loans, schedule, sim
 
 app = typer.Typer(name="lendstack", help="lendstack: an open-source lending platform.", no_args_is_help=True)
 
@@ -17,3 +17,7 @@ def _root() -> None:
 
 schedule.register(app)
 bench.register(app)
+sim.register(app)
+books.register(app)
+loans.register(app)
+demo.register(app)
