@@ -1,0 +1,146 @@
+"""`lendstack bench models`: PD model quality on public data and the simulator, and inference speed.
+
+Hyper-parameters are fixed a priori (the GBMModel / ScorecardModel defaults); the only data-driven
+choice inside a fold is the GBM's number of rounds, by early stopping on a validation split of that
+fold's training part. Test folds are never used for fitting or selection.
+
+- German Credit (tests/data/german_credit.csv): 5-fold stratified CV repeated 5 times.
+- Taiwan credit-card default (../shared/data beside the repo): stratified 5-fold CV, with
+  engineered features (utilisation = bill / limit, payment ratios, max delay, number of delays).
+- Simulator: held-out AUC, KS and calibration error (ECE) of both models, if lendstack.sim has
+  `generate_applications`.
+- Inference: p99 latency of one application (feature row + compiled forest + calibration) and
+  batch throughput (features + LightGBM's multithreaded predict + calibration).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold  # type: ignore[import-untyped]
+
+from lendstack.scoring import FeaturePipeline, GBMModel, ScorecardModel, TrainOptions, encode_target, read_table
+from lendstack.scoring.credit_model import CreditModel, train_credit_model
+from lendstack.scoring.evaluation import auc
+
+ROOT = Path(__file__).resolve().parents[1]
+GERMAN = ROOT / "tests" / "data" / "german_credit.csv"
+TAIWAN = ROOT.parent / "shared" / "data" / "taiwan_credit_default.csv"
+TAIWAN_TARGET = "default.payment.next.month"
+_LATENCY_ROWS = 3000
+_BATCH_ROWS = 120_000
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(f"… {message}", flush=True)
+
+
+def cv_auc(X: pl.DataFrame, y: np.ndarray, splitter: Any) -> dict[str, float]:
+    """Mean out-of-fold AUC of both models; the feature pipeline is fitted inside each fold."""
+    scores: dict[str, list[float]] = {"gbm": [], "scorecard": []}
+    for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
+        pipe = FeaturePipeline().fit(X[train_idx], y[train_idx])
+        train, test = pipe.transform(X[train_idx]), pipe.transform(X[test_idx])
+        names = pipe.spec_.names
+        for kind, model in (("gbm", GBMModel(feature_names=names)), ("scorecard", ScorecardModel(feature_names=names))):
+            scores[kind].append(auc(y[test_idx], model.fit(train, y[train_idx]).predict_proba(test)[:, 1]))
+    return {kind: float(np.mean(values)) for kind, values in scores.items()}
+
+
+def taiwan_features(frame: pl.DataFrame) -> pl.DataFrame:
+    """Domain features for the Taiwan card data (the raw columns stay)."""
+    pays = ["PAY_0", *[f"PAY_{i}" for i in range(2, 7)]]
+    bills = [pl.col(f"BILL_AMT{i}") for i in range(1, 7)]
+    paid = [pl.col(f"PAY_AMT{i}") for i in range(1, 7)]
+    return frame.drop("ID", strict=False).with_columns(
+        *[(pl.col(f"BILL_AMT{i}") / pl.col("LIMIT_BAL")).alias(f"util_{i}") for i in range(1, 7)],
+        *[(pl.col(f"PAY_AMT{i}") / pl.col(f"BILL_AMT{i + 1}").clip(lower_bound=1)).alias(f"pay_ratio_{i}")
+          for i in range(1, 6)],
+        pl.max_horizontal(pays).alias("max_delay"),
+        pl.sum_horizontal([(pl.col(p) > 0).cast(pl.Int32) for p in pays]).alias("n_delays"),
+        (pl.sum_horizontal(paid) / pl.sum_horizontal(bills).clip(lower_bound=1)).alias("pay_bill_ratio"),
+        (pl.col("LIMIT_BAL") - pl.col("BILL_AMT1")).alias("headroom"),
+    )
+
+
+def german(progress: bool) -> dict[str, float]:
+    _say(progress, "German Credit: 5-fold CV x 5 repeats")
+    frame = read_table(GERMAN)
+    y = encode_target(frame["creditability"], "bad")
+    result = cv_auc(frame.drop("creditability"), y, RepeatedStratifiedKFold(n_splits=5, n_repeats=5, random_state=0))
+    return {"german_auc_gbm": result["gbm"], "german_auc_scorecard": result["scorecard"]}
+
+
+def taiwan(progress: bool) -> dict[str, Any]:
+    if not TAIWAN.is_file():
+        return {"taiwan_status": f"missing {TAIWAN}"}
+    _say(progress, "Taiwan credit-card default: stratified 5-fold CV")
+    frame = taiwan_features(read_table(TAIWAN))
+    y = encode_target(frame[TAIWAN_TARGET])
+    result = cv_auc(frame.drop(TAIWAN_TARGET), y, StratifiedKFold(n_splits=5, shuffle=True, random_state=0))
+    return {"taiwan_auc_gbm": result["gbm"], "taiwan_auc_scorecard": result["scorecard"]}
+
+
+def simulator(progress: bool, rows: int = 20_000) -> dict[str, Any]:
+    try:
+        from lendstack.cli.model import _sim_frame
+    except ImportError:
+        return {"sim_status": "lendstack.sim.generate_applications not available"}
+    _say(progress, f"simulator: {rows} applications, both models")
+    frame = _sim_frame(rows, 0)
+    out: dict[str, Any] = {}
+    for kind in ("gbm", "scorecard"):
+        credit, _ = train_credit_model(frame, "default_12m", TrainOptions(kind=kind))  # type: ignore[arg-type]
+        out[f"sim_auc_{kind}"] = credit.metrics["auc"]
+        out[f"sim_ks_{kind}"] = credit.metrics["ks"]
+        out[f"sim_calibration_error_{kind}"] = credit.metrics["ece"]
+    return out
+
+
+def inference(progress: bool) -> dict[str, Any]:
+    _say(progress, "inference: online p99 and batch throughput (Taiwan GBM)")
+    frame = taiwan_features(read_table(TAIWAN)) if TAIWAN.is_file() else read_table(GERMAN)
+    target = TAIWAN_TARGET if TAIWAN.is_file() else "creditability"
+    options = TrainOptions(kind="gbm", bad_value=None if TAIWAN.is_file() else "bad")
+    credit, _ = train_credit_model(frame, target, options)
+    X = frame.drop(target)
+    out = _latency(credit, X.head(_LATENCY_ROWS).to_dicts())
+    big = pl.concat([X] * (_BATCH_ROWS // X.height + 1)).head(_BATCH_ROWS)
+    credit.predict_pd(big.head(1000))  # warm-up
+    start = time.perf_counter()
+    batch = credit.predict_pd(big)
+    out["batch_rows_per_s"] = len(batch) / (time.perf_counter() - start)
+    matrix = credit.features(X.head(2000))
+    out["compiled_max_abs_diff_raw"] = float(np.max(np.abs(
+        credit.compiled().raw_batch(matrix) - credit.base.decision_function(matrix))))
+    out["gbm_trees"] = int(credit.base.best_iteration_)
+    return out
+
+
+def _latency(credit: CreditModel, rows: list[dict[str, Any]]) -> dict[str, float]:
+    for row in rows[:200]:
+        credit.predict_pd_one(row)
+    timings_ms = []
+    for row in rows:
+        start = time.perf_counter()
+        credit.predict_pd_one(row)
+        timings_ms.append((time.perf_counter() - start) * 1000)
+    return {"inference_ms_p50": float(np.percentile(timings_ms, 50)),
+            "inference_ms_p99": float(np.percentile(timings_ms, 99))}
+
+
+def run(progress: bool) -> dict[str, Any]:
+    started = time.perf_counter()
+    result: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for part in (german, taiwan, simulator, inference):
+            result.update(part(progress))
+    result["bench_seconds"] = time.perf_counter() - started
+    return result

@@ -1,0 +1,102 @@
+"""A LightGBM forest flattened into NumPy arrays, for sub-millisecond scoring of one application.
+
+LightGBM's Python `predict` costs 0.1–0.3 ms of call overhead per call, whatever the row count.
+Here every node of every tree lives in flat arrays; a leaf points to itself, so walking all trees
+at once for `max_depth` steps needs no masking. The raw score equals LightGBM's to 1e-9 (tested).
+Only numerical splits ("<=") are supported: the feature pipeline encodes categoricals as codes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+_MISSING_NONE, _MISSING_ZERO, _MISSING_NAN = 0, 1, 2
+_MISSING_CODES = {"None": _MISSING_NONE, "Zero": _MISSING_ZERO, "NaN": _MISSING_NAN}
+_ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
+
+
+@dataclass(frozen=True)
+class CompiledForest:
+    feature: IntArray
+    threshold: FloatArray
+    default_left: npt.NDArray[np.bool_]
+    missing: npt.NDArray[np.int8]
+    left: IntArray
+    right: IntArray
+    value: FloatArray
+    roots: IntArray
+    depth: int
+
+    @classmethod
+    def from_booster(cls, booster: Any) -> CompiledForest:
+        builder = _Builder()
+        trees = booster.dump_model()["tree_info"]
+        roots = [builder.add(tree["tree_structure"], 0) for tree in trees]
+        return builder.freeze(np.asarray(roots, dtype=np.int64))
+
+    def raw_one(self, x: FloatArray) -> float:
+        """Raw score (log-odds) of one feature vector."""
+        node = self.roots
+        for _ in range(self.depth):
+            node = self._step(x[self.feature[node]], node)
+        return float(self.value[node].sum())
+
+    def raw_batch(self, X: FloatArray) -> FloatArray:
+        """Raw scores of a (rows × features) matrix (memory ∝ rows × trees: chunk big batches)."""
+        node = np.broadcast_to(self.roots, (X.shape[0], self.roots.size)).copy()
+        rows = np.arange(X.shape[0])[:, None]
+        for _ in range(self.depth):
+            node = self._step(X[rows, self.feature[node]], node)
+        return np.asarray(self.value[node].sum(axis=1), dtype=np.float64)
+
+    def _step(self, v: FloatArray, node: IntArray) -> IntArray:
+        missing = self.missing[node]
+        nan = np.isnan(v)
+        v0 = np.where(nan & (missing != _MISSING_NAN), 0.0, v)
+        use_default = ((missing == _MISSING_ZERO) & (np.abs(v0) <= _ZERO_THRESHOLD)) | (
+            (missing == _MISSING_NAN) & nan
+        )
+        go_left = np.where(use_default, self.default_left[node], v0 <= self.threshold[node])
+        return np.where(go_left, self.left[node], self.right[node])
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, float, bool, int, int, int, float]] = []
+        self.depth = 0
+
+    def add(self, node: dict[str, Any], depth: int) -> int:
+        index = len(self.rows)
+        self.depth = max(self.depth, depth)
+        if "leaf_value" in node or "split_index" not in node:
+            self.rows.append((0, np.inf, True, _MISSING_NONE, index, index, float(node.get("leaf_value", 0.0))))
+            return index
+        assert node["decision_type"] == "<=", f"unsupported split {node['decision_type']!r} (categorical?)"
+        self.rows.append((0, 0.0, False, 0, -1, -1, 0.0))  # placeholder until the children exist
+        left = self.add(node["left_child"], depth + 1)
+        right = self.add(node["right_child"], depth + 1)
+        self.rows[index] = (
+            int(node["split_feature"]), float(node["threshold"]), bool(node["default_left"]),
+            _MISSING_CODES[node["missing_type"]], left, right, 0.0,
+        )
+        return index
+
+    def freeze(self, roots: IntArray) -> CompiledForest:
+        columns = list(zip(*self.rows, strict=True))
+        return CompiledForest(
+            feature=np.asarray(columns[0], dtype=np.int64),
+            threshold=np.asarray(columns[1], dtype=np.float64),
+            default_left=np.asarray(columns[2], dtype=np.bool_),
+            missing=np.asarray(columns[3], dtype=np.int8),
+            left=np.asarray(columns[4], dtype=np.int64),
+            right=np.asarray(columns[5], dtype=np.int64),
+            value=np.asarray(columns[6], dtype=np.float64),
+            roots=roots,
+            depth=self.depth,
+        )
