@@ -1,0 +1,1 @@
+"""Decisioning: declarative versioned policies, the decision flow, reason codes, champion/challenger, backtests."""

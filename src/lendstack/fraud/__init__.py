@@ -1,0 +1,1 @@
+"""Fraud checks: velocity, device, geo, odd-hour edits, identity graph, blacklists, multi-borrowing."""

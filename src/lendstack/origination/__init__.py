@@ -1,0 +1,1 @@
+"""Origination: applicants, applications, data-source connectors, snapshots with provenance fingerprints, cross-checks."""

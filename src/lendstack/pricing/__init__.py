@@ -1,0 +1,1 @@
+"""Risk-based pricing, credit limits and legal caps."""
