@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection
 
 from lendstack.servicing.aging import BUCKETS, FIVE_TIERS
 from lendstack.servicing.eod_columnar import STATUS_CODES, InstallmentColumns, LoanColumns
 from lendstack.servicing.loan import LIVE_STATUSES, LoanStatus
-from lendstack.store.tables import installments, loans
+from lendstack.store.tables import loans
 
 EOD_CHUNK_LOANS_MAX = 250_000  # bounds memory per transaction: ~25 columns × 8 bytes × 250k
 
@@ -43,19 +43,42 @@ class EodChunk:
 def read_chunk(conn: Connection, day: date, limit: int) -> EodChunk | None:
     """Up to `limit` live loans closed through day-1, ordered by loan_id; None when none is left."""
     assert 0 < limit <= EOD_CHUNK_LOANS_MAX
-    query = (
-        select(loans.c.loan_id, loans.c.currency, loans.c.funder_id, *(loans.c[c] for c in _READ))
-        .where(loans.c.status.in_([s.value for s in LIVE_STATUSES]))
-        .where(loans.c.accrued_through == day - timedelta(days=1))
-        .order_by(loans.c.loan_id)
-        .limit(limit)
+    live = [s.value for s in LIVE_STATUSES]
+    sql = (
+        f"SELECT loan_id, currency, funder_id, {', '.join(_READ)} FROM loans"
+        f" WHERE status IN ({', '.join('?' * len(live))}) AND accrued_through = ? ORDER BY loan_id LIMIT ?"
     )
-    rows = conn.execute(query).all()
+    rows = _fetchall(conn, sql, [*live, _bind(conn, loans.c.accrued_through, day - timedelta(days=1)), limit])
     if not rows:
         return None
-    ids, currencies, funders, statuses = (list(x) for x in zip(*((r[0], r[1], r[2], r[3]) for r in rows), strict=True))
-    numbers = np.array([r[4:] for r in rows], dtype=np.int64)
-    return EodChunk(ids, currencies, funders, _columns(statuses, numbers, day))
+    columns = list(zip(*rows, strict=True))
+    numbers = np.array(columns[4:], dtype=np.int64).T  # one row per loan, as _columns expects
+    return EodChunk(list(columns[0]), list(columns[1]), list(columns[2]), _columns(list(columns[3]), numbers, day))
+
+
+def _fetchall(conn: Connection, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Plain tuples from the DBAPI cursor, in the connection's transaction. Skipping SQLAlchemy's
+    Row objects matters at a million rows; the columns read here need no result processing
+    (integers and text; dates come back as ISO text on SQLite and are parsed by the caller)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        cursor.execute(_paramstyle(conn, sql), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _paramstyle(conn: Connection, sql: str) -> str:
+    """`sql` is written with '?' placeholders (sqlite3); psycopg takes '%s'."""
+    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+def _bind(conn: Connection, column: Any, value: Any) -> Any:
+    """A value as the driver wants it for this column (e.g. a date as ISO text on SQLite)."""
+    processor = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return value if processor is None else processor(value)
 
 
 def _columns(statuses: list[str], numbers: NDArray[np.int64], day: date) -> LoanColumns:
@@ -85,59 +108,66 @@ def read_installments(conn: Connection, loan_ids: list[str], positions: dict[str
     rows: list[Any] = []
     for start in range(0, len(loan_ids), 5_000):  # bounded IN lists
         batch = loan_ids[start : start + 5_000]
-        rows += conn.execute(
-            select(
-                installments.c.loan_id, installments.c.period_start, installments.c.due_date,
-                installments.c.principal_minor, installments.c.interest_minor, installments.c.fee_minor,
-                installments.c.principal_paid_minor, installments.c.interest_paid_minor,
-                installments.c.fee_paid_minor, installments.c.capitalized, installments.c.seq,
-            ).where(installments.c.loan_id.in_(batch))
-        ).all()
-    rows.sort(key=lambda r: (positions[r[0]], r[2], r[10]))
+        rows += _fetchall(
+            conn,
+            "SELECT loan_id, period_start, due_date, principal_minor, interest_minor, fee_minor,"
+            " principal_paid_minor, interest_paid_minor, fee_paid_minor, capitalized, seq FROM installments"
+            f" WHERE loan_id IN ({', '.join('?' * len(batch))})",
+            batch,
+        )
+    days: dict[Any, int] = {}  # a few distinct dates repeat across thousands of rows
+    rows = [(positions[r[0]], _cached_day(days, r[1]), _cached_day(days, r[2]), *r[3:]) for r in rows]
+    rows.sort(key=lambda r: (r[0], r[2], r[10]))
 
     def col(k: int) -> NDArray[np.int64]:
         return np.array([int(r[k]) for r in rows], dtype=np.int64)
 
-    def day_col(k: int) -> NDArray[np.int64]:
-        return np.array([_day(r[k]) for r in rows], dtype=np.int64)
-
     return InstallmentColumns(
-        loan_pos=np.array([positions[r[0]] for r in rows], dtype=np.int64), start=day_col(1), due=day_col(2),
-        principal=col(3), interest=col(4), fee=col(5), principal_paid=col(6), interest_paid=col(7),
-        fee_paid=col(8), capitalized=np.array([bool(r[9]) for r in rows], dtype=np.bool_),
+        loan_pos=col(0), start=col(1), due=col(2), principal=col(3), interest=col(4), fee=col(5),
+        principal_paid=col(6), interest_paid=col(7), fee_paid=col(8),
+        capitalized=np.array([bool(r[9]) for r in rows], dtype=np.bool_),
     )
+
+
+def _cached_day(cache: dict[Any, int], value: Any) -> int:
+    found = cache.get(value)
+    if found is None:
+        found = cache[value] = _day(value)
+    return found
 
 
 def _day(value: Any) -> int:
     return (value if isinstance(value, date) else date.fromisoformat(str(value))).toordinal()
 
 
+_WRITE = (
+    "interest_accrued_minor", "fee_charged_minor", "penalty_accrued_minor", "days_past_due", "bucket", "five_tier",
+    "status", "cur_start_day", "cur_due_day", "cur_interest_minor", "cur_fee_minor", "base_interest_minor",
+    "base_fee_minor", "oldest_open_due_day",
+)
+
+
 def write_chunk(conn: Connection, chunk: EodChunk, new: LoanColumns, day: date) -> None:
-    """Store EOD's output for the chunk's loans: counters, aging, status and cursor."""
-    statuses = list(LoanStatus)
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "b_loan_id": loan_id, "interest_accrued_minor": ia, "fee_charged_minor": fc,
-            "penalty_accrued_minor": pa, "days_past_due": dpd, "bucket": BUCKETS[b], "five_tier": FIVE_TIERS[t].value,
-            "status": statuses[s].value, "cur_start_day": cs, "cur_due_day": cd, "cur_interest_minor": ci,
-            "cur_fee_minor": cf, "base_interest_minor": bi, "base_fee_minor": bf, "oldest_open_due_day": oo,
-        }
-        for loan_id, ia, fc, pa, dpd, b, t, s, cs, cd, ci, cf, bi, bf, oo in zip(
-            chunk.loan_ids, new.interest_accrued.tolist(), new.fee_charged.tolist(), new.penalty_accrued.tolist(),
-            new.dpd.tolist(), new.bucket.tolist(), new.five_tier.tolist(), new.status.tolist(),
-            new.cur_start.tolist(), new.cur_due.tolist(), new.cur_interest.tolist(), new.cur_fee.tolist(),
-            new.base_interest.tolist(), new.base_fee.tolist(), new.oldest_open_due.tolist(), strict=True,
-        )
-    ]
-    statement = (
-        update(loans)
-        .where(loans.c.loan_id == bindparam("b_loan_id"))
-        .values(
-            {
-                **{name: bindparam(name) for name in rows[0] if name != "b_loan_id"},
-                "accrued_through": day, "version": loans.c.version + 1, "updated_at": now,
-            }
-        )
+    """Store EOD's output for the chunk's loans: counters, aging, status and cursor.
+
+    One executemany of plain tuples on the driver: SQLAlchemy's per-row parameter handling cost
+    more than SQLite's own work here. Values that need a bind processor (the date, the timestamp)
+    are the same for every row and are processed once."""
+    statuses = [s.value for s in LoanStatus]
+    tiers = [t.value for t in FIVE_TIERS]
+    values = (
+        new.interest_accrued.tolist(), new.fee_charged.tolist(), new.penalty_accrued.tolist(), new.dpd.tolist(),
+        [BUCKETS[b] for b in new.bucket.tolist()], [tiers[t] for t in new.five_tier.tolist()],
+        [statuses[s] for s in new.status.tolist()], new.cur_start.tolist(), new.cur_due.tolist(),
+        new.cur_interest.tolist(), new.cur_fee.tolist(), new.base_interest.tolist(), new.base_fee.tolist(),
+        new.oldest_open_due.tolist(),
     )
-    conn.execute(statement, rows)
+    assert len(values) == len(_WRITE)
+    n = len(chunk.loan_ids)
+    accrued_through = [_bind(conn, loans.c.accrued_through, day)] * n
+    updated_at = [_bind(conn, loans.c.updated_at, datetime.now(UTC))] * n
+    rows = list(zip(*values, accrued_through, updated_at, chunk.loan_ids, strict=True))
+    sets = ", ".join(f"{name} = ?" for name in _WRITE)
+    sql = f"UPDATE loans SET {sets}, accrued_through = ?, version = version + 1, updated_at = ? WHERE loan_id = ?"
+    if rows:
+        conn.exec_driver_sql(_paramstyle(conn, sql), rows)

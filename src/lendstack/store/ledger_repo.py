@@ -12,7 +12,7 @@ cannot deadlock on each other).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -502,41 +502,40 @@ def _balance_deltas(cols: PostingColumns, amounts: list[int]) -> dict[tuple[str,
     """Net change per balance key (loan, code, currency, funder) over the whole batch. Keys whose
     net change is zero are kept: the balance row then exists however the postings were batched,
     so `post` one by one and one big `post_columnar` leave identical tables."""
+    keys = list(zip(cols.loan_ids, cols.codes, cols.currencies, cols.funder_ids, strict=True))
+    once = dict(zip(keys, amounts, strict=True))
+    if len(once) == len(keys):
+        return once  # every key posted once (EOD: one entry per loan): nothing to sum, built in C
     deltas: dict[tuple[str, str, str, str], int] = defaultdict(int)
-    for loan_id, code, currency, funder_id, amount in zip(
-        cols.loan_ids, cols.codes, cols.currencies, cols.funder_ids, amounts, strict=True
-    ):
-        deltas[(loan_id, code, currency, funder_id)] += amount
+    for key, amount in zip(keys, amounts, strict=True):
+        deltas[key] += amount
     return deltas
 
 
 def _balance_columns(deltas: dict[tuple[str, str, str, str], int], at: datetime) -> dict[str, list[Any]]:
     keys = sorted(deltas)  # one lock order for every batch: concurrent batches cannot deadlock
+    loan_ids, codes, currencies, funder_ids = (list(c) for c in zip(*keys, strict=True)) if keys else ([], [], [], [])
     return {
-        "account_code": [k[1] for k in keys],
-        "currency": [k[2] for k in keys],
-        "funder_id": [k[3] for k in keys],
-        "loan_id": [k[0] for k in keys],
-        "balance_minor": [deltas[k] for k in keys],
+        "account_code": codes,
+        "currency": currencies,
+        "funder_id": funder_ids,
+        "loan_id": loan_ids,
+        "balance_minor": list(map(deltas.__getitem__, keys)),
         "updated_at": [at] * len(keys),
     }
 
 
 def _bind_values(type_: TypeEngine[Any], dialect: Dialect, values: list[Any]) -> list[Any]:
     """Values as the driver wants them, through the type's bind processor for this dialect. The
-    processor runs once per distinct value: dates, timestamps and '{}' repeat across a batch."""
+    processor runs once per distinct object: a batch repeats the same few (one booking time, one
+    date, one empty metadata dict). Keyed by identity, which needs no hashing (JSON dicts are
+    unhashable) and is safe because `values` keeps every object alive; the loops run in C."""
     processor = type_.dialect_impl(dialect).bind_processor(dialect)
     if processor is None:
         return values
-    cache: dict[Any, Any] = {}
-    out = []
-    for value in values:
-        # Unhashable values (JSON dicts) are cached by identity: `values` keeps them alive.
-        token = value if isinstance(value, Hashable) else ("id", id(value))
-        if token not in cache:
-            cache[token] = processor(value)
-        out.append(cache[token])
-    return out
+    ids = list(map(id, values))
+    processed = {key: processor(value) for key, value in dict(zip(ids, values, strict=True)).items()}
+    return list(map(processed.__getitem__, ids))
 
 
 def _balance_upsert(dialect_name: str) -> Insert:
