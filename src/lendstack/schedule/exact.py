@@ -7,23 +7,13 @@ rounded once with the product's rounding mode. No float and no precision limit i
 
 from __future__ import annotations
 
-from lendstack.money import RoundingMode
+from lendstack.money import RoundingMode, div_round
 from lendstack.money.rates import RATE_PPM
 
 
 def round_ratio(numerator: int, denominator: int, rounding: RoundingMode) -> int:
-    """numerator / denominator (both ≥ 0) rounded to an integer with the mode."""
-    assert numerator >= 0 and denominator > 0
-    quotient, remainder = divmod(numerator, denominator)
-    if rounding is RoundingMode.DOWN:
-        return quotient
-    if rounding is RoundingMode.UP:
-        return quotient + (remainder > 0)
-    twice = 2 * remainder
-    if rounding is RoundingMode.HALF_UP:
-        return quotient + (twice >= denominator)
-    assert rounding is RoundingMode.HALF_EVEN
-    return quotient + (twice > denominator or (twice == denominator and quotient % 2 == 1))
+    """numerator / denominator (both ≥ 0) rounded to an integer with the mode (money.div_round)."""
+    return div_round(numerator, denominator, rounding)
 
 
 def period_denominator(periods_per_year: int) -> int:
