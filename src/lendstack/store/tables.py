@@ -198,3 +198,4 @@ installments = Table(
     Column("capitalized", Boolean, nullable=False),
     PrimaryKeyConstraint("loan_id", "seq"),
 )
+from lendstack.store import tables_origination as _tables_origination  # noqa: E402,F401  (registers the tables on metadata)

@@ -1,0 +1,265 @@
+"""`parse_application`: the canonical application JSON → `Application`, or an `ApplicationError` naming the field.
+
+The canonical document is what `lendstack.sim.to_application_json(row)` produces, plus the optional
+`product_id`, `partner_id`, `edits`, `applicant.applicant_id` and `applicant.address_lat/lon`.
+Unknown keys are refused everywhere (a misspelt field must not be silently ignored).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+
+from lendstack.money.currency import CURRENCIES
+from lendstack.origination.application import (
+    APPLICANT_TYPES,
+    SOURCES,
+    Applicant,
+    Application,
+    Declared,
+    EditEvent,
+    Identifiers,
+)
+from lendstack.origination.errors import ApplicationError
+
+COLLATERALS = ("none", "vehicle", "property", "receivables", "guarantee")
+AGE_MIN_YEARS, AGE_MAX_YEARS = 18, 100
+TERM_MAX_MONTHS = 360
+POS_MONTHS = 12
+
+Text = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Id = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")]
+Count = Annotated[StrictInt, Field(ge=0)]
+Minor = Annotated[StrictInt, Field(ge=0)]  # money in minor units; never negative in an application
+Ratio = Annotated[StrictFloat | StrictInt, Field(ge=0)]
+Share = Annotated[StrictFloat | StrictInt, Field(ge=0, le=1)]
+Lat = Annotated[StrictFloat | StrictInt, Field(ge=-90, le=90)]
+Lon = Annotated[StrictFloat | StrictInt, Field(ge=-180, le=180)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Identifiers(_Model):
+    phone_hash: Text
+    device_id: Text
+    bank_account_hash: Text
+    address_hash: Text
+
+
+class _Applicant(_Model):
+    applicant_id: Id | None = None
+    applicant_type: Text
+    segment: Text
+    region: Text
+    gender: Text
+    age: Annotated[StrictInt, Field(ge=AGE_MIN_YEARS, le=AGE_MAX_YEARS)]
+    identifiers: _Identifiers
+    address_lat: Lat | None = None
+    address_lon: Lon | None = None
+
+
+class _Declared(_Model):
+    declared_monthly_revenue_minor: Minor | None = None
+    requested_amount_minor: Annotated[StrictInt, Field(gt=0)]
+    requested_term_months: Annotated[StrictInt, Field(ge=1, le=TERM_MAX_MONTHS)]
+    purpose: Text
+    collateral: Text
+
+
+class _Bureau(_Model):
+    monthly_income_minor: Minor | None = None
+    debt_to_income: Ratio | None = None
+    inquiries_6m: Count | None = None
+    open_loans_elsewhere: Count | None = None
+    past_delinquencies_24m: Count | None = None
+    bureau_score: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
+    months_since_oldest_account: Count | None = None
+
+
+class _Tax(_Model):
+    annual_tax_paid_minor: Minor | None = None
+    tax_filing_months: Count | None = None
+
+
+class _Invoices(_Model):
+    invoice_revenue_12m_minor: Minor | None = None
+    invoice_count_12m: Count | None = None
+
+
+class _Pos(_Model):
+    # Oldest month first, the latest last; fewer than 12 months means a young business.
+    monthly_revenue_minor: Annotated[list[Minor | None], Field(max_length=POS_MONTHS)] = []
+    revenue_mean_12m_minor: Minor | None = None
+    revenue_volatility: Ratio | None = None
+
+
+class _SupplyChain(_Model):
+    orders_12m: Count | None = None
+
+
+class _Telematics(_Model):
+    vehicle_value_minor: Minor | None = None
+    mileage_km_30d: Ratio | None = None
+    night_driving_share: Share | None = None
+    region_exits_30d: Count | None = None
+
+
+class _Device(_Model):
+    device_age_days: Count | None = None
+    device_changes_90d: Count | None = None
+    app_sessions_30d: Count | None = None
+    night_edits_share: Share | None = None
+    gps_distance_km: Ratio | None = None
+
+
+class _DataSources(_Model):
+    bureau: _Bureau | None = None
+    tax: _Tax | None = None
+    invoices: _Invoices | None = None
+    pos: _Pos | None = None
+    supply_chain: _SupplyChain | None = None
+    telematics: _Telematics | None = None
+    device: _Device | None = None
+
+
+class _Edit(_Model):
+    at: AwareDatetime
+    field: Text
+    gps_lat: Lat | None = None
+    gps_lon: Lon | None = None
+
+
+class _Document(_Model):
+    application_id: Id
+    applied_on: date
+    currency: Annotated[StrictStr, Field(min_length=3, max_length=3)]
+    applicant: _Applicant
+    declared: _Declared
+    data_sources: _DataSources = _DataSources()
+    edits: list[_Edit] = []
+    partner_id: Annotated[StrictStr, Field(max_length=64)] = ""
+    product_id: Annotated[StrictStr, Field(max_length=64)] = ""
+
+
+assert set(_DataSources.model_fields) == set(SOURCES), "every source has a payload schema"
+
+
+def _dotted(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "document"
+
+
+def _validated(document: Any) -> _Document:
+    if not isinstance(document, dict):
+        raise ApplicationError("document", f"must be a JSON object, got {type(document).__name__}")
+    try:
+        return _Document.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ApplicationError(_dotted(tuple(first["loc"])), first["msg"]) from None
+
+
+def _check_semantics(doc: _Document, today: date) -> None:
+    """Rules the schema cannot say: known codes and no dates in the future."""
+    if doc.currency not in CURRENCIES:
+        raise ApplicationError("currency", f"unknown currency {doc.currency!r}; known: {', '.join(sorted(CURRENCIES))}")
+    if doc.applied_on > today:
+        raise ApplicationError("applied_on", f"{doc.applied_on.isoformat()} is in the future (today is {today})")
+    if doc.applicant.applicant_type not in APPLICANT_TYPES:
+        raise ApplicationError("applicant.applicant_type", f"must be one of {', '.join(APPLICANT_TYPES)}")
+    if doc.declared.collateral not in COLLATERALS:
+        raise ApplicationError("declared.collateral", f"must be one of {', '.join(COLLATERALS)}")
+    if (doc.applicant.address_lat is None) != (doc.applicant.address_lon is None):
+        raise ApplicationError("applicant.address_lat", "address_lat and address_lon come together")
+    for i, edit in enumerate(doc.edits):
+        if edit.at.date() > today:
+            raise ApplicationError(f"edits.{i}.at", f"{edit.at.isoformat()} is in the future")
+
+
+def _raw_sources(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    # Kept as submitted (already validated), copied so later changes to the caller's dict cannot leak in.
+    sources = document.get("data_sources") or {}
+    return {
+        name: {key: list(value) if isinstance(value, list) else value for key, value in payload.items()}
+        for name, payload in sources.items()
+        if payload is not None
+    }
+
+
+def _applicant(doc: _Document) -> Applicant:
+    a = doc.applicant
+    return Applicant(
+        applicant_id=a.applicant_id or doc.application_id,
+        applicant_type=a.applicant_type,
+        segment=a.segment,
+        region=a.region,
+        age=a.age,
+        gender=a.gender,
+        identifiers=Identifiers(**a.identifiers.model_dump()),
+        address_lat=None if a.address_lat is None else float(a.address_lat),
+        address_lon=None if a.address_lon is None else float(a.address_lon),
+    )
+
+
+def _edit(edit: _Edit) -> EditEvent:
+    lat = None if edit.gps_lat is None else float(edit.gps_lat)
+    lon = None if edit.gps_lon is None else float(edit.gps_lon)
+    return EditEvent(at=edit.at, field=edit.field, gps_lat=lat, gps_lon=lon)
+
+
+def parse_application(document: dict[str, Any], *, today: date | None = None) -> Application:
+    """Validate and convert one application document; raise `ApplicationError` naming the first bad field."""
+    doc = _validated(document)
+    _check_semantics(doc, today or date.today())
+    return Application(
+        application_id=doc.application_id,
+        applied_on=doc.applied_on,
+        currency=doc.currency,
+        applicant=_applicant(doc),
+        declared=Declared(**doc.declared.model_dump()),
+        data_sources=_raw_sources(document),
+        edits=tuple(sorted((_edit(e) for e in doc.edits), key=lambda e: e.at)),
+        partner_id=doc.partner_id,
+        product_id=doc.product_id,
+    )
+
+
+def application_document(application: Application) -> dict[str, Any]:
+    """The canonical JSON document of an application (inverse of `parse_application`)."""
+    a = application.applicant
+    applicant: dict[str, Any] = {
+        "applicant_id": a.applicant_id,
+        "applicant_type": a.applicant_type,
+        "segment": a.segment,
+        "region": a.region,
+        "gender": a.gender,
+        "age": a.age,
+        "identifiers": a.identifiers.as_dict(),
+    }
+    if a.address_lat is not None:
+        applicant |= {"address_lat": a.address_lat, "address_lon": a.address_lon}
+    d = application.declared
+    document: dict[str, Any] = {
+        "application_id": application.application_id,
+        "applied_on": application.applied_on.isoformat(),
+        "currency": application.currency,
+        "applicant": applicant,
+        "declared": {
+            "declared_monthly_revenue_minor": d.declared_monthly_revenue_minor,
+            "requested_amount_minor": d.requested_amount_minor,
+            "requested_term_months": d.requested_term_months,
+            "purpose": d.purpose,
+            "collateral": d.collateral,
+        },
+        "data_sources": application.data_sources,
+    }
+    if application.edits:
+        document["edits"] = [_edit_document(e) for e in application.edits]
+    return document | {"partner_id": application.partner_id, "product_id": application.product_id}
+
+
+def _edit_document(edit: EditEvent) -> dict[str, Any]:
+    return {"at": edit.at.isoformat(), "field": edit.field, "gps_lat": edit.gps_lat, "gps_lon": edit.gps_lon}

@@ -1,0 +1,215 @@
+"""Applications, their snapshots and the blacklist in the database; `SqlFraudContext` for the fraud checks.
+
+The repositories write on the caller's connection and never commit: a `UnitOfWork` makes one
+submission (applicant + application + first status) a single transaction, so nothing is half-stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from lendstack.fraud import BlacklistEntry
+from lendstack.origination import (
+    Application,
+    ApplicationError,
+    DataBundle,
+    Snapshot,
+    application_document,
+    parse_application,
+)
+from lendstack.origination.status import check_transition
+from lendstack.store.tables_origination import (
+    IDENTIFIER_COLUMNS,
+    applicants,
+    application_snapshots,
+    application_status_history,
+    applications,
+    blacklist_entries,
+)
+
+_FAR_FUTURE = date(9999, 12, 31)  # stored documents were checked against 'today' when submitted
+
+
+@dataclass(frozen=True, slots=True)
+class StoredApplication:
+    application: Application
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    status: str
+    reason: str
+    changed_at: datetime
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+class ApplicationRepository:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(self, application: Application, *, now: datetime | None = None) -> None:
+        """Store a new application as "received" (and its applicant when first seen)."""
+        at = _now(now)
+        if self._exists(application.application_id):
+            raise ApplicationError("application_id", f"{application.application_id!r} already exists")
+        self._ensure_applicant(application, at)
+        self.connection.execute(insert(applications).values(**self._row(application, at)))
+        self._log(application.application_id, "received", "submitted", at)
+
+    def submit(
+        self, document: dict[str, Any], *, today: date | None = None, now: datetime | None = None
+    ) -> Application:
+        """Parse then add: a bad document raises `ApplicationError` before anything is written."""
+        application = parse_application(document, today=today)
+        self.add(application, now=now)
+        return application
+
+    def get(self, application_id: str) -> StoredApplication | None:
+        query = select(applications.c.document, applications.c.status, applications.c.created_at,
+                       applications.c.updated_at).where(applications.c.application_id == application_id)  # fmt: skip
+        row = self.connection.execute(query).first()
+        if row is None:
+            return None
+        application = parse_application(row.document, today=_FAR_FUTURE)
+        return StoredApplication(application, row.status, row.created_at, row.updated_at)
+
+    def status_of(self, application_id: str) -> str:
+        query = select(applications.c.status).where(applications.c.application_id == application_id)
+        status = self.connection.execute(query).scalar_one_or_none()
+        if status is None:
+            raise ApplicationError("application_id", f"no application {application_id!r}")
+        return str(status)
+
+    def set_status(self, application_id: str, status: str, *, reason: str = "", now: datetime | None = None) -> None:
+        """Move the application along its lifecycle; an illegal move raises `StatusError` and changes nothing."""
+        at = _now(now)
+        check_transition(application_id, self.status_of(application_id), status)
+        self.connection.execute(
+            update(applications)
+            .where(applications.c.application_id == application_id)
+            .values(status=status, updated_at=at)
+        )
+        self._log(application_id, status, reason, at)
+
+    def history(self, application_id: str) -> list[StatusChange]:
+        h = application_status_history.c
+        query = select(h.status, h.reason, h.changed_at).where(h.application_id == application_id).order_by(h.id)
+        return [StatusChange(r.status, r.reason, r.changed_at) for r in self.connection.execute(query)]
+
+    def save_snapshots(self, application_id: str, bundle: DataBundle) -> None:
+        assert self._exists(application_id), f"no application {application_id!r}"
+        rows = [_snapshot_row(application_id, snap) for snap in bundle.snapshots.values()]
+        if rows:
+            self.connection.execute(insert(application_snapshots), rows)
+
+    def snapshots(self, application_id: str) -> DataBundle:
+        """The latest snapshot per source, as saved."""
+        s = application_snapshots.c
+        query = select(application_snapshots).where(s.application_id == application_id).order_by(s.id)
+        latest = {row.source: _snapshot(row) for row in self.connection.execute(query)}
+        return DataBundle(dict(sorted(latest.items())))
+
+    def add_blacklist(self, entries: Iterable[BlacklistEntry], *, now: datetime | None = None) -> int:
+        """Insert or replace entries by (kind, value); returns how many were written."""
+        at, written = _now(now), 0
+        for entry in entries:
+            key = and_(blacklist_entries.c.kind == entry.kind, blacklist_entries.c.value == entry.value)
+            values = {"reason": entry.reason, "listed_on": entry.listed_on, "imported_at": at}
+            if self.connection.execute(update(blacklist_entries).where(key).values(**values)).rowcount == 0:
+                self.connection.execute(insert(blacklist_entries).values(kind=entry.kind, value=entry.value, **values))
+            written += 1
+        return written
+
+    def _exists(self, application_id: str) -> bool:
+        query = select(func.count()).select_from(applications).where(applications.c.application_id == application_id)
+        return bool(self.connection.execute(query).scalar_one())
+
+    def _ensure_applicant(self, application: Application, at: datetime) -> None:
+        a = application.applicant
+        query = select(applicants.c.applicant_id).where(applicants.c.applicant_id == a.applicant_id)
+        if self.connection.execute(query).first() is None:
+            self.connection.execute(insert(applicants).values(
+                applicant_id=a.applicant_id, applicant_type=a.applicant_type, segment=a.segment, region=a.region,
+                created_at=at,
+            ))  # fmt: skip
+
+    @staticmethod
+    def _row(application: Application, at: datetime) -> dict[str, Any]:
+        d = application.declared
+        return {
+            "application_id": application.application_id, "applicant_id": application.applicant.applicant_id,
+            "status": "received", "applied_on": application.applied_on, "currency": application.currency,
+            "requested_amount_minor": d.requested_amount_minor,
+            "declared_monthly_revenue_minor": d.declared_monthly_revenue_minor,
+            "requested_term_months": d.requested_term_months, "product_id": application.product_id,
+            "partner_id": application.partner_id, **application.applicant.identifiers.as_dict(),
+            "document": application_document(application), "created_at": at, "updated_at": at,
+        }  # fmt: skip
+
+    def _log(self, application_id: str, status: str, reason: str, at: datetime) -> None:
+        self.connection.execute(
+            insert(application_status_history).values(
+                application_id=application_id, status=status, reason=reason, changed_at=at
+            )
+        )
+
+
+def _snapshot_row(application_id: str, snap: Snapshot) -> dict[str, Any]:
+    return {
+        "application_id": application_id, "source": snap.source, "status": snap.status,
+        "fingerprint": snap.fingerprint, "payload": snap.payload, "error": snap.error,
+        "latency_ms": snap.latency_ms, "fetched_at": snap.fetched_at,
+    }  # fmt: skip
+
+
+def _snapshot(row: Any) -> Snapshot:
+    snap = Snapshot(row.source, row.status, row.fetched_at, row.payload, row.fingerprint, row.error, row.latency_ms)
+    assert Snapshot.make(snap.source, snap.status, snap.payload, snap.fetched_at).fingerprint == snap.fingerprint, (
+        f"stored snapshot {row.id} no longer matches its fingerprint"
+    )
+    return snap
+
+
+class SqlFraudContext:
+    """The `FraudContext` over the applications and blacklist tables (day-granular windows)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def count_recent(
+        self, identifier_kind: str, value: str, since: datetime, *, until: datetime | None = None, excluding: str = ""
+    ) -> int:
+        assert identifier_kind in ("applicant_id", *IDENTIFIER_COLUMNS), f"unknown identifier {identifier_kind!r}"
+        a = applications.c
+        conditions = [a[identifier_kind] == value, a.applied_on >= since.date(), a.application_id != excluding]
+        if until is not None:
+            conditions.append(a.applied_on < until.date())
+        query = select(func.count()).select_from(applications).where(*conditions)
+        return int(self.connection.execute(query).scalar_one())
+
+    def identity_neighbors(self, identifier_kind: str, value: str) -> frozenset[str]:
+        assert identifier_kind in IDENTIFIER_COLUMNS, f"unknown identifier {identifier_kind!r}"
+        query = select(applications.c.applicant_id).where(applications.c[identifier_kind] == value).distinct()
+        return frozenset(self.connection.execute(query).scalars())
+
+    def identifiers_of(self, applicant_id: str) -> dict[str, frozenset[str]]:
+        columns = [applications.c[name] for name in IDENTIFIER_COLUMNS]
+        rows = self.connection.execute(select(*columns).where(applications.c.applicant_id == applicant_id)).all()
+        found = {name: frozenset(getattr(row, name) for row in rows) for name in IDENTIFIER_COLUMNS}
+        return {name: values for name, values in found.items() if values}
+
+    def is_blacklisted(self, kind: str, value: str) -> bool:
+        b = blacklist_entries.c
+        query = select(func.count()).select_from(blacklist_entries).where(b.kind == kind, b.value == value)
+        return bool(self.connection.execute(query).scalar_one())
