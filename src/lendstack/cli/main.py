@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lendstack.cli import bench, books, demo, loans, model, schedule, sim
+from lendstack.cli import bench, books, decide, demo, loans, model, schedule, sim
 
 app = typer.Typer(name="lendstack", help="lendstack: an open-source lending platform.", no_args_is_help=True)
 
@@ -22,3 +22,4 @@ books.register(app)
 loans.register(app)
 demo.register(app)
 model.register(app)
+decide.register(app)

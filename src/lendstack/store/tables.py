@@ -199,3 +199,4 @@ installments = Table(
     PrimaryKeyConstraint("loan_id", "seq"),
 )
 from lendstack.store import tables_origination as _tables_origination  # noqa: E402,F401  (registers the tables on metadata)
+from lendstack.store import tables_decisioning as _tables_decisioning  # noqa: E402,F401

@@ -1,0 +1,186 @@
+"""`lendstack decide`, `lendstack backtest`, `lendstack policy ...` and `lendstack review ...`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lendstack.cli.context import open_engine
+from lendstack.cli.output import console, fail, print_json, print_pairs, print_table, run_or_fail
+from lendstack.decisioning import PolicyError, backtest, list_policies, load_policy
+from lendstack.scoring import read_table
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON document")]
+
+
+def _read_json(path: Path, as_json: bool) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail("application", f"cannot read {path}: {exc.strerror}", as_json=as_json)
+    except json.JSONDecodeError as exc:
+        fail("application", f"{path} is not JSON: {exc.msg} (line {exc.lineno})", as_json=as_json)
+    if not isinstance(document, dict):
+        fail("application", "the application document must be a JSON object", as_json=as_json)
+    return document
+
+
+def _decide(application: Path, policy: str, as_json: bool) -> None:
+    from lendstack.services.decisions import decide_application
+
+    document = _read_json(application, as_json)
+    decision = run_or_fail(lambda: decide_application(open_engine(), document, policy=policy), as_json=as_json)
+    result = decision.to_dict()
+    if as_json:
+        print_json(result)
+        return
+    print_pairs([("application", decision.application_id), ("outcome", decision.outcome),
+                 ("grade", decision.grade), ("pd", f"{decision.pd:.4%}"), ("rate", str(decision.rate_annual)),
+                 ("limit", f"{decision.limit_minor / 100:,.2f}"), ("policy", f"{decision.policy_key} "
+                  f"{decision.policy_hash[:12]}"), ("model", f"{decision.model_version} {decision.model_hash[:12]}")])
+    print_table("reason codes", ["code", "action", "English", "中文"],
+                [[r.code, r.action, r.en, r.zh] for r in decision.reasons])
+
+
+def _backtest(policy: str, against: str | None, data: Path, as_json: bool) -> dict[str, Any]:
+    from lendstack.services.models import scoring_model
+
+    first = load_policy(policy)
+    second = load_policy(against) if against else None
+    frame = read_table(data)
+    say = None if as_json else (lambda message: console(stderr=True).print(message))
+    return backtest(frame, first, scoring_model(progress=say), second, progress=say)
+
+
+def _print_backtest(report: dict[str, Any]) -> None:
+    keys = list(report["policies"])
+    measures = ["approval_rate", "refer_rate", "expected_bad_rate", "realized_bad_rate", "expected_loss_minor",
+                "volume_minor", "average_rate_annual"]
+    rows = [[m, *(_shown(report["policies"][k]["overall"][m]) for k in keys)] for m in measures]
+    print_table(f"backtest over {report['rows']:,} applications", ["measure", *keys], rows, numeric_from=1)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "-" if value is None else f"{value:,}"
+
+
+def _policy_commands() -> typer.Typer:
+    group = typer.Typer(help="Credit policies: list, show, validate.", no_args_is_help=True)
+
+    @group.command("list")
+    def list_(as_json: JsonFlag = False) -> None:
+        """The packaged policies with version and content hash."""
+        items = [{"policy": p.key, "hash": p.content_hash, "name_en": p.document.name_en, "source": p.source}
+                 for p in run_or_fail(list_policies, as_json=as_json)]
+        if as_json:
+            print_json({"policies": items})
+        else:
+            print_table("policies", ["policy", "hash", "name"], [[i["policy"], i["hash"][:12], i["name_en"]]
+                                                                 for i in items])
+
+    @group.command("show")
+    def show(name: str, as_json: JsonFlag = False) -> None:
+        """One policy's canonical document."""
+        policy = _load(name, as_json)
+        print_json({"policy": policy.key, "hash": policy.content_hash, "document": policy.canonical()})
+
+    @group.command("validate")
+    def validate(file: Path, as_json: JsonFlag = False) -> None:
+        """Check a policy file; errors name the line and the reason (exit 2)."""
+        policy = _load(str(file), as_json)
+        result = {"valid": True, "policy": policy.key, "hash": policy.content_hash}
+        print_json(result) if as_json else print_pairs([(k, str(v)) for k, v in result.items()])
+
+    return group
+
+
+def _load(name: str, as_json: bool) -> Any:
+    try:
+        return load_policy(name)
+    except PolicyError as exc:
+        where = f"{exc.source}:{exc.line}" if exc.line else exc.source
+        if as_json:
+            print_json({"error": {"field": exc.field, "line": exc.line, "file": exc.source, "message": exc.message}})
+            raise typer.Exit(2) from None
+        fail(exc.field, f"{where}: {exc.message}", as_json=False)
+
+
+def _review_commands() -> typer.Typer:
+    from lendstack.services import decisions as svc
+
+    group = typer.Typer(help="The manual review queue of referred applications.", no_args_is_help=True)
+
+    def show(item: Any, as_json: bool) -> None:
+        data = {"application_id": item.application_id, "status": item.status, "assignee": item.assignee,
+                "action": item.action, "note": item.note, "offer": item.counter_offer, "history": item.history}
+        print_json(data) if as_json else print_pairs([(k, str(v)) for k, v in data.items() if k != "history"])
+
+    @group.command("list")
+    def list_(status: Annotated[str | None, typer.Option(help="open | assigned | done")] = None,
+              as_json: JsonFlag = False) -> None:
+        items = run_or_fail(lambda: svc.list_reviews(open_engine(), status), as_json=as_json)
+        rows = [{"application_id": i.application_id, "status": i.status, "assignee": i.assignee, "action": i.action}
+                for i in items]
+        if as_json:
+            print_json({"reviews": rows})
+        else:
+            print_table("review queue", ["application", "status", "assignee", "action"],
+                        [list(r.values()) for r in rows])
+
+    @group.command("assign")
+    def assign_(application_id: str, assignee: str, by: Annotated[str, typer.Option(help="staff id")] = "staff",
+                as_json: JsonFlag = False) -> None:
+        show(run_or_fail(lambda: svc.assign_review(open_engine(), application_id, assignee, by=by), as_json=as_json),
+             as_json)
+
+    def resolver(action: str) -> Any:
+        def command(application_id: str, note: Annotated[str, typer.Option(help="why")],
+                    by: Annotated[str, typer.Option(help="staff id")] = "staff",
+                    amount_minor: Annotated[int | None, typer.Option(help="counter-offer amount")] = None,
+                    term: Annotated[int | None, typer.Option(help="counter-offer term")] = None,
+                    rate_annual: Annotated[str | None, typer.Option(help="counter-offer rate")] = None,
+                    as_json: JsonFlag = False) -> None:
+            counter = {"amount_minor": amount_minor, "term": term, "rate_annual": rate_annual}
+            item = run_or_fail(lambda: svc.resolve_review(open_engine(), application_id, action, by=by, note=note,
+                                                          counter_offer=counter), as_json=as_json)
+            show(item, as_json)
+
+        return command
+
+    for action in ("approve", "decline", "counter_offer"):
+        group.command(action.replace("_", "-"))(resolver(action))
+    return group
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("decide")
+    def decide_cmd(
+        application: Annotated[Path, typer.Option(help="the application JSON document")],
+        policy: Annotated[str, typer.Option(help="policy name, name@version or file")] = "consumer_v1",
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Decide one application: outcome, grade, PD, rate, limit, reason codes (EN/中文), versions."""
+        _load(policy, as_json)
+        _decide(application, policy, as_json)
+
+    @app.command("backtest")
+    def backtest_cmd(
+        policy: Annotated[str, typer.Option(help="policy name, name@version or file")],
+        data: Annotated[Path, typer.Option(help="historical applications (parquet/CSV) with default_12m")],
+        against: Annotated[str | None, typer.Option(help="a second policy, side by side")] = None,
+        as_json: JsonFlag = False,
+    ) -> None:
+        """Run one or two policies over history, columnar: approval, bad rates, loss, volume, price."""
+        _load(policy, as_json)
+        if against:
+            _load(against, as_json)
+        report = run_or_fail(lambda: _backtest(policy, against, data, as_json), as_json=as_json)
+        print_json(report) if as_json else _print_backtest(report)
+
+    app.add_typer(_policy_commands(), name="policy")
+    app.add_typer(_review_commands(), name="review")

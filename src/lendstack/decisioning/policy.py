@@ -1,0 +1,275 @@
+"""Policies are data: a YAML/JSON document validated by pydantic (unknown keys refused), with a
+version and a content hash (sha256 of the canonical JSON). An invalid document is a PolicyError
+naming the file, the line and the reason. Expressions are compiled (and their names checked) at
+load time, so a policy that loads can be evaluated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lendstack.decisioning.expr import Expression, ExpressionError, compile_expression
+from lendstack.decisioning.names import KNOCKOUT_NAMES, RULE_NAMES
+from lendstack.pricing import LimitPolicy, PricingPolicy
+from lendstack.pricing.policy import Share
+
+POLICY_DIR = Path(__file__).with_name("policies")
+_SUFFIXES = (".yaml", ".yml", ".json")
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+Code = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
+Text = Annotated[str, Field(min_length=1)]
+Action = Literal["refer", "decline", "proceed"]
+Severity = Literal["info", "warn", "high", "critical"]
+GRADES = ("A", "B", "C", "D", "E")
+
+
+class PolicyError(ValueError):
+    """An unreadable or invalid policy: the file, the line (0 if unknown), the field and the reason."""
+
+    def __init__(self, source: str, line: int, field: str, message: str) -> None:
+        self.source, self.line, self.field, self.message = source, line, field, message
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {field}: {message}")
+
+
+class Knockout(BaseModel):
+    model_config = _FROZEN
+    code: Code
+    when: Text
+    en: Text
+    zh: Text
+
+
+class Rule(BaseModel):
+    model_config = _FROZEN
+    name: Text
+    when: Text
+    action: Literal["refer", "decline", "flag"]
+    code: Code
+    en: Text
+    zh: Text
+
+
+class ModelRef(BaseModel):
+    model_config = _FROZEN
+    name: Text = "default"
+    version: Text = "champion"
+
+
+class GradeCut(BaseModel):
+    model_config = _FROZEN
+    grade: Literal["A", "B", "C", "D", "E"]
+    pd_max: Share
+
+
+class DecisionRules(BaseModel):
+    model_config = _FROZEN
+    decline_grades: tuple[Literal["A", "B", "C", "D", "E"], ...] = ("E",)
+    refer_grades: tuple[Literal["A", "B", "C", "D", "E"], ...] = ()
+    refer_severity: Severity = "high"
+    decline_severity: Severity = "critical"
+    model_reasons_max: Annotated[int, Field(ge=0, le=10)] = 4
+
+
+class PolicyDocument(BaseModel):
+    model_config = _FROZEN
+    policy_id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+    version: Annotated[str, Field(pattern=r"^[0-9A-Za-z._-]+$", max_length=32)]
+    name_en: Text
+    name_zh: Text
+    product_id: Text
+    products_by_applicant_type: dict[str, str] = Field(default_factory=dict)
+    model: ModelRef = ModelRef()
+    knockouts: tuple[Knockout, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    grades: tuple[GradeCut, ...]
+    pricing: PricingPolicy
+    limits: LimitPolicy
+    source_failures: dict[str, Action] = Field(default_factory=dict)  # by source; "default" for the rest
+    decision: DecisionRules = DecisionRules()
+
+    @model_validator(mode="after")
+    def _grades_cover(self) -> PolicyDocument:
+        cuts = [cut.pd_max for cut in self.grades]
+        if [cut.grade for cut in self.grades] != list(GRADES[: len(cuts)]) or cuts != sorted(set(cuts)):
+            raise ValueError("grades must list A, B, ... in order with strictly increasing pd_max")
+        if cuts[-1] != 1:
+            raise ValueError("the last grade's pd_max must be 1 (every PD gets a grade)")
+        return self
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded policy: the document, its hash and its compiled expressions."""
+
+    document: PolicyDocument
+    content_hash: str
+    source: str
+    knockouts: tuple[tuple[Knockout, Expression], ...]
+    rules: tuple[tuple[Rule, Expression], ...]
+    income: Expression
+
+    @property
+    def policy_id(self) -> str:
+        return self.document.policy_id
+
+    @property
+    def version(self) -> str:
+        return self.document.version
+
+    @property
+    def key(self) -> str:
+        return f"{self.document.policy_id}@{self.document.version}"
+
+    def grade_of(self, pd_units: int) -> str:
+        """The first grade whose cut-off (in 1e-8 PD units) is at or above the PD."""
+        for cut in self.document.grades:
+            if pd_units <= int(cut.pd_max * 10**8):
+                return cut.grade
+        raise AssertionError("the last grade covers PD 1")
+
+    def source_action(self, source: str) -> str:
+        failures = self.document.source_failures
+        return failures.get(source, failures.get("default", "refer"))
+
+    def product_for(self, applicant_type: str | None) -> str:
+        return self.document.products_by_applicant_type.get(applicant_type or "", self.document.product_id)
+
+    def canonical(self) -> dict[str, Any]:
+        return canonical_document(self.document)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads floats as exact Decimals from their text."""
+
+
+def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | str:
+    text = str(loader.construct_scalar(node))
+    try:
+        return Decimal(text.replace("_", ""))
+    except InvalidOperation:
+        return text
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
+
+
+def canonical_document(document: PolicyDocument) -> dict[str, Any]:
+    dumped: dict[str, Any] = json.loads(json.dumps(document.model_dump(mode="json"), sort_keys=True))
+    return dumped
+
+
+def content_hash(document: PolicyDocument) -> str:
+    text = json.dumps(canonical_document(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """A policy from YAML or JSON text; PolicyError with the line on anything wrong."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+        raw = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise PolicyError(source, mark.line + 1 if mark else 0, "document", str(exc).splitlines()[0]) from None
+    if not isinstance(raw, dict):
+        raise PolicyError(source, 1, "document", "a policy is a mapping of sections")
+    try:
+        document = PolicyDocument.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        raise PolicyError(source, _line_of(root, loc), _dotted(loc), error["msg"]) from None
+    return _compile(document, root, source)
+
+
+def _compile(document: PolicyDocument, root: yaml.Node | None, source: str) -> Policy:
+    def expr(text: str, names: frozenset[str], loc: tuple[str | int, ...]) -> Expression:
+        try:
+            return compile_expression(text, names)
+        except ExpressionError as exc:
+            raise PolicyError(source, _line_of(root, loc), _dotted(loc), exc.message) from None
+
+    knockouts = tuple(
+        (k, expr(k.when, KNOCKOUT_NAMES, ("knockouts", i, "when"))) for i, k in enumerate(document.knockouts)
+    )
+    rules = tuple((r, expr(r.when, RULE_NAMES, ("rules", i, "when"))) for i, r in enumerate(document.rules))
+    income = expr(document.limits.income, KNOCKOUT_NAMES, ("limits", "income"))
+    return Policy(document, content_hash(document), source, knockouts, rules, income)
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in loc) or "document"
+
+
+def _line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
+    """The 1-based line of the deepest node of `loc` that exists in the document."""
+    line = node.start_mark.line + 1 if node is not None else 0
+    for part in loc:
+        child = _child(node, part)
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
+
+
+def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == str(part):
+                return value if isinstance(value, yaml.Node) else None
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        item: yaml.Node = node.value[part]
+        return item
+    return None
+
+
+def load_policy_file(path: str | Path) -> Policy:
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(str(file), 0, "policy", f"cannot read: {exc.strerror}") from None
+    return parse_policy(text, str(file))
+
+
+def list_policies(directory: Path = POLICY_DIR) -> list[Policy]:
+    return [load_policy_file(path) for path in sorted(directory.iterdir()) if path.suffix in _SUFFIXES]
+
+
+def load_policy(name: str | Path) -> Policy:
+    """A policy file path, a packaged name ("consumer_v1"), or "policy_id@version"."""
+    path = Path(name)
+    if path.suffix in _SUFFIXES and path.is_file():
+        return load_policy_file(path)
+    text = str(name)
+    packaged = POLICY_DIR / f"{text}.yaml"
+    if packaged.is_file():
+        return load_policy_file(packaged)
+    for policy in list_policies():
+        if text in (policy.key, policy.policy_id):
+            return policy
+    known = ", ".join(p.key for p in list_policies())
+    raise PolicyError(text, 0, "policy", f"unknown policy or version {text!r}; known: {known}")
+
+
+def policy_from_document(document: dict[str, Any], source: str = "<stored policy>") -> Policy:
+    """A policy from its stored canonical JSON (decimals as strings)."""
+    try:
+        return _compile(PolicyDocument.model_validate(document), None, source)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise PolicyError(source, 0, _dotted(tuple(error["loc"])), error["msg"]) from None

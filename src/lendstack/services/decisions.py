@@ -1,0 +1,373 @@
+"""Decision use cases: decide an application (gather → cross-check → fraud → decide) and persist
+the decision, its inputs and an `application.decided` event in ONE unit of work; replay a stored
+decision; champion/challenger; the manual review queue; accept an offer (books the loan).
+Bad input raises before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+
+from lendstack.decisioning import Decision, DecisionInputError, Experiment, Policy, ScoringModel, assign, decide
+from lendstack.decisioning.policy import load_policy, policy_from_document
+from lendstack.decisioning.types import decision_to_dict
+from lendstack.events import DomainEvent
+from lendstack.fraud import FraudConfig, FraudContext, MemoryFraudContext, run_fraud_checks
+from lendstack.money import Money
+from lendstack.origination import (
+    Application,
+    Connector,
+    DataBundle,
+    application_document,
+    cross_check,
+    embedded_connectors,
+    features_row,
+    gather,
+    parse_application,
+)
+from lendstack.pricing import Exposure, apr_check
+from lendstack.products import get_product
+from lendstack.services.loans import book_loan
+from lendstack.store import UnitOfWork
+from lendstack.store.decision_repo import DecisionRepository, ReviewItem
+from lendstack.store.origination_repo import ApplicationRepository
+
+ModelLoader = Callable[[str], ScoringModel]
+_STATUS = {"approve": "approved", "refer": "referred", "decline": "declined"}
+
+
+@dataclass(frozen=True)
+class Engines:
+    """What decides: the champion policy and model, optionally a challenger and the experiment."""
+
+    policy: Policy
+    model: ScoringModel
+    challenger_policy: Policy | None = None
+    challenger_model: ScoringModel | None = None
+    experiment: Experiment | None = None
+    fraud_config: FraudConfig = field(default_factory=FraudConfig)
+
+
+@dataclass(frozen=True)
+class _StoredFlag:
+    code: str
+    severity: str
+    message_en: str
+    message_zh: str
+    evidence: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Failed:
+    source: str
+    status: str
+
+
+@dataclass(frozen=True)
+class _StoredBundle:
+    prints: dict[str, str]
+    failures: tuple[_Failed, ...]
+
+    def fingerprints(self) -> dict[str, str]:
+        return self.prints
+
+    def failed(self) -> tuple[_Failed, ...]:
+        return self.failures
+
+
+@dataclass(frozen=True)
+class _StoredApplication:
+    application_id: str
+    product_id: str
+
+
+def resolve_policy(policy: Policy | str | None) -> Policy:
+    if isinstance(policy, Policy):
+        return policy
+    return load_policy(policy or "consumer_v1")
+
+
+def gather_inputs(application: Application, connectors: Sequence[Connector] | None, fraud_context: FraudContext,
+                  config: FraudConfig) -> tuple[DataBundle, list[Any], dict[str, Any]]:
+    """The I/O half: data sources, then the pure checks on them."""
+    bundle = gather(application, list(connectors) if connectors is not None else embedded_connectors(), timeout_s=0.2)
+    flags = [*cross_check(application, bundle), *run_fraud_checks(application, bundle, fraud_context, config)]
+    return bundle, flags, features_row(application, bundle)
+
+
+def _input_record(application: Application, bundle: DataBundle, flags: Sequence[Any], features: dict[str, Any],
+                  exposure: Exposure) -> dict[str, Any]:
+    return {
+        "document": application_document(application), "product_id": application.product_id,
+        "features": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in features.items()},
+        "flags": [{"code": f.code, "severity": f.severity, "message_en": f.message_en, "message_zh": f.message_zh,
+                   "evidence": dict(getattr(f, "evidence", {}) or {})} for f in flags],
+        "fingerprints": bundle.fingerprints(),
+        "failures": [{"source": s, "status": bundle.snapshots[s].status} for s in bundle.failed()],
+        "exposure": vars(exposure),
+    }
+
+
+def _decision_row(decision: Decision, arm: str, acting: bool, inputs: dict[str, Any],
+                  application: Application) -> dict[str, Any]:
+    policy_id, version = decision.policy_key.split("@", 1)
+    document = decision_to_dict(decision)
+    exposure = decision.offer.amount_minor if decision.offer is not None and acting else 0
+    return {
+        "application_id": decision.application_id, "arm": arm, "acting": acting, "outcome": decision.outcome,
+        "grade": decision.grade, "pd": repr(decision.pd), "rate_annual": str(decision.rate_annual),
+        "limit_minor": decision.limit_minor, "reasons": document["reasons"], "flags": document["flags"],
+        "fingerprints": document["fingerprints"], "policy_id": policy_id, "policy_version": version,
+        "policy_hash": decision.policy_hash, "model_version": decision.model_version,
+        "model_hash": decision.model_hash, "input": inputs, "input_hash": decision.input_hash, "decision": document,
+        "applicant_id": application.applicant.applicant_id,
+        "household_key": application.applicant.identifiers.address_hash,
+        "segment": application.applicant.segment, "exposure_minor": exposure,
+    }
+
+
+def decide_application(
+    engine: Engine, document: dict[str, Any], *, policy: Policy | str | None = None,
+    model: ScoringModel | None = None, connectors: Sequence[Connector] | None = None,
+    fraud_context: FraudContext | None = None, engines: Engines | None = None, today: date | None = None,
+) -> Decision:
+    """Decide one application document and persist everything in one unit of work; returns the acting decision."""
+    application = parse_application(document, today=today)
+    setup = engines or Engines(resolve_policy(policy), model or _default_model())
+    context = fraud_context or MemoryFraudContext()
+    bundle, flags, features = gather_inputs(application, connectors, context, setup.fraud_config)
+    with UnitOfWork(engine) as uow:
+        repo = DecisionRepository(uow.connection)
+        if repo.exists(application.application_id):
+            raise DecisionInputError("application_id", f"{application.application_id!r} is already decided")
+        applicant = application.applicant
+        exposure = Exposure(*repo.exposure(applicant.applicant_id, applicant.identifiers.address_hash,
+                                           applicant.segment))
+        inputs = _input_record(application, bundle, flags, features, exposure)
+        acting, arm, shadow = _run_arms(setup, application, bundle, flags, features, exposure)
+        _persist(uow, repo, application, bundle, inputs, acting, arm, shadow, setup)
+    return acting
+
+
+def _run_arms(setup: Engines, application: Application, bundle: DataBundle, flags: Sequence[Any],
+              features: dict[str, Any], exposure: Exposure) -> tuple[Decision, str, Decision | None]:
+    champion = (setup.policy, setup.model)
+    challenger = (setup.challenger_policy or setup.policy, setup.challenger_model or setup.model)
+    experiment = setup.experiment
+    if experiment is None:
+        return decide(application, bundle, flags, features, *champion, exposure), "champion", None
+    arm = assign(experiment, application.application_id)
+    chosen = challenger if arm == "challenger" else champion
+    acting = decide(application, bundle, flags, features, *chosen, exposure)
+    shadow = None
+    if experiment.mode == "shadow":
+        shadow = decide(application, bundle, flags, features, *challenger, exposure)
+    return acting, arm, shadow
+
+
+def _persist(uow: UnitOfWork, repo: DecisionRepository, application: Application, bundle: DataBundle,
+             inputs: dict[str, Any], acting: Decision, arm: str, shadow: Decision | None, setup: Engines) -> None:
+    policies = {p.content_hash: p for p in (setup.policy, setup.challenger_policy or setup.policy)}
+    for policy in policies.values():
+        repo.save_policy(policy.policy_id, policy.version, policy.content_hash, policy.canonical())
+    repo.add(_decision_row(acting, arm, True, inputs, application))
+    if shadow is not None:
+        repo.add(_decision_row(shadow, "shadow", False, inputs, application))
+    if setup.experiment is not None:
+        repo.assign(application.application_id, setup.experiment.name, arm, setup.experiment.mode)
+    if acting.outcome == "refer":
+        repo.enqueue(application.application_id, ", ".join(r.code for r in acting.reasons if r.action == "refer"))
+    _origination_status(uow, application, bundle, acting)
+    uow.outbox.add(DomainEvent.new("application.decided", "application", application.application_id, {
+        "outcome": acting.outcome, "grade": acting.grade, "pd": acting.pd, "rate_annual": str(acting.rate_annual),
+        "limit_minor": acting.limit_minor, "policy": acting.policy_key, "model_version": acting.model_version,
+        "arm": arm, "input_hash": acting.input_hash}))
+
+
+def _origination_status(uow: UnitOfWork, application: Application, bundle: DataBundle, decision: Decision) -> None:
+    applications = ApplicationRepository(uow.connection)
+    if applications.get(application.application_id) is None:
+        applications.add(application)
+    applications.save_snapshots(application.application_id, bundle)
+    applications.set_status(application.application_id, _STATUS[decision.outcome],
+                            reason=",".join(r.code for r in decision.reasons if r.action in ("refer", "decline")))
+
+
+def _default_model() -> ScoringModel:
+    from lendstack.services.models import scoring_model
+
+    return scoring_model()
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def replay_decision(engine: Engine, application_id: str, *, model: ScoringModel | ModelLoader | None = None,
+                    arm: str | None = None) -> Decision:
+    """Re-run a stored decision from its stored inputs, policy and model; asserts it is identical."""
+    with UnitOfWork(engine) as uow:
+        repo = DecisionRepository(uow.connection)
+        stored = repo.get(application_id, arm)
+        if stored is None:
+            raise DecisionInputError("application_id", f"no decision for {application_id!r}")
+        found = repo.policy_document(stored.policy_id, stored.policy_version)
+    assert found is not None and found[0] == stored.policy_hash, "the decision's policy version is stored"
+    policy = policy_from_document(found[1], f"{stored.policy_id}@{stored.policy_version}")
+    assert policy.content_hash == stored.policy_hash, "stored policy document matches its hash"
+    scorer = _replay_model(model, stored.model_version)
+    if scorer.content_hash != stored.model_hash:
+        raise DecisionInputError("model_version", f"model {stored.model_version} does not match the stored hash")
+    decision = _redecide(stored.input, policy, scorer)
+    assert decision_to_dict(decision) == stored.decision, f"replay of {application_id} differs from the stored decision"
+    return decision
+
+
+def _replay_model(model: ScoringModel | ModelLoader | None, version: str) -> ScoringModel:
+    if isinstance(model, ScoringModel):
+        return model
+    if model is not None:
+        return model(version)
+    from lendstack.services.models import scoring_model
+
+    return scoring_model(version=version)
+
+
+def _redecide(inputs: dict[str, Any], policy: Policy, model: ScoringModel) -> Decision:
+    document = inputs["document"]
+    application = _StoredApplication(document["application_id"], inputs.get("product_id") or "")
+    bundle = _StoredBundle(dict(inputs["fingerprints"]), tuple(_Failed(**f) for f in inputs["failures"]))
+    flags = [_StoredFlag(**f) for f in inputs["flags"]]
+    return decide(application, bundle, flags, inputs["features"], policy, model, Exposure(**inputs["exposure"]))
+
+
+# --------------------------------------------------------------------------- champion / challenger report
+
+
+def comparison_report(engine: Engine) -> dict[str, Any]:
+    """Acting vs shadow decisions of the same applications: approval rates, average PD and rate, disagreement."""
+    with UnitOfWork(engine) as uow:
+        pairs = DecisionRepository(uow.connection).list_pairs()
+    matrix = {a: dict.fromkeys(("approve", "refer", "decline"), 0) for a in ("approve", "refer", "decline")}
+    for acting, shadow in pairs:
+        matrix[acting["outcome"]][shadow["outcome"]] += 1
+    return {"applications": len(pairs), "champion": _arm_kpis([a for a, _ in pairs]),
+            "challenger": _arm_kpis([s for _, s in pairs]), "disagreement": matrix}
+
+
+def _arm_kpis(documents: list[dict[str, Any]]) -> dict[str, float]:
+    n = len(documents) or 1
+    approved = [d for d in documents if d["outcome"] == "approve"]
+    return {"approval_rate": len(approved) / n, "avg_pd": sum(d["pd"] for d in documents) / n,
+            "avg_rate_annual": float(sum(Decimal(d["rate_annual"]) for d in documents) / n)}
+
+
+# --------------------------------------------------------------------------- manual review
+
+
+class ReviewError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def _review_item(repo: DecisionRepository, application_id: str) -> ReviewItem:
+    item = repo.review(application_id)
+    if item is None:
+        raise ReviewError("application_id", f"{application_id!r} is not in the review queue")
+    if item.status == "done":
+        raise ReviewError("status", f"{application_id!r} was already reviewed ({item.action})")
+    return item
+
+
+def list_reviews(engine: Engine, status: str | None = None) -> list[ReviewItem]:
+    with UnitOfWork(engine) as uow:
+        return DecisionRepository(uow.connection).reviews(status)
+
+
+def assign_review(engine: Engine, application_id: str, assignee: str, *, by: str) -> ReviewItem:
+    if not assignee:
+        raise ReviewError("assignee", "must not be empty")
+    with UnitOfWork(engine) as uow:
+        repo = DecisionRepository(uow.connection)
+        item = _review_item(repo, application_id)
+        repo.update_review(item, {"by": by, "event": "assigned", "assignee": assignee}, status="assigned",
+                           assignee=assignee)
+        found = repo.review(application_id)
+    assert found is not None
+    return found
+
+
+def resolve_review(engine: Engine, application_id: str, action: str, *, by: str, note: str,
+                   counter_offer: dict[str, Any] | None = None) -> ReviewItem:
+    """approve | decline | counter_offer (with amount_minor, term, rate_annual), with a note; recorded with who/when."""
+    if action not in ("approve", "decline", "counter_offer"):
+        raise ReviewError("action", f"must be approve, decline or counter_offer, got {action!r}")
+    if not note.strip():
+        raise ReviewError("note", "a review action needs a note")
+    with UnitOfWork(engine) as uow:
+        repo = DecisionRepository(uow.connection)
+        item = _review_item(repo, application_id)
+        stored = repo.get(application_id)
+        assert stored is not None, "a queued application has a decision"
+        offer = _review_offer(stored.decision, stored.input, action, counter_offer)
+        repo.update_review(item, {"by": by, "event": action, "note": note, "offer": offer}, status="done",
+                           action=action, note=note, counter_offer=offer)
+        status = {"approve": "approved", "decline": "declined", "counter_offer": "offered"}[action]
+        ApplicationRepository(uow.connection).set_status(application_id, status, reason=f"review by {by}: {note}")
+        uow.outbox.add(DomainEvent.new("application.reviewed", "application", application_id,
+                                       {"action": action, "by": by, "note": note, "offer": offer}))
+        found = repo.review(application_id)
+    assert found is not None
+    return found
+
+
+def _review_offer(decision: dict[str, Any], inputs: dict[str, Any], action: str,
+                  counter: dict[str, Any] | None) -> dict[str, Any] | None:
+    if action == "decline":
+        return None
+    product = get_product(decision["product_id"])
+    features = inputs["features"]
+    if action == "approve":
+        amount = min(decision["limit_minor"], int(features["requested_amount_minor"]))
+        term = min(max(int(features["requested_term_months"]), product.term_min), product.term_max)
+        rate = decision["rate_annual"]
+    else:
+        if not counter:
+            raise ReviewError("counter_offer", "needs amount_minor, term and rate_annual")
+        wanted_amount, wanted_term, rate = counter.get("amount_minor"), counter.get("term"), counter.get("rate_annual")
+        if not isinstance(wanted_amount, int) or not isinstance(wanted_term, int) or rate is None:
+            raise ReviewError("counter_offer", "needs integer amount_minor and term and a rate_annual string")
+        amount, term = wanted_amount, wanted_term
+    summary = apr_check(product, amount, term, Decimal(str(rate)), date.fromisoformat(str(features["applied_on"])))
+    return {"product_id": product.product_id, "amount_minor": amount, "currency": product.currency, "term": term,
+            "rate_annual": str(rate), "apr": str(summary.apr)}
+
+
+# --------------------------------------------------------------------------- accepting an offer
+
+
+def accept_offer(engine: Engine, application_id: str, on: date, key: str) -> dict[str, Any]:
+    """Book the loan of an approved decision's offer (or a reviewer's approval / counter-offer)."""
+    with UnitOfWork(engine) as uow:
+        repo = DecisionRepository(uow.connection)
+        stored = repo.get(application_id)
+        review = repo.review(application_id)
+    if stored is None:
+        raise DecisionInputError("application_id", f"no decision for {application_id!r}")
+    offer = stored.decision["offer"] if stored.outcome == "approve" else (review.counter_offer if review else None)
+    if offer is None:
+        raise DecisionInputError("application_id", f"{application_id!r} has no offer to accept ({stored.outcome})")
+    loan_id = f"L-{application_id}"
+    booked = book_loan(engine, loan_id=loan_id, product=offer["product_id"],
+                       amount=Money(int(offer["amount_minor"]), offer["currency"]), term=int(offer["term"]), on=on,
+                       key=key, rate_annual=Decimal(offer["rate_annual"]))
+    with UnitOfWork(engine) as uow:
+        applications = ApplicationRepository(uow.connection)
+        if applications.status_of(application_id) != "booked":
+            applications.set_status(application_id, "booked", reason=f"loan {loan_id}")
+    return booked
