@@ -12,6 +12,7 @@ import pytest
 from lendstack.scoring import CreditModel, TrainOptions, train_credit_model
 
 warnings.filterwarnings("ignore", module="cvxpy")
+SERIAL = {"n_jobs": 1}  # tests run in parallel workers: one LightGBM thread each (2 oversubscribe 2 cores)
 
 
 def make_frame(rows: int = 1500, seed: int = 0) -> pl.DataFrame:
@@ -37,7 +38,7 @@ def frame() -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def gbm(frame: pl.DataFrame) -> CreditModel:
     credit, _ = train_credit_model(frame, "target", TrainOptions(kind="gbm", bad_value="bad",
-                                                                 monotone={"debt_ratio": 1}))
+                                                                 monotone={"debt_ratio": 1}, gbm_params=SERIAL))
     return credit
 
 

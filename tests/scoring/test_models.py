@@ -3,10 +3,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import polars as pl
 import pytest
 import shap  # type: ignore[import-untyped]
 from sklearn.base import clone  # type: ignore[import-untyped]
 from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
+from tests.scoring.conftest import make_frame
 
 from lendstack.scoring import CalibratedModel, CreditModel, GBMModel, LGDModel, ScorecardModel, expected_loss
 from lendstack.scoring.evaluation import brier, ece, evaluate, ks, pd_to_score, psi_between
@@ -28,7 +30,7 @@ def test_estimator_api_clone_and_params() -> None:
 
 def test_gbm_monotone_constraint_respected() -> None:
     X, y = _data()
-    model = GBMModel(monotone={"x1": -1}, feature_names=["x0", "x1", "x2"], n_estimators=200).fit(X, y)
+    model = GBMModel(monotone={"x1": -1}, feature_names=["x0", "x1", "x2"], n_estimators=200, n_jobs=1).fit(X, y)
     grid = np.linspace(-3, 3, 61)
     for row in X[:20]:
         probe = np.repeat(row[None, :], grid.size, axis=0)
@@ -59,7 +61,8 @@ def test_calibration_improves_miscalibrated_model() -> None:
             return np.column_stack([1 - p, p])
 
     for method in ("isotonic", "sigmoid"):
-        model = CalibratedModel(Overconfident(n_estimators=100, validation_fraction=0), method=method).fit(X, y)
+        overconfident = Overconfident(n_estimators=100, validation_fraction=0, n_jobs=1)
+        model = CalibratedModel(overconfident, method=method).fit(X, y)
         report = model.report_
         assert report["brier_after"] < report["brier_before"]
         assert report["ece_after"] < report["ece_before"]
@@ -84,7 +87,7 @@ def test_lgd_and_expected_loss() -> None:
     rng = np.random.default_rng(3)
     collateral = rng.integers(0, 3, 2000).astype(float)
     recovery = np.clip(0.2 + 0.3 * collateral + rng.normal(0, 0.05, 2000), 0, 1)
-    model = LGDModel(n_estimators=100).fit(collateral.reshape(-1, 1), recovery)
+    model = LGDModel(n_estimators=100, n_jobs=1).fit(collateral.reshape(-1, 1), recovery)
     lgd = model.predict(np.array([[0.0], [2.0]]))
     assert lgd[0] > lgd[1] and np.all((lgd >= 0) & (lgd <= 1))
     np.testing.assert_allclose(expected_loss([0.1], [0.5], [1000.0]), [50.0])
@@ -103,3 +106,43 @@ def test_compiled_forest_equals_lightgbm(gbm: CreditModel, frame) -> None:  # ty
     rows = frame.head(100).to_dicts()
     online = [gbm.predict_pd_one(row) for row in rows]
     np.testing.assert_allclose(online, gbm.predict_pd(frame.head(100)), atol=1e-9)
+
+
+def _messy_sample(rows: int, seed: int) -> pl.DataFrame:
+    """Applications the model never saw: missing values everywhere, unseen and odd-cased levels."""
+    rng = np.random.default_rng(seed)
+    base = make_frame(rows, seed).drop("target")
+    holes = {name: rng.random(rows) < 0.15 for name in base.columns}
+    frame = base.with_columns(
+        [pl.when(pl.Series(holes[name])).then(None).otherwise(pl.col(name)).alias(name) for name in base.columns]
+    )
+    odd = pl.Series(rng.choice(["space tourism", "Retail", "farming"], rows))
+    shouted = pl.Series(rng.random(rows) < 0.1)
+    return frame.with_columns(
+        pl.when(pl.Series(rng.random(rows) < 0.1)).then(odd).otherwise(pl.col("segment")).alias("segment"),
+        pl.when(shouted).then(pl.lit("YES")).otherwise(pl.col("owns_home")).alias("owns_home"),
+        (pl.col("debt_ratio") * 3 - 1).alias("debt_ratio"),  # outside the training range too
+    )
+
+
+def test_online_equals_batch_exactly_on_a_large_random_sample(gbm: CreditModel) -> None:
+    sample = _messy_sample(5000, 11)
+    batch = gbm.predict_pd(sample)
+    online = np.array([gbm.predict_pd_one(row) for row in sample.to_dicts()])
+    np.testing.assert_array_equal(online, batch)  # bit-identical, not merely close
+    matrix = gbm.features(sample)
+    assert np.isnan(matrix).any()
+    np.testing.assert_allclose(gbm.compiled().raw_batch(matrix), gbm.base.decision_function(matrix), atol=1e-9)
+    np.testing.assert_allclose(gbm.compiled().raw_batch_numpy(matrix), gbm.base.decision_function(matrix), atol=1e-9)
+    np.testing.assert_allclose(batch, gbm.model.predict_proba(matrix)[:, 1], atol=1e-12)  # = LightGBM's path
+
+
+def test_numpy_fallback_without_numba(gbm: CreditModel, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lendstack.scoring import compiled
+
+    sample = _messy_sample(500, 12)
+    expected = gbm.predict_pd(sample)
+    monkeypatch.setattr(compiled, "_kernels", lambda: None)
+    np.testing.assert_allclose(gbm.predict_pd(sample), expected, atol=1e-12)
+    online = [gbm.predict_pd_one(row) for row in sample.head(50).to_dicts()]
+    np.testing.assert_allclose(online, expected[:50], atol=1e-12)

@@ -74,6 +74,7 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Random seed (split, model, simulator)")] = 0,
     registry: Annotated[Path | None, typer.Option(help="Also save a new version in this registry")] = None,
     allow_leaks: Annotated[bool, typer.Option("--allow-leaks", help="Keep near-perfect single features")] = False,
+    threads: Annotated[int, typer.Option(help="LightGBM threads (1 is faster on small data)", min=1)] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
 ) -> None:
     """Train a PD model on any tabular file with a binary target; write a verified artifact."""
@@ -88,7 +89,7 @@ def train_command(
     frame = _guard(lambda: _sim_frame(sim, seed) if sim is not None else read_table(data or ""), as_json=as_json)
     column = target or "default_12m"
     options = TrainOptions(kind=kind, bad_value=bad_value, allow_leaks=allow_leaks,  # type: ignore[arg-type]
-                           calibration=calibration, seed=seed)  # type: ignore[arg-type]
+                           calibration=calibration, seed=seed, gbm_params={"n_jobs": threads})  # type: ignore[arg-type]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # library chatter; our own data warnings come back as notes
         credit, notes = _guard(lambda: train_credit_model(frame, column, options, _progress(as_json)), as_json=as_json)
@@ -137,26 +138,40 @@ def evaluate_command(
 @model_app.command("explain")
 def explain_command(
     model: Annotated[Path, typer.Option(help="Model artifact directory")],
-    data: Annotated[Path, typer.Option(help="Applications: .csv or .parquet")],
     row: Annotated[int, typer.Option(help="Row number (0-based) to explain")] = 0,
+    data: Annotated[Path | None, typer.Option(
+        help="Applications (.csv or .parquet); default: the held-out sample saved in the artifact")] = None,
     top: Annotated[int, typer.Option(help="How many reasons")] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
 ) -> None:
     """PD, score and the top adverse reasons (English and Chinese) of one application."""
     credit = _guard(lambda: load_artifact(model), as_json=as_json)
-    frame = _guard(lambda: read_table(data), as_json=as_json)
+    frame, training_rows = _explain_frame(credit, data, as_json=as_json)
     if not 0 <= row < frame.height:
         fail("row", f"must be between 0 and {frame.height - 1}", as_json=as_json)
     one = frame.slice(row, 1)
     pd = float(_guard(lambda: credit.predict_pd(one), as_json=as_json)[0])
     reasons = _guard(lambda: credit.explain(one, top), as_json=as_json)[0]
+    source = str(data) if data is not None else "artifact held-out sample"
+    training_row = training_rows[row] if training_rows else None
     if as_json:
-        print_json({"row": row, "pd": pd, "score": float(credit.scores([pd])[0]),
-                    "reasons": [r.__dict__ for r in reasons]})
+        print_json({"row": row, "source": source, "training_row": training_row, "pd": pd,
+                    "score": float(credit.scores([pd])[0]), "reasons": [r.__dict__ for r in reasons]})
         return
-    print_pairs([("PD", f"{pd:.4f}"), ("score", f"{credit.scores([pd])[0]:.0f}")])
+    print_pairs([("source", source), ("training row", "-" if training_row is None else str(training_row)),
+                 ("PD", f"{pd:.4f}"), ("score", f"{credit.scores([pd])[0]:.0f}")])
     print_table("reasons", ("feature", "value", "impact", "English", "中文"),
                 [(r.feature, r.value, f"{r.impact:.3f}", r.text_en, r.text_zh) for r in reasons], numeric_from=2)
+
+
+def _explain_frame(credit: CreditModel, data: Path | None, *, as_json: bool) -> tuple[Any, list[int]]:
+    """The rows to explain: `--data`, or the artifact's held-out sample (with training row numbers)."""
+    if data is not None:
+        return _guard(lambda: read_table(data), as_json=as_json), []
+    if credit.explain_sample is None:
+        fail("data", "this artifact has no saved sample (trained before samples were kept); give --data FILE",
+             as_json=as_json)
+    return credit.explain_sample, credit.explain_sample_rows
 
 
 @model_app.command("list")

@@ -1,13 +1,20 @@
-"""A LightGBM forest flattened into NumPy arrays, for sub-millisecond scoring of one application.
+"""A LightGBM forest flattened into arrays, for sub-millisecond scoring of one application and
+fast batch scoring.
 
-LightGBM's Python `predict` costs 0.1–0.3 ms of call overhead per call, whatever the row count.
-Here every node of every tree lives in flat arrays; a leaf points to itself, so walking all trees
-at once for `max_depth` steps needs no masking. The raw score equals LightGBM's to 1e-9 (tested).
+LightGBM's Python `predict` costs 0.1–0.3 ms of call overhead per call, whatever the row count,
+and its batch predict walks ~30 M trees/s per core. Here every node of every tree lives in flat
+arrays (a leaf points to itself) and one kernel walks them, compiled by numba (a dependency of
+shap, so always installed) on first use and cached on disk: one row per call online, rows in
+parallel for a batch, the SAME per-row code in both, so online and batch scores are bit-identical and trees are
+summed in LightGBM's order. Without numba, a NumPy walk of all trees at once for `max_depth`
+steps does the same. The raw score equals LightGBM's to 1e-9 (tested).
 Only numerical splits ("<=") are supported: the feature pipeline encodes categoricals as codes.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +23,11 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-_MISSING_NONE, _MISSING_ZERO, _MISSING_NAN = 0, 1, 2
+_MISSING_NONE, _MISSING_ZERO, _MISSING_NAN = 0, 1, 2  # the same codes as forest_kernel's
 _MISSING_CODES = {"None": _MISSING_NONE, "Zero": _MISSING_ZERO, "NaN": _MISSING_NAN}
 _ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
+_NUMPY_CHUNK = 4096
+_PARALLEL_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -42,13 +51,29 @@ class CompiledForest:
 
     def raw_one(self, x: FloatArray) -> float:
         """Raw score (log-odds) of one feature vector."""
-        node = self.roots
-        for _ in range(self.depth):
-            node = self._step(x[self.feature[node]], node)
-        return float(self.value[node].sum())
+        kernels = _kernels()
+        if kernels is None:
+            return float(self.raw_batch_numpy(np.asarray(x, dtype=np.float64).reshape(1, -1))[0])
+        return float(kernels[0](np.ascontiguousarray(x, dtype=np.float64), *self._arrays()))
 
     def raw_batch(self, X: FloatArray) -> FloatArray:
-        """Raw scores of a (rows × features) matrix (memory ∝ rows × trees: chunk big batches)."""
+        """Raw scores of a (rows × features) matrix, rows in parallel (numba) or in NumPy chunks."""
+        matrix = np.ascontiguousarray(X, dtype=np.float64)
+        kernels = _kernels()
+        if kernels is None:
+            chunks = [self.raw_batch_numpy(matrix[i:i + _NUMPY_CHUNK]) for i in range(0, len(matrix), _NUMPY_CHUNK)]
+            return np.concatenate(chunks) if chunks else np.empty(0)
+        out = np.empty(matrix.shape[0], dtype=np.float64)
+        with _PARALLEL_LOCK:  # numba's fallback "workqueue" threading layer must not be entered twice at once
+            kernels[1](matrix, *self._arrays(), out)
+        return out
+
+    def _arrays(self) -> tuple[Any, ...]:
+        return (self.feature, self.threshold, self.default_left, self.missing, self.left, self.right, self.value,
+                self.roots)
+
+    def raw_batch_numpy(self, X: FloatArray) -> FloatArray:
+        """The NumPy walk (memory ∝ rows × trees: chunk big batches)."""
         node = np.broadcast_to(self.roots, (X.shape[0], self.roots.size)).copy()
         rows = np.arange(X.shape[0])[:, None]
         for _ in range(self.depth):
@@ -100,3 +125,13 @@ class _Builder:
             roots=roots,
             depth=self.depth,
         )
+
+
+@functools.cache
+def _kernels() -> tuple[Any, Any] | None:
+    """The numba kernels (one row, many rows in parallel), or None without numba."""
+    try:
+        from lendstack.scoring import forest_kernel
+    except (ImportError, RuntimeError, OSError):  # pragma: no cover - no numba, or no usable cache dir
+        return None
+    return forest_kernel.raw_one, forest_kernel.raw_many

@@ -25,6 +25,7 @@ from lendstack.scoring.models import CalibratedModel, GBMModel, ScorecardModel
 FloatArray = npt.NDArray[np.float64]
 ModelKind = Literal["scorecard", "gbm"]
 Progress = Callable[[str], None]
+EXPLAIN_SAMPLE_ROWS = 2000
 
 
 @dataclass
@@ -39,6 +40,11 @@ class CreditModel:
     data_fingerprint: str = ""
     dev_score_edges: list[float] = field(default_factory=list)
     dev_score_shares: list[float] = field(default_factory=list)
+    # Held-out applications' raw feature values (≤ EXPLAIN_SAMPLE_ROWS, in file order) and their row
+    # numbers in the training data, so `model explain --row N` needs no data file. Pickled in the
+    # model file, so the content hash covers them.
+    explain_sample: pl.DataFrame | None = field(default=None, repr=False)
+    explain_sample_rows: list[int] = field(default_factory=list, repr=False)
     _compiled: CompiledForest | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -54,15 +60,23 @@ class CreditModel:
         return self.pipeline.transform(frame)
 
     def predict_pd(self, frame: Any) -> FloatArray:
-        return self.model.predict_proba(self.features(frame))[:, 1]
+        """PDs of a batch; the GBM goes through the compiled forest (rows in parallel)."""
+        matrix = self.features(frame)
+        if self.kind != "gbm":
+            return self.model.predict_proba(matrix)[:, 1]
+        return self.pd_from_raw(self.compiled().raw_batch(matrix))
 
     def predict_pd_one(self, row: dict[str, Any]) -> float:
-        """PD of one application; the GBM goes through the compiled forest (no LightGBM call)."""
+        """PD of one application: the same feature values, tree walk and calibration as the batch
+        path (no LightGBM call), so it equals the batch PD exactly."""
         x = self.pipeline.transform_row(row)
         if self.kind != "gbm":
             return float(self.model.predict_proba(x.reshape(1, -1))[0, 1])
-        raw = self.compiled().raw_one(x)
-        return float(self.model.calibrate(np.array([1.0 / (1.0 + np.exp(-raw))]))[0])
+        return float(self.pd_from_raw(np.array([self.compiled().raw_one(x)]))[0])
+
+    def pd_from_raw(self, raw: FloatArray) -> FloatArray:
+        """Log-odds → the GBM's PD (as `GBMModel.predict_proba`) → calibrated PD."""
+        return self.model.calibrate(1.0 / (1.0 + np.exp(-raw)))
 
     def compiled(self) -> CompiledForest:
         assert self.kind == "gbm", "only the GBM compiles"
@@ -93,6 +107,11 @@ class CreditModel:
         state = dict(self.__dict__)
         state["_compiled"] = None  # rebuilt from the booster on first use
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("explain_sample", None)  # artifacts written before the sample existed
+        state.setdefault("explain_sample_rows", [])
+        self.__dict__.update(state)
 
 
 @dataclass(frozen=True)
@@ -158,7 +177,15 @@ def train_credit_model(
     say(f"evaluating on {len(test_idx)} held-out rows")
     credit = _assemble(frame, target, options, pipeline, model)
     credit.metrics = _held_out_metrics(credit, matrix, y, train_idx, test_idx)
+    _keep_explain_sample(credit, X, test_idx)
     return credit, notes
+
+
+def _keep_explain_sample(credit: CreditModel, X: pl.DataFrame, test_idx: Any) -> None:
+    """A random held-out sample (`test_idx` is shuffled), capped, kept in file order."""
+    rows = np.sort(np.asarray(test_idx)[:EXPLAIN_SAMPLE_ROWS])
+    credit.explain_sample = X.select(credit.spec.names)[rows]
+    credit.explain_sample_rows = [int(row) for row in rows]
 
 
 def _assemble(
@@ -202,9 +229,10 @@ def evaluate_credit_model(credit: CreditModel, data: Any, target: str, bad_value
 
 
 def cv_folds_auc(X: pl.DataFrame, y: npt.NDArray[np.int8], folds: int = 5, seed: int = 0,
-                 repeats: int = 1) -> dict[str, float]:
-    """Mean out-of-fold AUC of the (uncalibrated) GBM and scorecard with default parameters; the
-    feature pipeline is refitted inside every fold, so nothing is learned from the test fold."""
+                 repeats: int = 1, gbm_params: dict[str, Any] | None = None) -> dict[str, float]:
+    """Mean out-of-fold AUC of the (uncalibrated) GBM and scorecard with default parameters (the
+    GBM's overridden by `gbm_params`, e.g. `n_jobs`); the feature pipeline is refitted inside every
+    fold, so nothing is learned from the test fold."""
     from sklearn.model_selection import RepeatedStratifiedKFold
 
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=seed)
@@ -215,7 +243,8 @@ def cv_folds_auc(X: pl.DataFrame, y: npt.NDArray[np.int8], folds: int = 5, seed:
             pipe = FeaturePipeline().fit(X[train_idx], y[train_idx])
         train, test = pipe.transform(X[train_idx]), pipe.transform(X[test_idx])
         for kind in ("gbm", "scorecard"):
-            model = build_estimator(kind, pipe.spec_.names, TrainOptions(kind=kind, seed=seed))  # type: ignore[arg-type]
+            options = TrainOptions(kind=kind, seed=seed, gbm_params=gbm_params or {})  # type: ignore[arg-type]
+            model = build_estimator(kind, pipe.spec_.names, options)  # type: ignore[arg-type]
             p = model.fit(train, y[train_idx]).predict_proba(test)[:, 1]
             scores[kind].append(evaluation.auc(y[test_idx], p))
     return {kind: float(np.mean(values)) for kind, values in scores.items()}

@@ -16,6 +16,7 @@ conditional on the past approval policy.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any, Literal
 
@@ -31,6 +32,17 @@ from lendstack.scoring import evaluation
 
 FloatArray = npt.NDArray[np.float64]
 _LOGIT_CLIP = 1e-12
+
+
+def _drop_highs_import_error(record: logging.LogRecord) -> bool:
+    """optbinning imports cvxpy, which probes every solver and logs a failed import. highspy and
+    ortools bundle two builds of the HiGHS library that cannot load into one process, so its HIGHS
+    probe always fails once ortools (which optbinning needs) is loaded. We never use cvxpy's HIGHS
+    solver: drop exactly that record, keep every other cvxpy message."""
+    return not record.getMessage().startswith("Encountered unexpected exception importing solver HIGHS")
+
+
+logging.getLogger("__cvxpy__").addFilter(_drop_highs_import_error)  # the logger cvxpy.settings configures
 
 
 def _names(feature_names: list[str] | None, width: int) -> list[str]:

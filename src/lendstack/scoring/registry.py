@@ -67,6 +67,7 @@ def _write_files(credit: CreditModel, folder: Path, version: str, report_html: s
         "features": credit.spec.names,
         "feature_spec_version": f"{credit.spec.name}/{credit.spec.version}",
         "params": credit.params,
+        "explain_sample_rows": 0 if credit.explain_sample is None else credit.explain_sample.height,
         "metrics": {k: v for k, v in credit.metrics.items() if not isinstance(v, list | dict)},
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
