@@ -5,7 +5,7 @@ lists agree) and the values the decision engine adds."""
 from __future__ import annotations
 
 FEATURES = (
-    "applied_on", "applicant_type", "segment", "region", "gender", "age", "monthly_income_minor", "debt_to_income",
+    "applied_on", "applicant_type", "segment", "region", "age", "monthly_income_minor", "debt_to_income",
     "inquiries_6m", "open_loans_elsewhere", "past_delinquencies_24m", "bureau_score", "months_since_oldest_account",
     "annual_tax_paid_minor", "tax_filing_months", "invoice_revenue_12m_minor", "invoice_count_12m",
     *(f"revenue_m{k:02d}_minor" for k in range(1, 13)),

@@ -30,7 +30,8 @@ SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {
     "telematics": ("vehicle_value_minor", "mileage_km_30d", "night_driving_share", "region_exits_30d"),
     "device": ("device_age_days", "device_changes_90d", "app_sessions_30d", "night_edits_share", "gps_distance_km"),
 }
-APPLICANT_COLUMNS = ("applicant_type", "segment", "region", "gender", "age")
+# Gender is a protected attribute: audits read it from the application, models and policies never see it.
+APPLICANT_COLUMNS = ("applicant_type", "segment", "region", "age")
 DECLARED_COLUMNS = (
     "declared_monthly_revenue_minor",
     "requested_amount_minor",
@@ -69,7 +70,7 @@ def features_row(application: Application, bundle: DataBundle) -> dict[str, Any]
     a, d = application.applicant, application.declared
     row: dict[str, Any] = {"applied_on": application.applied_on}
     row |= {"applicant_type": a.applicant_type, "segment": a.segment, "region": a.region}
-    row |= {"gender": a.gender, "age": a.age}
+    row |= {"age": a.age}
     for source in SOURCE_COLUMNS:
         row |= _source_values(source, bundle.payload(source))
     row |= {column: getattr(d, column) for column in DECLARED_COLUMNS}

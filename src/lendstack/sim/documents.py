@@ -71,7 +71,7 @@ def _as_mapping(row: Mapping[str, Any] | pl.DataFrame) -> Mapping[str, Any]:
         if row.height != 1:
             raise SimArgumentError("row", f"must be one row, got a frame of {row.height} rows")
         row = row.row(0, named=True)
-    missing = [name for name in FIELDS if FIELDS[name].role in ("key", "feature") and name not in row]
+    missing = [name for name in FIELDS if FIELDS[name].role in ("key", "feature", "protected") and name not in row]
     if missing:
         raise SimArgumentError("row", f"missing columns {missing[:5]}; pass a row of generate_applications")
     return row

@@ -1,8 +1,10 @@
 """The data dictionary: one `FieldDoc` per column of `generate_applications`, in column order.
 
 `role` tells downstream code what a column may be used for: `feature` columns are what a lender
-observes at application time; `key` columns identify; `ground_truth` and `outcome` columns are the
-simulator's hidden truth and labels and must never be model inputs.
+observes at application time; `key` columns identify; `protected` columns (gender) are kept only
+for fairness audits and must never be model inputs or policy terms (scoring on sex is
+discrimination); `ground_truth` and `outcome` columns are the simulator's hidden truth and labels
+and must never be model inputs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import polars as pl
 
 from lendstack.sim.flows import REVENUE_COLUMNS
 
-Role = Literal["key", "feature", "ground_truth", "outcome"]
+Role = Literal["key", "feature", "protected", "ground_truth", "outcome"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ _ROWS: tuple[tuple[str, pl.DataType, str, str, Role, bool, str, str], ...] = (
         _S,
         "declared",
         "label",
-        "feature",
+        "protected",
         False,
         "female / male; for fairness analysis",
         "性别（用于公平性分析）",
