@@ -1,0 +1,1 @@
+"""After the loan: early warning, collections, portfolio analytics, expected credit loss, model monitoring, fairness, stress tests."""
