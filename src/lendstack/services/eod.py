@@ -14,15 +14,23 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 from sqlalchemy import Engine
 
+from lendstack.events import DomainEvent
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.services.loans import record
 from lendstack.servicing import DEFAULT_AGING, AgingPolicy, eod_one
+from lendstack.servicing.commands import CATCH_UP_DAYS_MAX
 from lendstack.servicing.eod import eod_entry_id
-from lendstack.servicing.eod_columnar import LoanColumns, eod_columnar, needs_detail, needs_reference
+from lendstack.servicing.eod_columnar import (
+    ACTIVE,
+    OVERDUE,
+    LoanColumns,
+    eod_columnar,
+    needs_detail,
+    needs_reference,
+)
 from lendstack.store import EntryColumns, PostingColumns, UnitOfWork
 from lendstack.store.eod_repo import EOD_CHUNK_LOANS_MAX, EodChunk, read_chunk, read_installments, write_chunk
 
-CATCH_UP_DAYS_MAX = 3_660  # ten years: a longer gap is a mistake, not a backlog
 EOD_PAIRS = (
     (AccountCode.INTEREST_RECEIVABLE, AccountCode.INTEREST_INCOME),
     (AccountCode.FEE_RECEIVABLE, AccountCode.FEE_INCOME),
@@ -131,9 +139,6 @@ def eod_entries(chunk: EodChunk, amounts: np.ndarray, day: date) -> tuple[EntryC
 
 
 def _overdue_events(uow: UnitOfWork, chunk: EodChunk, new: LoanColumns, day: date) -> None:
-    from lendstack.events import DomainEvent
-    from lendstack.servicing.eod_columnar import ACTIVE, OVERDUE
-
     turned = np.flatnonzero((chunk.cols.status == ACTIVE) & (new.status == OVERDUE)).tolist()
     now = datetime.now(UTC)
     events = [  # the same ids as the reference path's, so a replay cannot duplicate them

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from lendstack.money import DayCount, RoundingMode
 from lendstack.servicing import Installment, Loan, LoanStatus, LoanTerms, ServicingError
@@ -174,8 +174,6 @@ class LoanRepository:
 
     def closed_through(self) -> date | None:
         """The earliest day every live loan has been closed through (None: no live loan)."""
-        from sqlalchemy import func
-
         live = [s.value for s in (LoanStatus.ACTIVE, LoanStatus.OVERDUE)]
         value = self.connection.execute(
             select(func.min(loans.c.accrued_through)).where(loans.c.status.in_(live))
