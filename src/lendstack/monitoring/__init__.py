@@ -1,1 +1,2 @@
-"""After the loan: early warning, collections, portfolio analytics, expected credit loss, model monitoring, fairness, stress tests."""
+"""After the loan: early warning, collections, portfolio analytics, expected credit loss, model
+monitoring, fairness and stress tests."""

@@ -201,5 +201,6 @@ installments = Table(
 
 # Other contexts define their tables on this metadata in their own modules; importing them here
 # registers them, so the migrations test sees one schema.
+from lendstack.store import tables_api as _tables_api  # noqa: E402,F401
 from lendstack.store import tables_decisioning as _tables_decisioning  # noqa: E402,F401
 from lendstack.store import tables_origination as _tables_origination  # noqa: E402,F401

@@ -1,0 +1,158 @@
+"""RFC 9457 problem+json for every error, and the request-size guard.
+
+Each problem names the offending field (`field`, and `errors[]` for validation), so a client can
+point its user at it. Domain errors carry `.field`; we map them here, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lendstack.decisioning import DecisionInputError
+from lendstack.money import MoneyError
+from lendstack.origination import ApplicationError
+from lendstack.origination.status import StatusError
+from lendstack.services.decisions import ReviewError
+from lendstack.servicing import ServicingError
+from lendstack.store.idempotency import IdempotencyConflict
+from lendstack.store.loan_repo import ConcurrentUpdate
+
+MEDIA_TYPE = "application/problem+json"
+BODY_LIMIT_BYTES = 64 * 1024
+_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+           409: "Conflict", 413: "Payload too large", 422: "Unprocessable content", 500: "Internal server error"}
+DOMAIN_ERRORS = (ApplicationError, DecisionInputError, MoneyError, ServicingError, ReviewError)
+
+
+class Problem(Exception):
+    """Raise from a route to answer with a problem+json body."""
+
+    def __init__(self, status: int, slug: str, detail: str, *, field: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.detail, self.field, self.headers = status, slug, detail, field, headers
+
+
+def problem_body(status: int, slug: str, detail: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": _TITLES.get(status, "Error"), "status": status,
+                            "detail": detail}
+    if field is not None:
+        body["field"] = field
+    return body | extra
+
+
+def problem_response(status: int, slug: str, detail: str, field: str | None = None,
+                     headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse(problem_body(status, slug, detail, field, **extra), status_code=status,
+                        media_type=MEDIA_TYPE, headers=headers)
+
+
+def _dotted(loc: tuple[Any, ...] | list[Any]) -> str:
+    # ("body", "amount_minor") → "amount_minor"; the header/query prefix stays: it tells where to look.
+    parts = [str(p) for p in loc]
+    return ".".join(parts[1:] if parts and parts[0] == "body" and len(parts) > 1 else parts)
+
+
+async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return problem_response(400, "malformed-json", "the request body is not valid JSON", "body")
+    items = [{"field": _dotted(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in errors]
+    first = items[0] if items else {"field": "body", "message": "invalid"}
+    return problem_response(422, "validation", f"{first['field']}: {first['message']}", first["field"],
+                            errors=items)
+
+
+async def _domain(_request: Request, exc: Exception) -> JSONResponse:
+    field = str(getattr(exc, "field", "body"))
+    message = str(getattr(exc, "message", exc))
+    if isinstance(exc, ServicingError) and field == "loan_id" and message.startswith("unknown"):
+        return problem_response(404, "not-found", message, field)
+    return problem_response(422, "invalid", message, field, errors=[{"field": field, "message": message}])
+
+
+async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, IdempotencyConflict):
+        return problem_response(409, "idempotency-conflict", str(exc), "Idempotency-Key")
+    if isinstance(exc, StatusError):
+        return problem_response(409, "state-conflict", str(exc), exc.field)
+    return problem_response(409, "concurrent-update", str(exc), None)
+
+
+async def _problem(_request: Request, exc: Problem) -> JSONResponse:
+    return problem_response(exc.status, exc.slug, exc.detail, exc.field, exc.headers)
+
+
+async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return problem_response(exc.status_code, "http", str(exc.detail), None, dict(exc.headers or {}))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(Problem, _problem)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    for kind in DOMAIN_ERRORS:
+        app.add_exception_handler(kind, _domain)
+    for conflict in (IdempotencyConflict, StatusError, ConcurrentUpdate):
+        app.add_exception_handler(conflict, _conflict)
+
+
+class BodyLimit:
+    """Refuse bodies over BODY_LIMIT_BYTES with 413 before any route (or auth lookup) sees them.
+
+    The body is read here, up to the limit, and replayed to the app: chunked uploads without a
+    Content-Length cannot slip past."""
+
+    def __init__(self, app: ASGIApp, limit: int = BODY_LIMIT_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        body, too_big = await self._read(receive)
+        if too_big:
+            await self._refuse(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, receive: Receive) -> tuple[bytes, bool]:
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return b"", True
+            chunks.append(chunk)
+            more = bool(message.get("more_body", False))
+        return b"".join(chunks), False
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(413, "payload-too-large", f"the body is over {self.limit} bytes", "body")
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -1,0 +1,152 @@
+"""Loans: list (filter by status), one loan, its schedule, its statement (installments + ledger
+entries), and the money moves (disburse, repay, prepay), each idempotent by Idempotency-Key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from sqlalchemy import Engine, select
+
+from lendstack.api.common import EngineDep, PageDep, with_display
+from lendstack.api.idempotency import IdempotencyKey, replayable, service_key
+from lendstack.api.keys import Principal
+from lendstack.api.problems import Problem
+from lendstack.api.security import principal_of
+from lendstack.ledger import JournalEntry
+from lendstack.money import Money
+from lendstack.services.loans import disburse_loan, get_loan, prepay_loan, repay_loan, summary
+from lendstack.servicing import Loan
+from lendstack.store import UnitOfWork
+from lendstack.store.tables import loans
+from lendstack.store.tables_api import api_loan_partners
+
+router = APIRouter(prefix="/v1")
+LoanStatusName = Literal["approved", "active", "overdue", "closed", "written_off"]
+
+
+def owned_loan(engine: Engine, principal: Principal, loan_id: str) -> Loan:
+    """The loan; 404 when unknown or (for a partner) brought by someone else."""
+    if principal.is_partner:
+        query = select(api_loan_partners.c.partner_id).where(api_loan_partners.c.loan_id == loan_id)
+        with engine.connect() as conn:
+            if conn.execute(query).scalar_one_or_none() != principal.partner_id:
+                raise Problem(404, "not-found", f"unknown loan {loan_id!r}", field="loan_id")
+    return get_loan(engine, loan_id)  # ServicingError("loan_id", "unknown ...") → 404
+
+
+def _loan_view(loan: Loan) -> dict[str, Any]:
+    return with_display({**summary(loan), "product_id": loan.terms.product_id, "principal_minor": loan.principal_minor,
+                         "term": loan.term, "rate_annual": str(loan.terms.rate_annual),
+                         "disbursed_on": loan.disbursed_on}, loan.currency)
+
+
+def _installments(loan: Loan) -> list[dict[str, Any]]:
+    return [with_display({"seq": i.seq, "period_start": i.period_start, "due_date": i.due_date,
+                          "principal_minor": i.principal_minor, "interest_minor": i.interest_minor,
+                          "fee_minor": i.fee_minor, "principal_paid_minor": i.principal_paid_minor,
+                          "interest_paid_minor": i.interest_paid_minor, "fee_paid_minor": i.fee_paid_minor},
+                         loan.currency) for i in loan.installments]
+
+
+def _entry(entry: JournalEntry) -> dict[str, Any]:
+    return {"entry_id": entry.entry_id, "kind": str(entry.kind.value),
+            "effective_date": entry.effective_date.isoformat(), "memo": entry.memo,
+            "reverses_entry_id": entry.reverses_entry_id,
+            "postings": [with_display({"account": str(p.code.value), "amount_minor": p.amount_minor,
+                                       "currency": p.currency}, p.currency) for p in entry.postings]}
+
+
+@router.get("/loans", tags=["loans"])
+def list_loans(request: Request, engine: EngineDep, page: PageDep,
+               status: Annotated[LoanStatusName | None, Query()] = None) -> dict[str, Any]:
+    c = loans.c
+    query = select(c.loan_id, c.status, c.product_id, c.currency, c.principal_minor, c.days_past_due,
+                   c.bucket).order_by(c.loan_id)
+    principal = principal_of(request)
+    if principal.is_partner:
+        query = query.join(api_loan_partners, api_loan_partners.c.loan_id == c.loan_id).where(
+            api_loan_partners.c.partner_id == principal.partner_id)
+    if status is not None:
+        query = query.where(c.status == status)
+    with engine.connect() as conn:
+        rows = conn.execute(query.limit(page.limit + 1).offset(page.offset)).all()
+    return page.wrap([with_display(dict(r._mapping), r.currency) for r in rows])
+
+
+@router.get("/loans/{loan_id}", tags=["loans"])
+def loan(loan_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
+    return _loan_view(owned_loan(engine, principal_of(request), loan_id))
+
+
+@router.get("/loans/{loan_id}/schedule", tags=["loans"])
+def loan_schedule(loan_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
+    found = owned_loan(engine, principal_of(request), loan_id)
+    return {"loan_id": loan_id, "currency": found.currency, "installments": _installments(found)}
+
+
+@router.get("/loans/{loan_id}/statement", tags=["loans"])
+def loan_statement(loan_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
+    found = owned_loan(engine, principal_of(request), loan_id)
+    with UnitOfWork(engine) as uow:
+        entries = uow.ledger.entries_for_loan(loan_id)
+    return {"loan": _loan_view(found), "installments": _installments(found), "entries": [_entry(e) for e in entries]}
+
+
+class DisburseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: date | None = None
+
+
+class PaymentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_minor: StrictInt = Field(gt=0, le=10**15, description="minor units (fen, cents)")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    on: date | None = None  # value date; today (UTC) when left out
+
+
+class PrepaymentRequest(PaymentRequest):
+    full: StrictBool = False
+
+
+def _move(request: Request, engine: Engine, loan_id: str, key: str, body: BaseModel,
+          command: Callable[[str], dict[str, Any]]) -> JSONResponse:
+    """Check access, then run `command(service_key)` once per Idempotency-Key."""
+    principal = principal_of(request)
+    current = owned_loan(engine, principal, loan_id)
+
+    def run() -> tuple[int, Any]:
+        return 201, with_display(command(service_key(principal, key)), current.currency)
+
+    return replayable(engine, principal, key, "POST", request.url.path, body.model_dump(mode="json"), run)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+@router.post("/loans/{loan_id}/disbursements", status_code=201, tags=["loans"])
+def disburse(loan_id: str, request: Request, engine: EngineDep, body: DisburseRequest,
+             key: Annotated[str, IdempotencyKey]) -> JSONResponse:
+    return _move(request, engine, loan_id, key, body,
+                 lambda k: disburse_loan(engine, loan_id, body.on or _today(), k))
+
+
+@router.post("/loans/{loan_id}/repayments", status_code=201, tags=["loans"])
+def repay(loan_id: str, request: Request, engine: EngineDep, body: PaymentRequest,
+          key: Annotated[str, IdempotencyKey]) -> JSONResponse:
+    amount = Money(body.amount_minor, body.currency)
+    return _move(request, engine, loan_id, key, body,
+                 lambda k: repay_loan(engine, loan_id, body.on or _today(), amount, k))
+
+
+@router.post("/loans/{loan_id}/prepayments", status_code=201, tags=["loans"])
+def prepay(loan_id: str, request: Request, engine: EngineDep, body: PrepaymentRequest,
+           key: Annotated[str, IdempotencyKey]) -> JSONResponse:
+    amount = Money(body.amount_minor, body.currency)
+    return _move(request, engine, loan_id, key, body,
+                 lambda k: prepay_loan(engine, loan_id, body.on or _today(), amount, k, full=body.full))

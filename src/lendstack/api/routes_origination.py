@@ -1,0 +1,128 @@
+"""Applications (submit → decision with reason codes in English and Chinese, status, decision) and
+offers (accept → a booked loan). A partner's calls carry its partner id; it sees only its own."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine, insert, select
+
+from lendstack.api.common import EngineDep, PageDep, with_display
+from lendstack.api.idempotency import IdempotencyKey, replayable, service_key
+from lendstack.api.keys import Principal
+from lendstack.api.problems import Problem
+from lendstack.api.security import principal_of
+from lendstack.decisioning.types import decision_to_dict
+from lendstack.services.decisions import accept_offer, decide_application
+from lendstack.services.models import scoring_model
+from lendstack.store import UnitOfWork
+from lendstack.store.decision_repo import DecisionRepository
+from lendstack.store.origination_repo import ApplicationRepository
+from lendstack.store.tables_api import api_loan_partners
+from lendstack.store.tables_origination import applications
+
+router = APIRouter(prefix="/v1")
+
+
+def owned_application(engine: Engine, principal: Principal, application_id: str) -> str:
+    """The application's partner id; 404 if it does not exist or belongs to another partner
+    (a partner must not learn which ids exist elsewhere)."""
+    query = select(applications.c.partner_id).where(applications.c.application_id == application_id)
+    with engine.connect() as conn:
+        partner_id = conn.execute(query).scalar_one_or_none()
+    if partner_id is None or (principal.is_partner and partner_id != principal.partner_id):
+        raise Problem(404, "not-found", f"no application {application_id!r}", field="application_id")
+    return str(partner_id)
+
+
+@router.post("/applications", status_code=201, tags=["applications"])
+def submit_application(request: Request, engine: EngineDep, document: Annotated[dict[str, Any], Body()],
+                       key: Annotated[str, IdempotencyKey]) -> JSONResponse:
+    """Submit an application document and decide it at once: outcome, grade, price, limit, reasons (en/zh)."""
+    principal = principal_of(request)
+    if principal.is_partner:
+        document = {**document, "partner_id": principal.partner_id}  # a partner cannot claim another's book
+
+    def run() -> tuple[int, Any]:
+        model = scoring_model(request.app.state.registry_dir)
+        decision = decide_application(engine, document, model=model)
+        return 201, jsonable_encoder({"application_id": decision.application_id,
+                                      "status": _status(engine, decision.application_id),
+                                      "decision": decision_to_dict(decision)})
+
+    return replayable(engine, principal, key, "POST", request.url.path, document, run)
+
+
+def _status(engine: Engine, application_id: str) -> str:
+    with UnitOfWork(engine) as uow:
+        return ApplicationRepository(uow.connection).status_of(application_id)
+
+
+@router.get("/applications", tags=["applications"])
+def list_applications(request: Request, engine: EngineDep, page: PageDep,
+                      status: Annotated[str | None, Query(max_length=32)] = None) -> dict[str, Any]:
+    c = applications.c
+    query = select(c.application_id, c.status, c.product_id, c.partner_id, c.applied_on, c.currency,
+                   c.requested_amount_minor).order_by(c.application_id)
+    principal = principal_of(request)
+    if principal.is_partner:
+        query = query.where(c.partner_id == principal.partner_id)
+    if status is not None:
+        query = query.where(c.status == status)
+    with engine.connect() as conn:
+        rows = conn.execute(query.limit(page.limit + 1).offset(page.offset)).all()
+    return page.wrap([with_display(dict(r._mapping), r.currency) for r in rows])
+
+
+@router.get("/applications/{application_id}", tags=["applications"])
+def get_application(application_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
+    partner_id = owned_application(engine, principal_of(request), application_id)
+    with UnitOfWork(engine) as uow:
+        repo = ApplicationRepository(uow.connection)
+        status = repo.status_of(application_id)
+        history = [{"status": h.status, "reason": h.reason, "changed_at": h.changed_at.isoformat()}
+                   for h in repo.history(application_id)]
+    return {"application_id": application_id, "status": status, "partner_id": partner_id, "history": history}
+
+
+@router.get("/applications/{application_id}/decision", tags=["applications"])
+def get_decision(application_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
+    owned_application(engine, principal_of(request), application_id)
+    with UnitOfWork(engine) as uow:
+        stored = DecisionRepository(uow.connection).get(application_id)
+    if stored is None:
+        raise Problem(404, "not-found", f"application {application_id!r} has no decision yet", field="application_id")
+    return dict(stored.decision)
+
+
+class AcceptRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: date | None = None  # the booking date; today (UTC) when left out
+
+
+@router.post("/offers/{application_id}/accept", status_code=201, tags=["offers"])
+def accept(application_id: str, request: Request, engine: EngineDep, body: AcceptRequest,
+           key: Annotated[str, IdempotencyKey]) -> JSONResponse:
+    """Accept the offer of an approved (or reviewer-approved) application: books the loan."""
+    principal = principal_of(request)
+    partner_id = owned_application(engine, principal, application_id)
+
+    def run() -> tuple[int, Any]:
+        on = body.on or datetime.now(UTC).date()
+        booked = accept_offer(engine, application_id, on, service_key(principal, key))
+        _own_loan(engine, str(booked["loan_id"]), partner_id)
+        return 201, with_display(booked, str(booked["currency"]))
+
+    return replayable(engine, principal, key, "POST", request.url.path, body.model_dump(mode="json"), run)
+
+
+def _own_loan(engine: Engine, loan_id: str, partner_id: str) -> None:
+    with engine.begin() as conn:
+        known = conn.execute(select(api_loan_partners.c.loan_id).where(api_loan_partners.c.loan_id == loan_id))
+        if known.first() is None:
+            conn.execute(insert(api_loan_partners).values(loan_id=loan_id, partner_id=partner_id))

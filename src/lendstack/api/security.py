@@ -1,0 +1,84 @@
+"""Authentication, the permission check and the audit trail, as one HTTP middleware.
+
+It runs before routing resolves the body, so an unauthenticated or unauthorised call is refused
+(401/403) before anything is parsed or written. Every state-changing call (any method but
+GET/HEAD/OPTIONS), allowed or not, leaves an `api_audit` row: who, what, when, from where."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import Engine, insert
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
+
+from lendstack.api.keys import Principal, authenticate
+from lendstack.api.permissions import PUBLIC, allowed
+from lendstack.api.problems import problem_response
+from lendstack.store.tables_api import api_audit
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+Next = Callable[[Request], Awaitable[Response]]
+
+
+def route_of(app: FastAPI, request: Request) -> str | None:
+    """The route template ('/v1/loans/{loan_id}') this request matches, or None."""
+    for route in app.router.routes:
+        match, _child = route.matches(request.scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", ""))
+    return None
+
+
+def _bearer(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+async def _guard(app: FastAPI, engine: Engine, request: Request) -> Response | Principal:
+    route = route_of(app, request)
+    if (request.method, request.url.path) in PUBLIC:
+        return Principal("", "", "")
+    token = _bearer(request)
+    principal = await run_in_threadpool(authenticate, engine, token) if token else None
+    if principal is None:
+        detail = "an API key is required (Authorization: Bearer lsk_...)" if not token else "unknown or revoked key"
+        return problem_response(401, "unauthorized", detail, "Authorization", {"WWW-Authenticate": "Bearer"})
+    if route is not None and not allowed(request.method, route, principal.role):
+        return problem_response(403, "forbidden", f"role {principal.role!r} may not {request.method} {route}",
+                                "Authorization")
+    return principal
+
+
+def _audit(engine: Engine, principal: Principal | None, request: Request, status: int) -> None:
+    client = request.client.host if request.client else ""
+    with engine.begin() as conn:
+        conn.execute(insert(api_audit).values(
+            at=datetime.now(UTC), key_id=principal.key_id if principal else "",
+            role=principal.role if principal else "", partner_id=principal.partner_id if principal else "",
+            method=request.method, path=request.url.path, status=status, client=client,
+            idempotency_key=request.headers.get("idempotency-key", "")[:200]))
+
+
+def install_security(app: FastAPI, engine: Engine) -> None:
+    @app.middleware("http")
+    async def _secure(request: Request, call_next: Next) -> Response:
+        outcome = await _guard(app, engine, request)
+        principal = outcome if isinstance(outcome, Principal) else None
+        if principal is not None:
+            request.state.principal = principal
+            response = await call_next(request)
+        else:
+            assert isinstance(outcome, Response)
+            response = outcome
+        if request.method not in READ_METHODS:
+            await run_in_threadpool(_audit, engine, principal, request, response.status_code)
+        return response
+
+
+def principal_of(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    assert isinstance(principal, Principal), "the security middleware ran"
+    return principal

@@ -1,0 +1,50 @@
+"""`lendstack serve`: the open API on uvicorn; `--create-key` prints a new API key once instead."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from lendstack.cli.context import open_engine
+from lendstack.cli.output import console, fail, print_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="serve")(serve)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    create_key: Annotated[bool, typer.Option("--create-key", help="create an API key, print it once, exit")] = False,
+    role: Annotated[str, typer.Option(help="role of the new key")] = "admin",
+    partner: Annotated[str, typer.Option(help="partner id (partner keys only)")] = "",
+    label: Annotated[str, typer.Option(help="a note on who holds the key")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Serve the API at http://HOST:PORT/v1 (OpenAPI at /v1/openapi.json)."""
+    engine = open_engine()
+    if create_key:
+        _create_key(engine, role, partner, label, as_json)
+        return
+    import uvicorn
+
+    from lendstack.api.app import create_app
+
+    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+
+
+def _create_key(engine: Engine, role: str, partner: str, label: str, as_json: bool) -> None:
+    from lendstack.api.keys import KeyError_, create_key
+
+    try:
+        new = create_key(engine, role, partner_id=partner, label=label)
+    except KeyError_ as exc:
+        fail(exc.field, exc.message, as_json=as_json)
+    if as_json:
+        print_json({"key_id": new.key_id, "key": new.token, "role": new.role, "partner_id": new.partner_id})
+        return
+    console().print(f"key_id {new.key_id}  role {new.role}  partner {new.partner_id or '-'}")
+    console().print(f"[bold]{new.token}[/bold]  (shown once: only its hash is stored)")
