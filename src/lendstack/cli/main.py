@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from lendstack.cli import bench, books, decide, demo, loans, model, schedule, serve, sim
+from lendstack.cli import audit, bench, books, decide, demo, loans, model, portfolio, schedule, serve, sim
 
 app = typer.Typer(name="lendstack", help="lendstack: an open-source lending platform.", no_args_is_help=True)
 
@@ -24,3 +24,5 @@ demo.register(app)
 model.register(app)
 decide.register(app)
 serve.register(app)
+portfolio.register(app)
+audit.register(app)
