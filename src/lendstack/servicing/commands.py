@@ -33,14 +33,15 @@ CATCH_UP_DAYS_MAX = 3_660  # ten years: a longer gap is a mistake, not a backlog
 # --- booking and disbursement ------------------------------------------------------------------
 
 
-def terms_of(product: LoanProduct) -> LoanTerms:
-    penalty_rate = product.rate_annual * product.penalty.multiplier
+def terms_of(product: LoanProduct, rate_annual: Decimal | None = None) -> LoanTerms:
+    """The contract terms at `rate_annual` (default: the product's rate)."""
+    rate = product.rate_annual if rate_annual is None else rate_annual
     # Rates are exact in ppm; a multiplied rate is truncated to ppm in the borrower's favour.
-    penalty_ppm = int(penalty_rate * RATE_PPM)
+    penalty_ppm = int(rate * product.penalty.multiplier * RATE_PPM)
     return LoanTerms(
         product_id=product.product_id,
         currency=product.currency,
-        rate_annual=product.rate_annual,
+        rate_annual=rate,
         penalty_rate_ppm=penalty_ppm,
         penalty_on_interest=product.penalty.accrue_on_interest,
         grace_days=product.grace_days,
@@ -79,8 +80,7 @@ def book(
         product.build_schedule(amount.amount_minor, term, on, rate)  # raises RateCapExceeded
     except MoneyError as exc:
         raise ServicingError(exc.field, exc.message) from exc
-    terms = dataclasses.replace(terms_of(product), rate_annual=rate)
-    terms = dataclasses.replace(terms, penalty_rate_ppm=int(rate * product.penalty.multiplier * RATE_PPM))
+    terms = terms_of(product, rate)
     loan = Loan(
         loan_id=loan_id,
         terms=terms,
