@@ -42,7 +42,8 @@ def test_every_route_is_in_the_matrix(api: API) -> None:
 def test_matrix_every_route_every_role(booked: tuple[API, str, str]) -> None:
     (client, tokens, engine), application_id, loan_id = booked
     ids = {"product_id": "consumer_installment", "application_id": application_id, "loan_id": loan_id,
-           "key_id": "k_missing"}
+           "key_id": "k_missing",
+           "subscription_id": "ws_missing", "delivery_id": "wd_missing"}
     for method, route in _routes(client):
         url = re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], route)
         for role in ROLES:

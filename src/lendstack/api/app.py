@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from lendstack.api import routes_catalog, routes_loans, routes_origination
+from lendstack.api import routes_catalog, routes_loans, routes_origination, routes_webhooks
 from lendstack.api.problems import BodyLimit, install_error_handlers
 from lendstack.api.security import install_security
 from lendstack.services.models import default_registry_dir
@@ -21,7 +21,7 @@ def create_app(engine: Engine | None = None, *, registry_dir: str | Path | None 
                   redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.engine = engine if engine is not None else make_engine()
     app.state.registry_dir = Path(registry_dir) if registry_dir is not None else default_registry_dir()
-    for module in (routes_catalog, routes_origination, routes_loans):
+    for module in (routes_catalog, routes_origination, routes_loans, routes_webhooks):
         # The routes join the app's own table (not a nested include): the permission check and its
         # test see every route with its full template, e.g. "/v1/loans/{loan_id}".
         app.router.routes.extend(module.router.routes)

@@ -36,6 +36,12 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/reports/aging"): BOOKS | {COLLECTIONS},
     ("GET", "/v1/keys"): frozenset({ADMIN, AUDITOR}),
     ("POST", "/v1/keys/{key_id}/revoke"): frozenset({ADMIN}),
+    # Webhooks: a partner manages its own (routes filter by partner id); admin subscriptions get everything.
+    ("POST", "/v1/webhooks/subscriptions"): frozenset({ADMIN, PARTNER}),
+    ("GET", "/v1/webhooks/subscriptions"): frozenset({ADMIN, AUDITOR, PARTNER}),
+    ("DELETE", "/v1/webhooks/subscriptions/{subscription_id}"): frozenset({ADMIN, PARTNER}),
+    ("GET", "/v1/webhooks/deliveries"): frozenset({ADMIN, AUDITOR, PARTNER}),
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver"): frozenset({ADMIN, PARTNER}),
 }
 
 # The contract is public; everything else needs a key.

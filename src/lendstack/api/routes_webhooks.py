@@ -1,0 +1,86 @@
+"""Webhooks: subscribe (the secret is shown once), list, deactivate; the delivery log with its
+dead-letter filter, and redelivery. A partner sees and manages only its own subscriptions and their
+deliveries; staff (admin) subscriptions receive every event."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from lendstack.api.common import EngineDep, PageDep
+from lendstack.api.idempotency import IdempotencyKey, replayable
+from lendstack.api.keys import Principal
+from lendstack.api.problems import Problem
+from lendstack.api.security import principal_of
+from lendstack.services import webhooks as svc
+
+router = APIRouter(prefix="/v1/webhooks")
+DeliveryStatus = Literal["pending", "delivered", "dead"]
+
+
+class SubscriptionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(min_length=1, max_length=svc.URL_LENGTH_MAX, description="http(s) URL that receives POSTs")
+    event_types: list[str] = Field(min_length=1, max_length=len(svc.EVENT_TYPES),
+                                   description=f"any of: {', '.join(sorted(svc.EVENT_TYPES))}")
+
+
+def _scope(principal: Principal) -> str | None:
+    # None = no partner filter (staff see everything).
+    return principal.partner_id if principal.is_partner else None
+
+
+def _problem(exc: svc.WebhookError) -> Problem:
+    if exc.not_found:
+        return Problem(404, "not-found", exc.message, field=exc.field)
+    return Problem(422, "invalid", exc.message, field=exc.field)
+
+
+@router.post("/subscriptions", status_code=201, tags=["webhooks"])
+def subscribe(request: Request, engine: EngineDep, body: SubscriptionRequest,
+              key: Annotated[str, IdempotencyKey]) -> JSONResponse:
+    principal = principal_of(request)
+
+    def run() -> tuple[int, Any]:
+        try:
+            return 201, svc.create_subscription(engine, url=body.url, event_types=body.event_types,
+                                                partner_id=principal.partner_id, created_by=principal.key_id)
+        except svc.WebhookError as exc:
+            raise _problem(exc) from exc
+
+    # A retry with the same key replays the first answer, secret included: it is the same caller's response.
+    return replayable(engine, principal, key, "POST", request.url.path, body.model_dump(mode="json"), run)
+
+
+@router.get("/subscriptions", tags=["webhooks"])
+def subscriptions(request: Request, engine: EngineDep, page: PageDep) -> dict[str, Any]:
+    items = svc.list_subscriptions(engine, partner_id=_scope(principal_of(request)), limit=page.limit + 1,
+                                   offset=page.offset)
+    return page.wrap(items)
+
+
+@router.delete("/subscriptions/{subscription_id}", tags=["webhooks"])
+def deactivate(subscription_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
+    try:
+        return svc.deactivate_subscription(engine, subscription_id, partner_id=_scope(principal_of(request)))
+    except svc.WebhookError as exc:
+        raise _problem(exc) from exc
+
+
+@router.get("/deliveries", tags=["webhooks"])
+def deliveries(request: Request, engine: EngineDep, page: PageDep,
+               status: Annotated[DeliveryStatus | None, Query()] = None) -> dict[str, Any]:
+    items = svc.list_deliveries(engine, status=status, partner_id=_scope(principal_of(request)),
+                                limit=page.limit + 1, offset=page.offset)
+    return page.wrap(items)
+
+
+@router.post("/deliveries/{delivery_id}/redeliver", tags=["webhooks"])
+def redeliver(delivery_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
+    try:
+        return svc.redeliver(engine, delivery_id, partner_id=_scope(principal_of(request)))
+    except svc.WebhookError as exc:
+        raise _problem(exc) from exc
