@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from lendstack.cli import audit, bench, books, decide, demo, loans, model, portfolio, schedule, serve, sim
+from lendstack.cli import (
+    audit,
+    bench,
+    books,
+    decide,
+    demo,
+    loans,
+    model,
+    monitor,
+    portfolio,
+    schedule,
+    serve,
+    sim,
+    webhooks,
+)
 
 app = typer.Typer(name="lendstack", help="lendstack: an open-source lending platform.", no_args_is_help=True)
 
@@ -26,3 +40,5 @@ decide.register(app)
 serve.register(app)
 portfolio.register(app)
 audit.register(app)
+webhooks.register(app)
+monitor.register(app)

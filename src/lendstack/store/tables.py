@@ -203,4 +203,6 @@ installments = Table(
 # registers them, so the migrations test sees one schema.
 from lendstack.store import tables_api as _tables_api  # noqa: E402,F401
 from lendstack.store import tables_decisioning as _tables_decisioning  # noqa: E402,F401
+from lendstack.store import tables_monitoring as _tables_monitoring  # noqa: E402,F401
 from lendstack.store import tables_origination as _tables_origination  # noqa: E402,F401
+from lendstack.store import tables_webhooks as _tables_webhooks  # noqa: E402,F401
