@@ -10,7 +10,6 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +20,7 @@ from lendstack.decisioning.expr import Expression, ExpressionError, compile_expr
 from lendstack.decisioning.names import KNOCKOUT_NAMES, RULE_NAMES
 from lendstack.pricing import LimitPolicy, PricingPolicy
 from lendstack.pricing.policy import Share
+from lendstack.products.loader import DecimalLoader
 
 POLICY_DIR = Path(__file__).with_name("policies")
 _SUFFIXES = (".yaml", ".yml", ".json")
@@ -151,19 +151,7 @@ class Policy:
 # --------------------------------------------------------------------------- loading
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads floats as exact Decimals from their text."""
-
-
-def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | str:
-    text = str(loader.construct_scalar(node))
-    try:
-        return Decimal(text.replace("_", ""))
-    except InvalidOperation:
-        return text
-
-
-_Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
+_Loader = DecimalLoader  # floats as exact Decimals, shared with the product catalog
 
 
 def canonical_document(document: PolicyDocument) -> dict[str, Any]:

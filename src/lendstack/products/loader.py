@@ -34,8 +34,9 @@ class ProductFileError(MoneyError):
         return f"{self.path}: {self.field}: {self.message}"
 
 
-class _DecimalLoader(yaml.SafeLoader):
-    """SafeLoader that reads YAML floats as Decimal from their source text."""
+class DecimalLoader(yaml.SafeLoader):
+    """SafeLoader that reads YAML floats as Decimal from their source text (no float ever holds a
+    rate). Products and policies both load with it."""
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | str:
@@ -46,7 +47,7 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decima
         return text  # e.g. .inf: left as text for the field's validator to refuse by name
 
 
-_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+DecimalLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 
 
 def load_product(path: str | Path) -> LoanProduct:
@@ -98,7 +99,7 @@ def _read_document(file: Path) -> Any:
     try:
         if file.suffix == ".json":
             return json.loads(text, parse_float=Decimal)
-        return yaml.load(text, Loader=_DecimalLoader)
+        return yaml.load(text, Loader=DecimalLoader)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ProductFileError(file, "document", f"not valid {file.suffix[1:].upper()}: {exc}") from None
 
