@@ -7,7 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck contracts pytest postgres-binaries bench clean
+.PHONY: demo test lint typecheck contracts pytest postgres-binaries chromium web-assets bench clean
+
+VENDOR := src/lendstack/web/static/vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +25,25 @@ postgres-binaries:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-demo: $(STAMP)
+# The console's front-end libraries (Apache ECharts, htmx) from the npm registry, pinned by
+# package-lock.json, copied next to the console's own static files. Nothing is fetched at run time.
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	touch $@
+
+web-assets: $(VENDOR)/.installed
+
+# Debian's chromium, for the console's end-to-end tests (Playwright drives it; no browser download).
+chromium:
+	@if ! [ -x /usr/bin/chromium ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+demo: $(STAMP) web-assets
 	$(BIN)/lendstack demo
 
 lint: $(STAMP)
@@ -37,7 +57,7 @@ contracts: $(STAMP)
 
 # The test session starts a throwaway PostgreSQL cluster (lendstack.store.pgtemp) and removes it
 # after; every storage test runs on both backends.
-pytest: $(STAMP) postgres-binaries
+pytest: $(STAMP) postgres-binaries chromium web-assets
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 test: lint typecheck contracts pytest
@@ -46,4 +66,4 @@ bench: $(STAMP) postgres-binaries
 	$(BIN)/lendstack bench servicing
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache lendstack.db*
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache lendstack.db* node_modules $(VENDOR)

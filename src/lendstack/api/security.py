@@ -19,6 +19,7 @@ from lendstack.api.permissions import PUBLIC, allowed
 from lendstack.api.problems import problem_response
 from lendstack.store.tables_api import api_audit
 
+API_PREFIX = "/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 Next = Callable[[Request], Awaitable[Response]]
 
@@ -65,6 +66,10 @@ def _audit(engine: Engine, principal: Principal | None, request: Request, status
 def install_security(app: FastAPI, engine: Engine) -> None:
     @app.middleware("http")
     async def _secure(request: Request, call_next: Next) -> Response:
+        if not request.url.path.startswith(API_PREFIX):
+            # Not the partner API (e.g. the staff console, which has its own session guard
+            # over the same permission matrix): API keys do not apply there.
+            return await call_next(request)
         outcome = await _guard(app, engine, request)
         principal = outcome if isinstance(outcome, Principal) else None
         if principal is not None:

@@ -202,7 +202,10 @@ installments = Table(
 # Other contexts define their tables on this metadata in their own modules; importing them here
 # registers them, so the migrations test sees one schema.
 from lendstack.store import tables_api as _tables_api  # noqa: E402,F401
+from lendstack.store import tables_collections as _tables_collections  # noqa: E402,F401
 from lendstack.store import tables_decisioning as _tables_decisioning  # noqa: E402,F401
 from lendstack.store import tables_monitoring as _tables_monitoring  # noqa: E402,F401
 from lendstack.store import tables_origination as _tables_origination  # noqa: E402,F401
+from lendstack.store import tables_repair as _tables_repair  # noqa: E402,F401
+from lendstack.store import tables_staff as _tables_staff  # noqa: E402,F401
 from lendstack.store import tables_webhooks as _tables_webhooks  # noqa: E402,F401
