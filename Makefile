@@ -35,12 +35,13 @@ $(VENDOR)/.installed: package.json package-lock.json
 
 web-assets: $(VENDOR)/.installed
 
-# Debian's chromium, for the console's end-to-end tests (Playwright drives it; no browser download).
+# Debian's chromium, for the console's end-to-end tests (Playwright drives it; no browser download),
+# and a CJK font so Chinese text renders in the browser screenshots and in PDF reports.
 chromium:
-	@if ! [ -x /usr/bin/chromium ]; then \
-		echo "installing Debian's chromium for the browser tests"; \
+	@if ! [ -x /usr/bin/chromium ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "installing Debian's chromium and a CJK font for the browser tests"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
 demo: $(STAMP) web-assets

@@ -132,6 +132,29 @@ def test_a_run_is_idempotent_per_date_and_announces_each_alert_once(engine: Engi
     assert events[0].payload["severity"] == "high" and events[0].payload["actions"] == ["call", "review"]
 
 
+def test_a_standing_condition_is_one_alert_until_closed_or_worse(engine: Engine) -> None:
+    """Daily runs (EOD) must not re-raise a condition that is still true: one open alert per (loan,
+    indicator); a higher severity raises another; after closing, a still-true condition is raised anew."""
+    active_loan(engine, "BORROW")
+    ew.ingest(engine, clean_data("BORROW", open_loans=(2, 4)))  # 2 new loans elsewhere: warn
+    assert ew.run(engine, RUN_ON)["new_alerts"] == 1
+    assert ew.run(engine, date(2026, 4, 6))["new_alerts"] == 0  # the same condition the next day
+    ew.ingest(engine, [rec("BORROW", "bureau", date(2026, 4, 28), open_loans=7, inquiries_6m=1, utilisation=0.3)])
+    ew.run(engine, date(2026, 4, 29))  # worse: 3 more loans elsewhere is high
+    assert borrowing_severities(engine) == ["high", "warn"]
+    ew.run(engine, date(2026, 4, 30))
+    assert borrowing_severities(engine) == ["high", "warn"]
+    for alert in ew.list_alerts(engine, loan_id="BORROW"):
+        ew.act(engine, alert["alert_id"], "close", "ana", note="reviewed")
+    ew.run(engine, date(2026, 5, 1))  # closed, yet still true: raised again
+    assert borrowing_severities(engine) == ["high", "high", "warn"]
+
+
+def borrowing_severities(engine: Engine) -> list[str]:
+    return sorted(a["severity"] for a in ew.list_alerts(engine, loan_id="BORROW")
+                  if a["indicator"] == "new_borrowing_elsewhere")
+
+
 def test_online_check_of_one_loan_matches_the_run(engine: Engine) -> None:
     active_loan(engine, "DROP")
     ew.ingest(engine, clean_data("DROP", revenue=[100_000_00] * 5 + [10_000_00]))

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 
 from lendstack.events import DomainEvent
 from lendstack.monitoring.early_warning import (
+    SEVERITIES,
     Alert,
     EarlyWarningError,
     IndicatorSet,
@@ -38,6 +39,7 @@ from lendstack.store.tables_monitoring import ew_alerts, post_loan_snapshots
 
 ALERT_RAISED = "loan.alert_raised"
 ALERT_LIST_MAX = 1000
+IN_CHUNK = 500  # loan ids per IN (...) query: SQLite and PostgreSQL both take this comfortably
 
 
 # --------------------------------------------------------------------------- ingestion
@@ -187,16 +189,34 @@ def check_loan(engine: Engine, loan_id: str, as_of: date, indicators: IndicatorS
 
 
 def _store_alerts(uow: UnitOfWork, alerts: Sequence[Alert]) -> list[Alert]:
+    """Store the alerts not yet raised. A condition that is still true on the next run is the SAME
+    alert, not a new one: while a (loan, indicator) alert is not closed, only a higher severity raises
+    another (otherwise a daily run would re-raise every standing condition every day)."""
     ids = [a.alert_id for a in alerts]
     existing = set(uow.connection.execute(select(ew_alerts.c.alert_id).where(ew_alerts.c.alert_id.in_(ids))).scalars()
                    ) if ids else set()
-    new = [a for a in alerts if a.alert_id not in existing]
+    standing = _standing_severity(uow, sorted({a.loan_id for a in alerts}))
+    new = [a for a in alerts if a.alert_id not in existing
+           and SEVERITIES.index(a.severity) > standing.get((a.loan_id, a.indicator), -1)]
     if not new:
         return []
     now = datetime.now(UTC)
     uow.connection.execute(insert(ew_alerts), [_alert_values(a, now) for a in new])
     uow.outbox.add_many(_raised_event(a, now) for a in new)
     return new
+
+
+def _standing_severity(uow: UnitOfWork, loan_ids: Sequence[str]) -> dict[tuple[str, str], int]:
+    """The highest severity rank of the not-closed alerts per (loan, indicator)."""
+    standing: dict[tuple[str, str], int] = {}
+    for start in range(0, len(loan_ids), IN_CHUNK):
+        rows = uow.connection.execute(
+            select(ew_alerts.c.loan_id, ew_alerts.c.indicator, ew_alerts.c.severity)
+            .where(ew_alerts.c.loan_id.in_(loan_ids[start:start + IN_CHUNK]), ew_alerts.c.status != "closed"))
+        for loan_id, indicator, severity in rows:
+            rank = SEVERITIES.index(severity)
+            standing[(loan_id, indicator)] = max(rank, standing.get((loan_id, indicator), -1))
+    return standing
 
 
 def _alert_values(alert: Alert, now: datetime) -> dict[str, Any]:

@@ -3,6 +3,11 @@
 Each chunk is one transaction: loans' new state, their EOD journal entries and events. A run
 killed mid-way leaves whole chunks done and the rest closed through the day before; running it
 again continues from there. Running a day that is already closed does nothing (idempotent).
+
+After each closed day the after-loan hooks run (switch them off with `hooks=False`, as the
+close-only benchmark does): the early-warning indicators as of that day, and at a month end the
+ECL provision dated that day. Both are idempotent per date, so a run killed between a close and
+its hooks repeats them for the last closed day when it is started again.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from lendstack.events import DomainEvent
 from lendstack.ledger import AccountCode, EntryKind
+from lendstack.monitoring.early_warning import IndicatorSet, load_indicators
+from lendstack.services import early_warning, monitoring
 from lendstack.services.loans import record
 from lendstack.servicing import DEFAULT_AGING, AgingPolicy, eod_one
 from lendstack.servicing.commands import CATCH_UP_DAYS_MAX
@@ -28,8 +36,10 @@ from lendstack.servicing.eod_columnar import (
     needs_detail,
     needs_reference,
 )
+from lendstack.servicing.loan import LIVE_STATUSES
 from lendstack.store import EntryColumns, PostingColumns, UnitOfWork
 from lendstack.store.eod_repo import EOD_CHUNK_LOANS_MAX, EodChunk, read_chunk, read_installments, write_chunk
+from lendstack.store.tables import journal_entries, loans
 
 EOD_PAIRS = (
     (AccountCode.INTEREST_RECEIVABLE, AccountCode.INTEREST_INCOME),
@@ -46,19 +56,26 @@ class EodReport:
     loans_closed: int = 0
     entries_posted: int = 0
     by_reference: int = 0
+    early_warning_runs: int = 0  # hooks: indicator runs, one per closed day with live loans
+    alerts_new: int = 0
+    provisions_posted: int = 0  # provision journal entries (one per currency whose allowance moved)
 
 
 def run_eod(
     engine: Engine, through: date, *, start: date | None = None, chunk_loans: int = 100_000,
     aging: AgingPolicy = DEFAULT_AGING, progress: Progress | None = None, max_chunks: int | None = None,
+    hooks: bool = True,
 ) -> EodReport:
-    """Close every day up to `through`, starting from the earliest day any live loan is open."""
+    """Close every day up to `through`, starting from the earliest day any live loan is open;
+    with `hooks`, run early warning after each closed day and post the provision at month ends."""
     with UnitOfWork(engine) as uow:
         closed = uow.loans.closed_through()
     first = start or (closed + timedelta(days=1) if closed else through + timedelta(days=1))
     if (through - first).days >= CATCH_UP_DAYS_MAX:
         raise ValueError(f"date: {through} is more than {CATCH_UP_DAYS_MAX} days after the last closed day")
     report = EodReport()
+    if hooks and closed is not None and start is None:
+        after_day(engine, closed, report)  # a run killed after its last close did not get to the hooks
     day = first
     chunks_left = max_chunks
     while day <= through:
@@ -66,8 +83,46 @@ def run_eod(
         if chunks_left == 0:
             break  # only tests stop early: to prove a killed run resumes
         report.days += 1
+        if hooks:
+            after_day(engine, day, report)
         day += timedelta(days=1)
     return report
+
+
+def after_day(engine: Engine, day: date, report: EodReport) -> None:
+    """The after-loan hooks of one closed day; both are idempotent per date. A day with no live
+    loan costs one count query (and a month end one more, for the provision's history)."""
+    if _live_loans(engine) > 0:
+        outcome = early_warning.run(engine, day, default_indicators())
+        report.early_warning_runs += 1
+        report.alerts_new += int(outcome["new_alerts"])
+    if is_month_end(day) and not _provision_after(engine, day):
+        report.provisions_posted += int(monitoring.post_provision(engine, day)["entries_posted"])
+
+
+@cache
+def default_indicators() -> IndicatorSet:
+    """The shipped indicator set, parsed once per process (~0.1 s a parse: too much for every day)."""
+    return load_indicators()
+
+
+def is_month_end(day: date) -> bool:
+    return (day + timedelta(days=1)).month != day.month
+
+
+def _live_loans(engine: Engine) -> int:
+    with engine.connect() as conn:
+        query = select(func.count()).select_from(loans).where(loans.c.status.in_([s.value for s in LIVE_STATUSES]))
+        return int(conn.execute(query).scalar_one())
+
+
+def _provision_after(engine: Engine, day: date) -> bool:
+    """A provision dated after `day` exists (posted by hand ahead of EOD): provisions only move
+    forward, so the month end's is skipped rather than refused."""
+    e = journal_entries.c
+    with engine.connect() as conn:
+        last = conn.execute(select(func.max(e.effective_date)).where(e.kind == EntryKind.PROVISION.value)).scalar()
+    return isinstance(last, date) and last > day
 
 
 def _run_day(

@@ -1,0 +1,363 @@
+"""Each report's data, gathered from the book: plain JSON-able dicts that `lendstack.reporting`
+renders (HTML, PDF) and `lendstack report ... --json` prints.
+
+- portfolio: `services.monitoring.portfolio_report` plus headline KPIs per currency.
+- models: the champion's development metrics (registry), PSI/CSI of recent applications against
+  the development sample kept in the model artifact, realized AUC/KS and calibration on matured
+  booked loans, and champion/challenger outcomes by arm and model version.
+- fairness: `monitoring.fairness.audit` over the stored decisions (gender, kept only for audits,
+  is in the stored application document) with the booked loans' outcomes.
+- stress: `services.stress.run_stress`.
+
+What "matured" and "bad" mean here (the book keeps no per-loan default flag): a booked loan is
+matured when it is closed, written off, or at least MATURITY_DAYS on book; it is bad when it is
+written off or more than BAD_DPD_DAYS past due now. A loan that was 90+ DPD and then cured
+counts as good: realized bad rates are a lower bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy import Connection, Engine, select
+
+from lendstack.monitoring.drift import DriftInputError, performance, stability_report, status_of
+from lendstack.monitoring.fairness import AuditColumns, audit, wilson
+from lendstack.monitoring.portfolio import LIVE, with_exposure
+from lendstack.scoring import Registry
+from lendstack.scoring.credit_model import CreditModel
+from lendstack.scoring.errors import ArtifactError
+from lendstack.scoring.evaluation import bin_shares, calibration_table, pd_to_score, psi
+from lendstack.scoring.registry import read_manifest
+from lendstack.services.decisions import comparison_report
+from lendstack.services.models import default_registry_dir
+from lendstack.services.monitoring import book_date, portfolio_report, read_loans
+from lendstack.services.stress import run_stress
+from lendstack.store.tables import loans
+from lendstack.store.tables_decisioning import decisions
+
+RECENT_DAYS = 90  # "recent applications" for drift: the 90 days to the latest application by as_of
+MATURITY_DAYS = 180
+BAD_DPD_DAYS = 90
+DECISIONS_MAX = 200_000  # decisions read into memory per report; the newest are kept beyond that
+AUC_DROP_WATCH, AUC_DROP_ALERT = 0.02, 0.05
+# Below these sizes the indices are shown but the status is insufficient_data: with 40 applications in
+# 10 bins an empty bin alone gives a PSI above 0.25, and an AUC on a handful of loans is noise.
+DRIFT_ROWS_MIN = 100
+REALIZED_LOANS_MIN = 30
+ECE_ALERT_MIN = 0.02
+FAIRNESS_GROUPS = ("gender", "age_band", "segment", "region", "applicant_type")
+STATUS_ORDER = ("stable", "insufficient_data", "watch", "alert")
+DECISION_SCHEMA: dict[str, Any] = {
+    "application_id": pl.String, "arm": pl.String, "acting": pl.Boolean, "outcome": pl.String, "pd": pl.Float64,
+    "rate_annual": pl.Float64, "model_version": pl.String, "applied_on": pl.Date,
+    **dict.fromkeys(FAIRNESS_GROUPS, pl.String),
+}
+
+
+class ReportDataError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def report_day(engine: Engine, as_of: date | None) -> date:
+    if as_of is not None:
+        return as_of
+    with engine.connect() as conn:
+        return book_date(conn) or date.today()
+
+
+def worst(statuses: list[str]) -> str:
+    """The most severe of some statuses (stable < insufficient data < watch < alert)."""
+    assert all(s in STATUS_ORDER for s in statuses), statuses
+    return max(statuses, key=STATUS_ORDER.index, default="stable")
+
+
+# --------------------------------------------------------------------------- portfolio
+
+
+def portfolio_data(engine: Engine, as_of: date | None = None) -> dict[str, Any]:
+    """The portfolio report plus KPIs per currency (exact integer sums of the loans table)."""
+    report = portfolio_report(engine, as_of)
+    with engine.connect() as conn:
+        frame = with_exposure(read_loans(conn))
+    allowance = report["ecl"]["allowance_minor"]
+    ecl = report["ecl"]["total_minor"]
+    kpis = [_currency_kpis(frame.filter(pl.col("currency") == c), c, report["npl_ratio"].get(c, 0.0),
+                           int(ecl.get(c, 0)), int(allowance.get(c, 0)))
+            for c in sorted(set(frame["currency"].to_list()))]
+    return {"kind": "portfolio", "generated_at": now_iso(), **report, "kpis": kpis}
+
+
+def _currency_kpis(frame: pl.DataFrame, currency: str, npl: float, ecl_minor: int,
+                   allowance_minor: int) -> dict[str, Any]:
+    live = frame.filter(pl.col("status").is_in(LIVE))
+    outstanding_minor = int(live["principal_outstanding_minor"].sum())
+    statuses = frame.group_by("status").len().sort("status")
+    return {
+        "currency": currency, "loans": frame.height, "loans_live": live.height,
+        "loans_by_status": {str(s): int(n) for s, n in statuses.iter_rows()},
+        "disbursed_minor": int(frame["principal_disbursed_minor"].sum()),
+        "principal_outstanding_minor": outstanding_minor,
+        "receivable_minor": int(live["receivable_minor"].sum()),
+        "overdue_loans": int(live.filter(pl.col("days_past_due") > 0).height),
+        "npl_ratio": npl, "ecl_minor": ecl_minor, "allowance_minor": allowance_minor,
+        "written_off_minor": int(frame["principal_written_off_minor"].sum()),
+        "coverage": ecl_minor / outstanding_minor if outstanding_minor else 0.0,
+    }
+
+
+# --------------------------------------------------------------------------- decisions and outcomes
+
+
+@dataclass(frozen=True)
+class DecisionBook:
+    """Stored decisions as columns, with the booked loan's outcome, and their feature rows."""
+
+    frame: pl.DataFrame
+    features: list[dict[str, Any]]
+    truncated: bool
+
+
+def read_decisions(conn: Connection, as_of: date, *, since: date | None = None) -> DecisionBook:
+    """Decisions (acting and shadow) of applications applied on or before `as_of` (and on or after
+    `since`), newest DECISIONS_MAX, joined to their loans' maturity and outcome as of `as_of`."""
+    c = decisions.c
+    query = (select(c.application_id, c.arm, c.acting, c.outcome, c.pd, c.rate_annual, c.model_version, c.input)
+             .order_by(c.id.desc()).limit(DECISIONS_MAX + 1))
+    rows = [r for r in conn.execute(query) if _applied_on(r.input) <= as_of
+            and (since is None or _applied_on(r.input) >= since)]
+    truncated = len(rows) > DECISIONS_MAX
+    rows = rows[:DECISIONS_MAX]
+    frame = pl.DataFrame({
+        "application_id": [r.application_id for r in rows], "arm": [r.arm for r in rows],
+        "acting": [bool(r.acting) for r in rows], "outcome": [r.outcome for r in rows],
+        "pd": [float(r.pd) for r in rows], "rate_annual": [float(r.rate_annual) for r in rows],
+        "model_version": [r.model_version for r in rows], "applied_on": [_applied_on(r.input) for r in rows],
+        **{name: [_applicant(r.input, name) for r in rows] for name in FAIRNESS_GROUPS},
+    }, schema=DECISION_SCHEMA)
+    return DecisionBook(_with_outcomes(conn, frame, as_of), [dict(r.input["features"]) for r in rows], truncated)
+
+
+def _applied_on(inputs: dict[str, Any]) -> date:
+    return date.fromisoformat(str(inputs["document"]["applied_on"]))
+
+
+def _applicant(inputs: dict[str, Any], name: str) -> str | None:
+    applicant = inputs["document"]["applicant"]
+    if name == "age_band":
+        age = applicant.get("age")
+        return None if age is None else age_band(int(age))
+    value = applicant.get(name)
+    return None if value is None else str(value)
+
+
+def age_band(age: int) -> str:
+    assert 0 <= age < 150, age
+    return "<25" if age < 25 else "25-34" if age < 35 else "35-44" if age < 45 else "45-59" if age < 60 else "60+"
+
+
+def loan_id_of(application_id: str) -> str:
+    """The loan an accepted offer books (services.decisions.accept_offer's convention)."""
+    return f"L-{application_id}"
+
+
+def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    ids = [loan_id_of(a) for a in frame["application_id"].unique().to_list()]
+    found: list[tuple[str, str, date | None, int]] = []
+    for start in range(0, len(ids), 5_000):  # bounded IN lists
+        batch = ids[start:start + 5_000]
+        query = select(loans.c.loan_id, loans.c.status, loans.c.disbursed_on, loans.c.days_past_due).where(
+            loans.c.loan_id.in_(batch))
+        found += [(r.loan_id, r.status, r.disbursed_on, int(r.days_past_due)) for r in conn.execute(query)]
+    book = pl.DataFrame(found, schema={"loan_id": pl.String, "status": pl.String, "disbursed_on": pl.Date,
+                                       "days_past_due": pl.Int64}, orient="row")
+    horizon = as_of - timedelta(days=MATURITY_DAYS)
+    book = book.with_columns(
+        (pl.col("status").is_in(["closed", "written_off"]) | (pl.col("disbursed_on") <= horizon)).fill_null(False)
+        .alias("matured"),
+        ((pl.col("status") == "written_off") | (pl.col("days_past_due") > BAD_DPD_DAYS)).alias("bad_now"),
+        pl.col("disbursed_on").is_not_null().alias("booked"),
+    )
+    joined = frame.with_columns((pl.lit("L-") + pl.col("application_id")).alias("loan_id")).join(
+        book.select("loan_id", "booked", "matured", "bad_now"), on="loan_id", how="left")
+    return joined.with_columns(
+        pl.col("booked").fill_null(False), pl.col("matured").fill_null(False),
+        pl.when(pl.col("matured")).then(pl.col("bad_now")).otherwise(None).alias("bad"),
+    ).drop("bad_now")
+
+
+# --------------------------------------------------------------------------- models
+
+
+def models_data(engine: Engine, as_of: date | None = None, registry_dir: str | Path | None = None) -> dict[str, Any]:
+    """Development metrics, drift, realized performance and champion/challenger outcomes."""
+    day = report_day(engine, as_of)
+    registry = Registry(registry_dir or default_registry_dir())
+    version = registry.champion()
+    if version is None:
+        raise ReportDataError("registry", f"no champion model in {registry.root}; train and promote one first")
+    try:
+        credit = registry.load(version)
+        manifest = read_manifest(registry.path(version))
+    except ArtifactError as exc:
+        raise ReportDataError("registry", str(exc)) from exc
+    with engine.connect() as conn:
+        book = read_decisions(conn, day)
+    development = {k: v for k, v in manifest.get("metrics", {}).items() if isinstance(v, int | float)}
+    drift = drift_section(credit, version, book, day)
+    realized = realized_section(book, version, development)
+    arms = arms_section(book)
+    out = {
+        "kind": "models", "generated_at": now_iso(), "as_of": day.isoformat(),
+        "model": {"version": version, "kind": manifest.get("kind"), "created_at": manifest.get("created_at"),
+                  "target": manifest.get("target"), "features": len(manifest.get("features", [])),
+                  "data_fingerprint": manifest.get("data_fingerprint"),
+                  "content_sha256": manifest.get("content_sha256")},
+        "development": development, "drift": drift, "realized": realized, "arms": arms,
+        "shadow": comparison_report(engine), "decisions_read": book.frame.height, "truncated": book.truncated,
+    }
+    out["status"] = worst([drift["status"], realized["status"]])
+    return out
+
+
+def drift_section(credit: CreditModel, version: str, book: DecisionBook, as_of: date) -> dict[str, Any]:
+    """PSI of the champion's score and CSI of each feature: recent applications vs development.
+    "Recent" is the RECENT_DAYS ending at the latest application on or before `as_of` (a book
+    whose intake paused still shows the drift of its last intake, with the window's dates)."""
+    frame = book.frame.with_row_index("row").filter(pl.col("acting"))
+    latest = frame["applied_on"].max() if frame.height else None
+    end = latest if isinstance(latest, date) else as_of
+    recent = frame.filter(pl.col("applied_on") > end - timedelta(days=RECENT_DAYS))
+    window = {"from": (end - timedelta(days=RECENT_DAYS - 1)).isoformat(), "to": end.isoformat(),
+              "applications": recent.height}
+    reference = credit.explain_sample
+    if recent.height == 0 or reference is None:
+        why = "no applications in the window" if recent.height == 0 else "the model keeps no development sample"
+        return {"window": window, "status": "insufficient_data", "note": why, "score": None, "features": []}
+    current = _feature_frame([book.features[i] for i in recent["row"].to_list()], reference)
+    features = [{"column": s.column, "index": s.index, "status": s.status}
+                for s in stability_report(reference, current, list(reference.columns))]
+    scored = recent.filter(pl.col("model_version") == version)
+    score = _score_psi(credit, scored["pd"].to_numpy()) if scored.height else None
+    statuses = [str(f["status"]) for f in features] + ([str(score["status"])] if score else [])
+    small = recent.height < DRIFT_ROWS_MIN
+    note = f"fewer than {DRIFT_ROWS_MIN} applications: the indices are noisy" if small else ""
+    return {"window": window, "status": "insufficient_data" if small else worst(statuses), "score": score,
+            "features": features, "reference_rows": reference.height, "note": note}
+
+
+def _feature_frame(rows: list[dict[str, Any]], reference: pl.DataFrame) -> pl.DataFrame:
+    """Stored feature rows with the development sample's column types (strict=False: a value that
+    does not fit becomes null, which the stability index counts in its own bin)."""
+    return pl.DataFrame([pl.Series(name, [r.get(name) for r in rows], dtype=reference[name].dtype, strict=False)
+                         for name in reference.columns])
+
+
+def _score_psi(credit: CreditModel, pds: Any) -> dict[str, Any] | None:
+    if not credit.dev_score_edges:
+        return None
+    shares = bin_shares(pd_to_score(np.asarray(pds, dtype=np.float64)), credit.dev_score_edges)
+    index = psi(credit.dev_score_shares, shares)
+    return {"column": "score", "index": index, "status": status_of(index), "applications": len(pds),
+            "edges": credit.dev_score_edges, "development_shares": credit.dev_score_shares, "current_shares": shares}
+
+
+def realized_section(book: DecisionBook, version: str, development: dict[str, float]) -> dict[str, Any]:
+    """Realized AUC / KS / calibration of the champion on its matured booked loans vs development."""
+    done = book.frame.filter(pl.col("acting") & pl.col("matured") & (pl.col("model_version") == version))
+    base = {"matured_loans": done.height, "bad_loans": int(done["bad"].sum() or 0),
+            "definition": f"bad = written off or DPD > {BAD_DPD_DAYS}; matured = closed, written off or "
+                          f"{MATURITY_DAYS}+ days on book"}
+    try:
+        current = performance(done["bad"].cast(pl.Int8).to_numpy(), done["pd"].to_numpy())
+    except DriftInputError as exc:
+        return {**base, "status": "insufficient_data", "note": exc.message, "current": None, "calibration": []}
+    alerts, status = performance_status(current, development)
+    small = done.height < REALIZED_LOANS_MIN
+    note = f"fewer than {REALIZED_LOANS_MIN} matured loans: the metrics are noisy" if small else ""
+    return {**base, "status": "insufficient_data" if small else status, "alerts": alerts, "current": current,
+            "note": note,
+            "auc_change": current["auc"] - development["auc"] if "auc" in development else None,
+            "ks_change": current["ks"] - development["ks"] if "ks" in development else None,
+            "calibration": calibration_table(done["bad"].cast(pl.Int8).to_numpy(), done["pd"].to_numpy())}
+
+
+def performance_status(current: dict[str, float], development: dict[str, float]) -> tuple[list[str], str]:
+    """alert: AUC down by more than AUC_DROP_ALERT, or calibration error doubled (and above
+    ECE_ALERT_MIN); watch: AUC down by more than AUC_DROP_WATCH; else stable."""
+    alerts: list[str] = []
+    drop = development.get("auc", current["auc"]) - current["auc"]
+    if drop > AUC_DROP_ALERT:
+        alerts.append("auc_drop")
+    if current["ece"] > max(2 * development.get("ece", current["ece"]), ECE_ALERT_MIN):
+        alerts.append("calibration_drift")
+    return alerts, "alert" if alerts else "watch" if drop > AUC_DROP_WATCH else "stable"
+
+
+def arms_section(book: DecisionBook) -> list[dict[str, Any]]:
+    """Per acting arm and model version: approval rate, booked loans, bad rate of matured ones."""
+    acting = book.frame.filter(pl.col("acting"))
+    grouped = acting.group_by("arm", "model_version").agg(
+        pl.len().alias("applications"), (pl.col("outcome") == "approve").sum().alias("approved"),
+        pl.col("booked").sum().alias("booked"), pl.col("matured").sum().alias("matured"),
+        pl.col("bad").fill_null(False).sum().alias("bad"), pl.col("pd").mean().alias("avg_pd"),
+        pl.col("rate_annual").filter(pl.col("outcome") == "approve").mean().alias("avg_rate_annual_approved"),
+    ).sort("arm", "model_version")
+    out = []
+    for r in grouped.to_dicts():
+        n, approved, matured, bad = int(r["applications"]), int(r["approved"]), int(r["matured"]), int(r["bad"])
+        out.append({**r, "applications": n, "approved": approved, "booked": int(r["booked"]), "matured": matured,
+                    "bad": bad, "approval_rate": approved / n, "approval_rate_ci95": wilson(approved, n),
+                    "bad_rate": bad / matured if matured else None, "bad_rate_ci95": wilson(bad, matured)})
+    return out
+
+
+# --------------------------------------------------------------------------- fairness
+
+
+def fairness_data(engine: Engine, as_of: date | None = None, group: str = "gender", *, since: date | None = None,
+                  reference_group: str | None = None, seed: int = 0) -> dict[str, Any]:
+    """The fairness audit of the acting decisions: approval, price and realized bad rate by group."""
+    if group not in FAIRNESS_GROUPS:
+        raise ReportDataError("group", f"must be one of {', '.join(FAIRNESS_GROUPS)}, got {group!r}")
+    day = report_day(engine, as_of)
+    with engine.connect() as conn:
+        book = read_decisions(conn, day, since=since)
+    acting = book.frame.filter(pl.col("acting")).with_columns(
+        pl.when(pl.col("outcome") == "approve").then(pl.col("rate_annual")).otherwise(None).alias("price"))
+    base = {"kind": "fairness", "generated_at": now_iso(), "as_of": day.isoformat(),
+            "since": since.isoformat() if since else None, "source": "book", "group": group,
+            "decisions": acting.height, "truncated": book.truncated}
+    if acting.height == 0:
+        return {**base, "audit": None, "note": "no decisions in the period"}
+    cols = AuditColumns("outcome", group, "bad", "price", "approve", reference_group)
+    return {**base, "audit": audit(acting, cols, seed=seed), "note": "",
+            "outcome_definition": f"bad = written off or DPD > {BAD_DPD_DAYS} (matured booked loans)",
+            "price_definition": "annual rate of approved offers"}
+
+
+def fairness_from_frame(frame: pl.DataFrame, cols: AuditColumns, *, source: str, seed: int = 0) -> dict[str, Any]:
+    """The same audit over any table (`--data FILE`)."""
+    return {"kind": "fairness", "generated_at": now_iso(), "as_of": None, "since": None, "source": source,
+            "group": cols.group, "decisions": frame.height, "truncated": False, "note": "",
+            "audit": audit(frame, cols, seed=seed), "outcome_definition": cols.outcome or "",
+            "price_definition": cols.price or ""}
+
+
+# --------------------------------------------------------------------------- stress
+
+
+def stress_data(engine: Engine, as_of: date | None = None) -> dict[str, Any]:
+    """The stress scenarios of `services.stress.run_stress` as they come, tagged for rendering."""
+    return {"kind": "stress", "generated_at": now_iso(), **run_stress(engine, as_of)}

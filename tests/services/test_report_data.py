@@ -1,0 +1,68 @@
+"""Report data: statuses and thresholds, quarters, and the reports of an empty book (both backends)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from lendstack.reporting import render_html
+from lendstack.services import report_data as rd
+from lendstack.services.audit_bundle import audit_bundle, parse_quarter, quarter_of
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2999, 12, 31)))
+def test_every_day_lies_in_its_quarter(day: date) -> None:
+    name, first, last = quarter_of(day)
+    assert first <= day <= last and 90 <= (last - first).days + 1 <= 92
+    assert first.day == 1 and first.month in (1, 4, 7, 10) and (last + timedelta(days=1)).day == 1
+    assert parse_quarter(name) == first and quarter_of(last + timedelta(days=1))[1] == last + timedelta(days=1)
+
+
+@pytest.mark.parametrize("text", ["2026Q0", "2026Q5", "26Q1", "2026", "Q1-2026", ""])
+def test_bad_quarters_name_the_field(text: str) -> None:
+    with pytest.raises(rd.ReportDataError) as info:
+        parse_quarter(text)
+    assert info.value.field == "quarter"
+
+
+def test_statuses_and_thresholds() -> None:
+    assert rd.worst([]) == "stable" and rd.worst(["stable", "watch"]) == "watch"
+    assert rd.worst(["insufficient_data", "stable"]) == "insufficient_data"
+    assert rd.worst(["watch", "alert", "insufficient_data"]) == "alert"
+    dev = {"auc": 0.75, "ece": 0.02}
+    assert rd.performance_status({"auc": 0.74, "ece": 0.02}, dev) == ([], "stable")
+    assert rd.performance_status({"auc": 0.72, "ece": 0.02}, dev) == ([], "watch")  # down 0.03
+    assert rd.performance_status({"auc": 0.69, "ece": 0.02}, dev) == (["auc_drop"], "alert")
+    assert rd.performance_status({"auc": 0.75, "ece": 0.041}, dev) == (["calibration_drift"], "alert")
+    assert rd.performance_status({"auc": 0.75, "ece": 0.019}, {"auc": 0.75, "ece": 0.005}) == ([], "stable")
+
+
+def test_age_bands_cover_every_age() -> None:
+    bands = [rd.age_band(age) for age in range(0, 120)]
+    assert bands[24] == "<25" and bands[25] == "25-34" and bands[59] == "45-59" and bands[60] == "60+"
+    assert list(dict.fromkeys(bands)) == ["<25", "25-34", "35-44", "45-59", "60+"]
+
+
+def test_an_empty_book_reports_without_inventing_numbers(engine: Engine, tmp_path: Path) -> None:
+    day = date(2026, 3, 31)
+    portfolio = rd.portfolio_data(engine, day)
+    assert portfolio["loans"] == 0 and portfolio["kpis"] == []
+    assert "资产组合报告" in render_html("portfolio", portfolio)
+    fairness = rd.fairness_data(engine, day)
+    assert fairness["audit"] is None and fairness["decisions"] == 0
+    assert "no decisions in the period" in render_html("fairness", fairness)
+    with pytest.raises(rd.ReportDataError) as info:
+        rd.models_data(engine, day, tmp_path / "no-registry")
+    assert info.value.field == "registry"
+    with pytest.raises(rd.ReportDataError) as info:
+        rd.fairness_data(engine, day, "religion")
+    assert info.value.field == "group"
+    bundle = audit_bundle(engine, day, registry_dir=tmp_path / "no-registry")
+    assert bundle["quarter"] == "2026Q1" and bundle["drift"] is None and "no champion" in bundle["models_note"]
+    assert bundle["security"]["calls"]["total"] == 0 and bundle["status"] == "insufficient_data"
+    assert "季度审计报告" in render_html("audit", bundle)
