@@ -6,9 +6,13 @@ routes (ownership is data, not a role)."""
 
 from __future__ import annotations
 
+from lendstack.services.staff import STAFF_ROLES
+
 ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR, PARTNER = (
     "admin", "risk_manager", "credit_officer", "collections_agent", "auditor", "partner")
 ROLES = (ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR, PARTNER)
+# Staff roles are defined by the service layer (which cannot import the API); one list, checked here.
+assert STAFF_ROLES == (ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR), "staff = every role but partner"
 
 EVERYONE = frozenset(ROLES)
 STAFF_READ = frozenset({ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR})
@@ -42,6 +46,70 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/v1/webhooks/subscriptions/{subscription_id}"): frozenset({ADMIN, PARTNER}),
     ("GET", "/v1/webhooks/deliveries"): frozenset({ADMIN, AUDITOR, PARTNER}),
     ("POST", "/v1/webhooks/deliveries/{delivery_id}/redeliver"): frozenset({ADMIN, PARTNER}),
+    # Decision policies and the model registry: staff read; only admin and risk change the champion.
+    ("GET", "/v1/policies"): STAFF_READ,
+    ("GET", "/v1/policies/{policy_id}"): STAFF_READ,
+    ("GET", "/v1/models"): STAFF_READ,
+    ("GET", "/v1/models/{version}"): STAFF_READ,
+    ("POST", "/v1/models/{version}/promote"): frozenset({ADMIN, RISK}),
+    ("POST", "/v1/models/rollback"): frozenset({ADMIN, RISK}),
+    ("GET", "/v1/reports/portfolio"): BOOKS | {COLLECTIONS},
+    ("GET", "/v1/applicants/{applicant_id}"): STAFF_READ | {PARTNER},  # a partner sees its own applications
+}
+
+# The staff console (lendstack.web): logged-in staff only (never partners); the auditor only reads.
+CONSOLE_ORIGINATE = frozenset({ADMIN, CREDIT})
+CONSOLE_REVIEW = frozenset({ADMIN, RISK, CREDIT})
+MATRIX |= {
+    ("GET", "/console"): STAFF_READ,
+    ("POST", "/logout"): STAFF_READ,
+    ("GET", "/console/applications"): STAFF_READ,
+    ("GET", "/console/applications/new"): CONSOLE_ORIGINATE,
+    ("POST", "/console/applications"): CONSOLE_ORIGINATE,
+    ("GET", "/console/applications/{application_id}"): STAFF_READ,
+    ("POST", "/console/applications/{application_id}/accept"): CONSOLE_ORIGINATE,
+    ("GET", "/console/reviews"): STAFF_READ,
+    ("POST", "/console/reviews/{application_id}/assign"): CONSOLE_REVIEW,
+    ("POST", "/console/reviews/{application_id}/resolve"): CONSOLE_REVIEW,
+    ("GET", "/console/loans"): STAFF_READ,
+    ("GET", "/console/loans/{loan_id}"): STAFF_READ,
+    ("POST", "/console/loans/{loan_id}/disburse"): CONSOLE_ORIGINATE,
+    ("POST", "/console/loans/{loan_id}/repay"): frozenset({ADMIN, COLLECTIONS}),
+    ("GET", "/console/alerts"): STAFF_READ,
+    ("POST", "/console/alerts/{alert_id}/act"): frozenset({ADMIN, RISK, COLLECTIONS}),
+    ("GET", "/console/webhooks"): frozenset({ADMIN, AUDITOR}),
+    ("POST", "/console/webhooks/{delivery_id}/redeliver"): frozenset({ADMIN}),
+}
+# Console dashboard and catalog pages (console-pages): every staff role reads them; only admin and
+# risk manager change the model champion.
+MATRIX |= {
+    ("GET", "/console/dashboard"): STAFF_READ,
+    ("GET", "/console/dashboard/data"): STAFF_READ,
+    ("GET", "/console/products"): STAFF_READ,
+    ("GET", "/console/policies"): STAFF_READ,
+    ("GET", "/console/policies/{policy_id}"): STAFF_READ,
+    ("GET", "/console/models"): STAFF_READ,
+    ("GET", "/console/models/{version}"): STAFF_READ,
+    ("POST", "/console/models/{version}/promote"): frozenset({ADMIN, RISK}),
+    ("POST", "/console/models/rollback"): frozenset({ADMIN, RISK}),
+}
+
+# Console collections and reports (console-ops): collectors and admin work cases, only admin assigns them;
+# risk and the auditor read. Every staff role reads the reports but the audit bundle (API security checks).
+CONSOLE_COLLECTIONS_READ = frozenset({ADMIN, RISK, COLLECTIONS, AUDITOR})
+CONSOLE_COLLECT = frozenset({ADMIN, COLLECTIONS})
+MATRIX |= {
+    ("GET", "/console/collections"): CONSOLE_COLLECTIONS_READ,
+    ("GET", "/console/collections/{case_id}"): CONSOLE_COLLECTIONS_READ,
+    ("POST", "/console/collections/{case_id}/contacts"): CONSOLE_COLLECT,
+    ("POST", "/console/collections/{case_id}/promises"): CONSOLE_COLLECT,
+    ("POST", "/console/collections/{case_id}/assign"): frozenset({ADMIN}),
+    ("GET", "/console/reports"): STAFF_READ,
+    ("GET", "/console/reports/portfolio"): STAFF_READ,
+    ("GET", "/console/reports/models"): STAFF_READ,
+    ("GET", "/console/reports/fairness"): STAFF_READ,
+    ("GET", "/console/reports/stress"): STAFF_READ,
+    ("GET", "/console/reports/audit"): frozenset({ADMIN, AUDITOR, RISK}),
 }
 
 # The contract is public; everything else needs a key.

@@ -8,15 +8,20 @@ from lendstack.cli import (
     audit,
     bench,
     books,
+    collections,
     decide,
     demo,
     loans,
     model,
     monitor,
     portfolio,
+    repair,
+    report,
     schedule,
     serve,
     sim,
+    staff,
+    stress,
     webhooks,
 )
 
@@ -42,3 +47,8 @@ portfolio.register(app)
 audit.register(app)
 webhooks.register(app)
 monitor.register(app)
+collections.register(app)
+staff.register(app)
+report.register(app)
+stress.register(app)
+repair.register(app)

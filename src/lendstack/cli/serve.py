@@ -1,4 +1,5 @@
-"""`lendstack serve`: the open API on uvicorn; `--create-key` prints a new API key once instead."""
+"""`lendstack serve`: the open API (/v1) and the staff console (/console) on uvicorn; `--create-key`
+prints a new API key once instead."""
 
 from __future__ import annotations
 
@@ -24,16 +25,16 @@ def serve(
     label: Annotated[str, typer.Option(help="a note on who holds the key")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
-    """Serve the API at http://HOST:PORT/v1 (OpenAPI at /v1/openapi.json)."""
+    """Serve the API at http://HOST:PORT/v1 (OpenAPI at /v1/openapi.json) and the console at /console."""
     engine = open_engine()
     if create_key:
         _create_key(engine, role, partner, label, as_json)
         return
     import uvicorn
 
-    from lendstack.api.app import create_app
+    from lendstack.web import create_site
 
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    uvicorn.run(create_site(engine), host=host, port=port, log_level="info")
 
 
 def _create_key(engine: Engine, role: str, partner: str, label: str, as_json: bool) -> None:

@@ -4,13 +4,20 @@ registry has none (20,000 applications, seed 11, GBM, target default_12m), cache
 from __future__ import annotations
 
 import os
+import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
 
 from lendstack.decisioning import ScoringModel
-from lendstack.scoring import CreditModel, Registry, TrainOptions, train_credit_model
+from lendstack.events import DomainEvent
+from lendstack.scoring import ArtifactError, CreditModel, Registry, TrainOptions, load_artifact, train_credit_model
 from lendstack.scoring.registry import read_manifest
 from lendstack.sim import FIELDS, generate_applications
+from lendstack.store import UnitOfWork
 
 TRAIN_ROWS = 20_000
 TRAIN_SEED = 11
@@ -49,7 +56,8 @@ def scoring_model(registry_dir: str | Path | None = None, version: str = "champi
     root = Path(registry_dir or default_registry_dir())
     registry = Registry(root)
     if version == "champion":
-        ensure_default_model(root, progress)
+        if registry.champion() is None:  # ensure_default_model loads (and hash-checks) the model: only when new
+            ensure_default_model(root, progress)
         version = str(registry.champion())
     key = (str(root.resolve()), version)
     if key not in _CACHE:
@@ -57,3 +65,68 @@ def scoring_model(registry_dir: str | Path | None = None, version: str = "champi
         manifest = read_manifest(registry.path(version))
         _CACHE[key] = ScoringModel(credit, version, str(manifest["content_sha256"]))
     return _CACHE[key]
+
+
+# --------------------------------------------------------------------------- promotion
+
+# One promotion at a time per process: the champion pointer is read, changed and rewritten. The API and
+# the console both come through here, so they cannot interleave.
+_REGISTRY_LOCK = threading.Lock()
+VERSION_NAME = re.compile(r"v[0-9]{1,8}")
+
+
+class ModelChangeError(ValueError):
+    """A refused promotion or rollback: `kind` is not_found | conflict | invalid; `field` names the input."""
+
+    def __init__(self, kind: str, field: str, message: str) -> None:
+        assert kind in ("not_found", "conflict", "invalid")
+        super().__init__(message)
+        self.kind, self.field = kind, field
+
+
+def promote_model(engine: Engine, registry_dir: str | Path, version: str, *, actor: dict[str, str],
+                  reason: str = "") -> dict[str, Any]:
+    """Make a verified registry version the champion and record a `model.promoted` event naming who and why.
+    Every file's hash is verified first: a tampered artifact never becomes champion."""
+    if not VERSION_NAME.fullmatch(version):  # the registry's own names; keeps every path inside it
+        raise ModelChangeError("not_found", "version", f"no model version {version!r}")
+    registry = Registry(registry_dir)
+    with _REGISTRY_LOCK:
+        try:
+            folder = registry.path(version)
+        except ArtifactError:
+            raise ModelChangeError("not_found", "version", f"no model version {version!r}") from None
+        previous = registry.champion()
+        if previous == version:
+            raise ModelChangeError("conflict", "version", f"{version} is already the champion")
+        try:
+            load_artifact(folder)
+        except ArtifactError as exc:
+            raise ModelChangeError("invalid", "version", str(exc)) from exc
+        registry.promote(version)
+    _record_change(engine, "model.promoted", version, previous, reason, actor)
+    return {"champion": version, "previous": previous, "reason": reason}
+
+
+def rollback_model(engine: Engine, registry_dir: str | Path, *, actor: dict[str, str],
+                   reason: str = "") -> dict[str, Any]:
+    """Make the previous champion the champion again; records a `model.rolled_back` event."""
+    registry = Registry(registry_dir)
+    with _REGISTRY_LOCK:
+        previous = registry.champion()
+        try:
+            champion = registry.rollback()
+        except ArtifactError as exc:
+            raise ModelChangeError("conflict", "champion", "no earlier champion to roll back to") from exc
+    _record_change(engine, "model.rolled_back", champion, previous, reason, actor)
+    return {"champion": champion, "previous": previous, "reason": reason}
+
+
+def _record_change(engine: Engine, event_type: str, version: str, previous: str | None, reason: str,
+                   actor: dict[str, str]) -> None:
+    # The champion pointer is a file and changed first; if this write failed, the caller's audit row
+    # (API or console guard) still names the call.
+    event = DomainEvent.new(event_type, "model", version,
+                            {"champion": version, "previous": previous, "reason": reason, **actor})
+    with UnitOfWork(engine) as uow:
+        uow.outbox.add(event)

@@ -1,0 +1,153 @@
+"""The console's guard, one ASGI middleware in front of every /console route (and /logout):
+
+1. session: the `ls_session` cookie must name a live session (idle 30 min, absolute 12 h); else a
+   page is redirected to /login and an htmx/JSON call gets 401 problem+json;
+2. permission: THE matrix (lendstack.api.permissions.MATRIX) decides (method, route template, role);
+   deny by default → 403;
+3. CSRF: every non-GET request carries the session's token (form field `csrf_token` or header
+   X-CSRF-Token, compared in constant time) → else 403 problem+json;
+4. audit: every non-GET request, allowed or refused, leaves an api_audit row (key_id "user:<name>").
+
+All checks run before the route sees the request, so a refused request writes nothing but its
+audit row."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lendstack.api.permissions import allowed
+from lendstack.api.problems import BODY_LIMIT_BYTES, problem_response
+from lendstack.api.security import route_of
+from lendstack.services.staff import StaffSession, csrf_token_for, record_action, resolve_session
+from lendstack.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CONSOLE_PREFIX = "/console"
+
+
+def guarded(path: str) -> bool:
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/") or path == "/logout"
+
+
+def wants_fragment(request: Request) -> bool:
+    """htmx or a JSON client: answer with a status and problem+json, not a page or a redirect."""
+    accept = request.headers.get("accept", "")
+    return request.headers.get("hx-request") == "true" or ("application/json" in accept and "text/html" not in accept)
+
+
+class ConsoleGuard:
+    def __init__(self, app: ASGIApp, site: FastAPI, engine: Engine) -> None:
+        self.app, self.site, self.engine = app, site, engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not guarded(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        token = request.cookies.get(SESSION_COOKIE, "")
+        session = await run_in_threadpool(resolve_session, self.engine, token) if token else None
+        if session is None:
+            await self._refuse(request, _unauthenticated(request), None, scope, receive, send)
+            return
+        scope.setdefault("state", {}).update(staff_session=session, csrf_token=csrf_token_for(token))
+        method = "GET" if request.method == "HEAD" else request.method
+        route = route_of(self.site, request)
+        if route is not None and not allowed(method, route, session.user.role):
+            await self._refuse(request, _forbidden(request, route, session), session, scope, receive, send)
+            return
+        if request.method in READ_METHODS:
+            await self.app(scope, receive, send)
+            return
+        await self._change(request, token, session, scope, receive, send)
+
+    async def _change(self, request: Request, token: str, session: StaffSession, scope: Scope, receive: Receive,
+                      send: Send) -> None:
+        body = await request.body()
+        if len(body) > BODY_LIMIT_BYTES:
+            refused = problem_response(413, "payload-too-large", f"the body is over {BODY_LIMIT_BYTES} bytes", "body")
+            await self._refuse(request, refused, session, scope, receive, send)
+            return
+        supplied = request.headers.get(CSRF_HEADER) or await _form_token(scope, body)
+        if not hmac.compare_digest(supplied.encode(), csrf_token_for(token).encode()):
+            detail = "missing or wrong CSRF token (form field csrf_token or header X-CSRF-Token)"
+            refused = problem_response(403, "csrf", detail, CSRF_FIELD)
+            await self._refuse(request, refused, session, scope, receive, send)
+            return
+        status: list[int] = []
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        await self.app(scope, _replay(body, receive), recording_send)
+        await run_in_threadpool(self._audit, request, session, status[0] if status else 500)
+
+    async def _refuse(self, request: Request, response: Response, session: StaffSession | None, scope: Scope,
+                      receive: Receive, send: Send) -> None:
+        if request.method not in READ_METHODS:
+            await run_in_threadpool(self._audit, request, session, response.status_code)
+        await response(scope, receive, send)
+
+    def _audit(self, request: Request, session: StaffSession | None, status: int) -> None:
+        user = session.user if session is not None else None
+        with self.engine.begin() as conn:
+            record_action(conn, actor=user.actor if user else "", role=user.role if user else "",
+                          method=request.method, path=request.url.path, status=status,
+                          client=request.client.host if request.client else "",
+                          idempotency_key=request.headers.get("idempotency-key", ""))
+
+
+def _unauthenticated(request: Request) -> Response:
+    if wants_fragment(request):
+        response: Response = problem_response(401, "unauthorized", "log in to the console (the session is missing "
+                                              "or expired)", SESSION_COOKIE, {"HX-Redirect": "/login"})
+    else:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _forbidden(request: Request, route: str, session: StaffSession) -> Response:
+    detail = f"role {session.user.role!r} may not {request.method} {route}"
+    if request.method in READ_METHODS and not wants_fragment(request):
+        from lendstack.web.render import render  # here: render imports the permission matrix too
+
+        return render(request, "error.html", {"status": 403, "detail_key": "error.forbidden"}, status_code=403)
+    refused: JSONResponse = problem_response(403, "forbidden", detail, "role")
+    return refused
+
+
+async def _form_token(scope: Scope, body: bytes) -> str:
+    content_type = dict(scope.get("headers", [])).get(b"content-type", b"").decode("latin-1")
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return ""
+    form = await Request(scope, _replay(body, None)).form()
+    value: Any = form.get(CSRF_FIELD, "")
+    return value if isinstance(value, str) else ""
+
+
+def _replay(body: bytes, then: Receive | None) -> Receive:
+    """The body once more, then the real channel (which only has the disconnect left to say)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if then is None:
+            return {"type": "http.disconnect"}
+        return await then()
+
+    return receive

@@ -1,0 +1,67 @@
+"""i18n: every string a person sees comes from web/i18n/<lang>.yaml via t(key).
+
+The catalogs are flat maps of dotted keys to text ("nav.loans": "Loans"); a key may take
+str.format parameters ("{count} loans"). The language is the `ls_lang` cookie (set by the switch
+link) when valid, else the best match in Accept-Language, else English. A test checks that both
+catalogs have exactly the same keys and that every key a template uses exists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import yaml
+from starlette.requests import Request
+
+LANGUAGES = ("en", "zh-CN")
+DEFAULT_LANGUAGE = "en"
+LANG_COOKIE = "ls_lang"
+CATALOG_DIR = Path(__file__).parent / "i18n"
+ACCEPT_LANGUAGE_ITEMS_MAX = 20  # a header is parsed only this far
+
+Translate = Callable[..., str]
+
+
+@cache
+def catalog(language: str) -> dict[str, str]:
+    assert language in LANGUAGES, f"unknown language {language!r}"
+    loaded = yaml.safe_load((CATALOG_DIR / f"{language}.yaml").read_text(encoding="utf-8")) or {}
+    assert isinstance(loaded, dict), f"{language}.yaml is a flat map of key: text"
+    return {str(k): str(v) for k, v in loaded.items()}
+
+
+def translate(language: str, key: str, **params: object) -> str:
+    """The text for `key`; English when the language lacks it, the key itself when both do (the
+    catalog test makes that a test failure rather than a blank on the page)."""
+    text = catalog(language).get(key) or catalog(DEFAULT_LANGUAGE).get(key) or key
+    return text.format(**params) if params else text
+
+
+def translator(language: str) -> Translate:
+    def t(key: str, **params: object) -> str:
+        return translate(language, key, **params)
+
+    return t
+
+
+def _from_accept_language(header: str) -> str | None:
+    weighted: list[tuple[float, int, str]] = []
+    for index, item in enumerate(header.split(",")[:ACCEPT_LANGUAGE_ITEMS_MAX]):
+        tag, _, q = item.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            continue
+        primary = tag.strip().lower().split("-")[0]
+        found = {"zh": "zh-CN", "en": "en"}.get(primary)
+        if found is not None and weight > 0:
+            weighted.append((-weight, index, found))
+    return min(weighted)[2] if weighted else None
+
+
+def language_of(request: Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE, "")
+    if chosen in LANGUAGES:
+        return chosen
+    return _from_accept_language(request.headers.get("accept-language", "")) or DEFAULT_LANGUAGE
