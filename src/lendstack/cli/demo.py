@@ -1,21 +1,46 @@
-"""`lendstack demo`: book a seeded sample portfolio, run a year of repayments and EOD, report."""
+"""`lendstack demo`: the whole product in one command.
+
+On an empty database it simulates two years of a lending business through the real code paths
+(applications → decisions → reviews → disbursements → repayments, late payments, defaults and
+write-offs → end of day every day), with a progress bar; then it prints the staff logins and a
+partner API key and serves the API and the console on http://127.0.0.1:8000. A database that
+already holds a book is reused as it is ("reusing the book").
+
+A new SQLite book is built in `<file>.building` and renamed into place only when it is complete,
+so an interrupted run never leaves a half-built book that a second run would reuse.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from lendstack.cli.books import print_aging, print_trial_balance
 from lendstack.cli.context import open_engine
-from lendstack.cli.output import console, print_json
-from lendstack.services.demo import DemoReport, book_exists, run_demo
+from lendstack.cli.output import console, fail, print_json, print_table
+from lendstack.services.decisions import list_reviews
+from lendstack.services.demo import (
+    DEMO_PARTNER,
+    DemoConfig,
+    DemoError,
+    DemoReport,
+    book_exists,
+    decision_mix,
+    run_business,
+)
+from lendstack.services.models import default_registry_dir
 from lendstack.services.reports import aging, trial_balance
-from lendstack.store import UnitOfWork
+from lendstack.services.staff import ensure_demo_staff
+from lendstack.store import UnitOfWork, database_url
+
+BUILDING_SUFFIX = ".building"
 
 
 def register(app: typer.Typer) -> None:
@@ -23,41 +48,177 @@ def register(app: typer.Typer) -> None:
 
 
 def demo_command(
-    loans: Annotated[int, typer.Option(help="Loans in the sample portfolio")] = 400,
-    days: Annotated[int, typer.Option(help="Days to run")] = 365,
-    seed: Annotated[int, typer.Option(help="Seed: same seed, same book")] = 7,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
+    days: Annotated[int, typer.Option(help="Days of business to simulate")] = DemoConfig.days,
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same book")] = DemoConfig.seed,
+    per_day_start: Annotated[float, typer.Option(help="Applications a day at the start")] = DemoConfig.per_day_start,
+    per_day_end: Annotated[float, typer.Option(help="Applications a day at the end")] = DemoConfig.per_day_end,
+    host: Annotated[str, typer.Option(help="Interface to serve on (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to serve on")] = 8000,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API and console afterwards")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary")] = False,
 ) -> None:
-    """Run the demo lending book on the configured database (SQLite lendstack.db by default).
-    An existing book is reused; delete the database file to rebuild it."""
-    engine = open_engine()
+    """Simulate a lending business on the configured database (SQLite lendstack.db by default), then
+    serve the API and the console. An existing book is reused; delete the database file to rebuild it."""
+    config = DemoConfig(days=days, seed=seed, per_day_start=per_day_start, per_day_end=per_day_end)
+    try:
+        config.check()
+    except DemoError as exc:
+        fail(exc.field, exc.message, as_json=as_json)
+    if not 1 <= port <= 65_535:
+        fail("port", f"must be 1..65535, got {port}", as_json=as_json)
     started = time.perf_counter()
-    reused = book_exists(engine)
-    report: DemoReport | None = None
-    if not reused:
-        report = _run(engine, loans, days, seed, quiet=as_json)
-    with UnitOfWork(engine) as uow:
-        problems = uow.ledger.verify()
-    summary = {"reused": reused, "seconds": round(time.perf_counter() - started, 1),
-               "report": None if report is None else {k: str(v) if isinstance(v, date) else v
-                                                      for k, v in report.__dict__.items()},
-               "ledger_verified": not problems, "trial_balance": trial_balance(engine), "aging": aging(engine)}
+    engine, report = _book(database_url(), config, quiet=as_json)
+    summary = _summary(engine, report, time.perf_counter() - started)
+    if serve:
+        summary["url"] = f"http://{host}:{port}"
+        summary["api_key"] = _partner_key(engine)
     if as_json:
         print_json(summary)
-        return
+    else:
+        _print_summary(summary)
+    if serve:
+        _serve(engine, host, port)
+
+
+# --------------------------------------------------------------------------- the book
+
+
+def _book(url: str, config: DemoConfig, *, quiet: bool) -> tuple[Engine, DemoReport | None]:
+    """The engine of a book ready to serve, and the report of the run that built it (None: reused)."""
+    path = _sqlite_file(url)
+    if path is not None and not path.exists():
+        report = _build_sqlite(path, config, quiet=quiet)
+        return open_engine(url), report
+    engine = open_engine(url)
+    if book_exists(engine):
+        return engine, None
+    return engine, _build(engine, config, quiet=quiet)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(str(parsed.database))
+
+
+def _build_sqlite(path: Path, config: DemoConfig, *, quiet: bool) -> DemoReport:
+    """Build in `<path>.building`, then rename it into place: the book appears whole or not at all."""
+    building = path.with_name(path.name + BUILDING_SUFFIX)
+    for stale in _sqlite_files(building):
+        stale.unlink(missing_ok=True)  # a run interrupted before: start over
+    engine = open_engine(f"sqlite:///{building}")
+    try:
+        report = _build(engine, config, quiet=quiet)
+        raw = engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
+        try:
+            busy, _, _ = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            raw.close()
+        assert busy == 0, "the book's write-ahead log is checkpointed into the main file"
+    finally:
+        engine.dispose()
+    for side in _sqlite_files(building)[1:]:
+        side.unlink(missing_ok=True)  # empty after the checkpoint
+    os.replace(building, path)
+    return report
+
+
+def _sqlite_files(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
+def _build(engine: Engine, config: DemoConfig, *, quiet: bool) -> DemoReport:
+    from lendstack.services.models import scoring_model
+
+    registry = default_registry_dir()  # the one the API and the console read
+    out = console(stderr=True)
+    if not quiet:
+        out.print(f"lendstack demo: simulating {config.days} days of lending from {config.start} "
+                  f"(seed {config.seed}); the credit model comes from {registry}")
+    with out.status("loading the credit model (trained on the simulator on the first run)", spinner="dots") \
+            if not quiet else _Quiet():
+        model = scoring_model(registry)
+    columns = (TextColumn("{task.fields[day]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[counts]}"))
+    with Progress(*columns, console=out, disable=quiet) as bar:
+        task = bar.add_task("days", total=config.days, day="", counts="")
+
+        def tick(day: date, report: DemoReport) -> None:
+            bar.update(task, advance=1, day=day.isoformat(), counts=(
+                f"{report.applications} applications · {report.loans_disbursed} loans · "
+                f"{report.repayments} repayments · {report.write_offs} write-offs"))
+
+        return run_business(engine, config, model=model, progress=tick)
+
+
+class _Quiet:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+# --------------------------------------------------------------------------- what is printed
+
+
+def _summary(engine: Engine, report: DemoReport | None, seconds: float) -> dict[str, Any]:
+    staff = ensure_demo_staff(engine)
+    with UnitOfWork(engine) as uow:
+        problems = uow.ledger.verify()
+    waiting = [r for r in list_reviews(engine) if r.status != "done"]
+    return {
+        "reused": report is None, "seconds": round(seconds, 1), "database": _shown_url(engine),
+        "report": None if report is None else report.as_json(), "decisions": decision_mix(engine),
+        "review_queue": len(waiting), "ledger_verified": not problems,
+        "ledger_problems": [str(p) for p in problems[:5]],
+        "trial_balance": trial_balance(engine), "aging": aging(engine),
+        "staff": [{"username": u, "password": p, "role": r} for u, p, r in staff],
+    }
+
+
+def _shown_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _partner_key(engine: Engine) -> dict[str, str]:
+    from lendstack.api.keys import create_key
+
+    new = create_key(engine, "partner", partner_id=DEMO_PARTNER, label="lendstack demo")
+    return {"key_id": new.key_id, "key": new.token, "role": new.role, "partner_id": new.partner_id}
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
     out = console()
-    done = "reusing the existing book (delete the database file to rebuild it)" if report is None else (
-        f"{report.loans} loans, {report.days} days, {report.repayments} repayments, "
-        f"{report.prepayments} prepayments, {report.write_offs} write-offs in {summary['seconds']} s")
-    out.print(f"[bold]lendstack demo[/bold] — {done}")
-    print_trial_balance(trial_balance(engine))
-    print_aging(aging(engine))
-    out.print("ledger verified: every balance equals its postings" if not problems else f"[red]{problems[:3]}[/red]")
+    report = summary["report"]
+    if report is None:
+        out.print(f"[bold]lendstack demo[/bold] — reusing the book in {summary['database']} "
+                  "(delete the database file to rebuild it)")
+    else:
+        out.print(f"[bold]lendstack demo[/bold] — {report['days']} days ({report['start']} … {report['end']}) "
+                  f"in {summary['seconds']} s: {report['applications']} applications (approved "
+                  f"{report['approved']}, referred {report['referred']}, declined {report['declined']}), "
+                  f"{report['reviewed']} reviewed, {report['loans_disbursed']} loans disbursed, "
+                  f"{report['repayments']} repayments ({report['late_repayments']} late), "
+                  f"{report['prepayments']} prepaid, {report['write_offs']} written off, "
+                  f"{report['alerts_new']} early-warning alerts")
+        print_trial_balance(summary["trial_balance"])
+        print_aging(summary["aging"])
+    out.print("ledger verified: every balance equals its postings" if summary["ledger_verified"]
+              else f"[red]ledger problems: {summary['ledger_problems']}[/red]")
+    out.print(f"manual-review queue 人工审核队列: {summary['review_queue']} waiting")
+    print_table("Staff logins 员工登录", ["username 用户名", "password 密码", "role 角色"],
+                [[s["username"], s["password"], s["role"]] for s in summary["staff"]], numeric_from=3)
+    key = summary.get("api_key")
+    if key:
+        out.print(f"partner API key 合作方密钥 ({key['partner_id']}, shown once 仅显示一次): [bold]{key['key']}[/bold]")
+        out.print(f"console 控制台: {summary['url']}/   API: {summary['url']}/v1   docs: {summary['url']}/v1/docs")
 
 
-def _run(engine: Engine, loans: int, days: int, seed: int, *, quiet: bool) -> DemoReport:
-    with Progress(TextColumn("demo {task.fields[day]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console(stderr=True), disable=quiet) as bar:
-        task = bar.add_task("days", total=days, day="")
-        return run_demo(engine, loans_n=loans, days=days, seed=seed,
-                        progress=lambda d: bar.update(task, advance=1, day=d.isoformat()))
+def _serve(engine: Engine, host: str, port: int) -> None:
+    import uvicorn
+
+    from lendstack.web import create_site
+
+    uvicorn.run(create_site(engine, registry_dir=default_registry_dir()), host=host, port=port, log_level="info")

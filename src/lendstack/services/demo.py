@@ -1,28 +1,535 @@
-"""The demo book: a seeded sample portfolio run through the real code paths for a year.
+"""The demo business: a seeded lender simulated day by day through the real code paths.
 
-Loans are booked and disbursed by the service layer; every day borrowers pay (on time, late,
-partly, early, or not at all, by a seeded behaviour), defaulted loans are written off at a DPD
-threshold, and end of day closes the day. Same seed → same book, to the minor unit.
+`run_business` is what `make demo` runs. Applications arrive from the simulator (a growing business:
+a few a day, rising), are decided by the default policy and model (`decide_application`), approved
+offers are accepted and disbursed, referred ones are resolved by a simulated credit officer a few
+days later (the most recent stay in the queue), borrowers repay as the simulator says they will (on
+time, late, early, or not at all), defaulted loans are written off at 180 days past due, post-loan
+data arrives monthly, and end of day closes every day (with its early-warning and provision hooks).
+
+Only the choices a person would make are simulated; every state change goes through the service
+layer, so the book, the ledger, the audit trail and the events are exactly what production code
+writes. Same seed → same book, to the minor unit.
+
+`run_demo` is the older, quicker sample book (loans booked directly, no decisions) that the
+monitoring tests use.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, func, select
+import numpy as np
+from sqlalchemy import Engine, and_, func, select
 
+from lendstack.decisioning import Policy, ScoringModel, load_policy
+from lendstack.fraud import MemoryFraudContext
 from lendstack.money import Money
-from lendstack.products import LoanProduct, load_catalog
-from lendstack.services.eod import run_eod
+from lendstack.origination import parse_application
+from lendstack.products import LoanProduct, get_product, load_catalog
+from lendstack.services import early_warning
+from lendstack.services.decisions import accept_offer, assign_review, decide_application, resolve_review
+from lendstack.services.eod import after_day, run_eod
 from lendstack.services.loans import book_loan, disburse_loan, get_loan, prepay_loan, repay_loan, write_off_loan
+from lendstack.services.staff import CREDIT, DEMO_STAFF
 from lendstack.servicing import Loan, ServicingError
-from lendstack.store.tables import loans
+from lendstack.sim import generate_applications, monthly_payment_behaviour, to_application_json
+from lendstack.store.tables import installments, loans
+from lendstack.store.tables_decisioning import decisions
 
-DEMO_START = date(2025, 11, 1)
+DEMO_START = date(2024, 11, 1)
+DEMO_DAYS = 730
 WRITE_OFF_DPD = 180
+DAYS_MAX = 3_660
+PER_DAY_MAX = 200.0  # applications a day: a demo, not a load test
+APPLICATIONS_MAX = 200_000
+BEHAVIOUR_MONTHS = 12  # the simulator's payment paths; later installments repeat the pattern
+INGEST_BATCH_MAX = 5_000  # post-loan records per unit of work
+TASKS_PER_DAY_MAX = 1_000_000  # a bound on one day's agenda: each task is one borrower's or officer's act
+SWEEP_TRIES_MAX = 3  # extra payments to clear a penalty accrued on the day of the last installment
+PARTNER_SHARE = 0.25  # applications brought by the demo partner (助贷渠道); the rest come direct
+DEMO_PARTNER = "demo-partner"
+ACCEPT_SHARE = 0.9  # borrowers who take an offer (the rest walk away)
+PREPAY_SHARE = 0.1  # non-defaulting borrowers who repay early in full
+DEMO_POLICY = "consumer_v1"  # what the API decides with when no policy is named
+OFFICER = next(name for name, role, _ in DEMO_STAFF if role == CREDIT)
+
+Progress = Callable[[date, "DemoReport"], None]
+
+
+class DemoError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    days: int = DEMO_DAYS
+    seed: int = 7
+    start: date = DEMO_START
+    per_day_start: float = 1.0  # expected applications a day on the first day ...
+    per_day_end: float = 4.0  # ... rising linearly to this on the last
+    backlog_days: int = 14  # referrals this recent are still in the review queue at the end
+    write_off_dpd: int = WRITE_OFF_DPD
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=self.days - 1)
+
+    def check(self) -> None:
+        """Raise DemoError naming the first bad setting."""
+        if not 1 <= self.days <= DAYS_MAX:
+            raise DemoError("days", f"must be 1..{DAYS_MAX}, got {self.days}")
+        if not 0 <= self.seed < 2**63:
+            raise DemoError("seed", f"must be 0..2**63-1, got {self.seed}")
+        for name in ("per_day_start", "per_day_end"):
+            value = getattr(self, name)
+            if not 0 <= value <= PER_DAY_MAX:
+                raise DemoError(name, f"must be 0..{PER_DAY_MAX:g} applications a day, got {value}")
+        if not 0 <= self.backlog_days <= self.days:
+            raise DemoError("backlog_days", f"must be 0..days ({self.days}), got {self.backlog_days}")
+        if not 1 <= self.write_off_dpd <= 720:
+            raise DemoError("write_off_dpd", f"must be 1..720, got {self.write_off_dpd}")
+
+
+@dataclass
+class DemoReport:
+    days: int = 0
+    applications: int = 0
+    approved: int = 0
+    referred: int = 0
+    declined: int = 0
+    reviewed: int = 0
+    review_queue: int = 0  # referrals left for the console's manual-review queue
+    offers_accepted: int = 0
+    loans_disbursed: int = 0
+    repayments: int = 0
+    late_repayments: int = 0
+    prepayments: int = 0
+    write_offs: int = 0
+    loans_closed: int = 0
+    post_loan_records: int = 0
+    early_warning_runs: int = 0
+    alerts_new: int = 0
+    provisions_posted: int = 0
+    start: date = DEMO_START
+    end: date = DEMO_START
+    live_loans: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in self.__dict__.items()}
+
+
+# --------------------------------------------------------------------------- the plan (pure, seeded)
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """One simulated application and how its borrower behaves if it becomes a loan."""
+
+    application_id: str
+    arrives_on: date
+    row: dict[str, Any]  # the simulator's row: the document, the hidden truth and the signals
+    pay_status: tuple[str, ...]  # per month: on_time | late | missed (missed: stopped paying for good)
+    days_late: tuple[int, ...]
+    accepts: bool
+    accept_lag_days: int
+    review_lag_days: int
+    prepay_installment: int  # 0: never prepays
+    partner_id: str = ""  # the partner that brought the application ("" = direct)
+
+    def document(self) -> dict[str, Any]:
+        document = to_application_json(self.row) | {"applied_on": self.arrives_on.isoformat()}
+        return document | {"partner_id": self.partner_id} if self.partner_id else document
+
+
+def arrivals_per_day(config: DemoConfig) -> list[int]:
+    """Applications arriving each day: Poisson around a rate rising linearly (a growing business)."""
+    rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(1,)))
+    ramp = np.linspace(config.per_day_start, config.per_day_end, config.days)
+    counts = rng.poisson(ramp).astype(np.int64)
+    assert counts.shape == (config.days,) and np.all(counts >= 0)
+    return [int(c) for c in counts]
+
+
+def plan_business(config: DemoConfig) -> list[Applicant]:
+    """Every application of the run, in arrival order, with its borrower's behaviour."""
+    config.check()
+    counts = arrivals_per_day(config)
+    total = sum(counts)
+    if total == 0:
+        return []
+    if total > APPLICATIONS_MAX:
+        raise DemoError("per_day_end", f"{total:,} applications is over the demo's {APPLICATIONS_MAX:,}")
+    frame = generate_applications(total, seed=config.seed, as_of=config.end)
+    paths = monthly_payment_behaviour(frame, config.seed)
+    status = paths["status"].to_list()
+    late = paths["days_late"].fill_null(0).to_list()
+    rng = random.Random(config.seed)
+    days = [config.start + timedelta(days=d) for d, c in enumerate(counts) for _ in range(c)]
+    plan = []
+    for k, row in enumerate(frame.iter_rows(named=True)):
+        months = slice(k * BEHAVIOUR_MONTHS, (k + 1) * BEHAVIOUR_MONTHS)
+        prepays = not row["default_12m"] and rng.random() < PREPAY_SHARE
+        plan.append(Applicant(
+            application_id=row["application_id"], arrives_on=days[k], row=row, pay_status=tuple(status[months]),
+            days_late=tuple(int(x) for x in late[months]), accepts=rng.random() < ACCEPT_SHARE,
+            accept_lag_days=rng.choice((0, 0, 0, 1, 2)), review_lag_days=rng.randint(1, 5),
+            prepay_installment=rng.randint(4, 15) if prepays else 0,
+            partner_id=DEMO_PARTNER if rng.random() < PARTNER_SHARE else "",
+        ))
+    return plan
+
+
+def stress(applicant: Applicant, months_on_book: int) -> float:
+    """0..1: how far into the run-up to default the borrower is (0 for a borrower who never defaults).
+    Trouble shows in the post-loan data about three months before the first missed installment."""
+    onset = applicant.row.get("months_to_default")
+    if not applicant.row["default_12m"] or onset is None:
+        return 0.0
+    return float(min(1.0, max(0.0, (months_on_book - (int(onset) - 3)) / 3)))
+
+
+def post_loan_records(applicant: Applicant, loan_id: str, as_of: date, months_on_book: int,
+                      seed: int) -> list[dict[str, Any]]:
+    """The month's post-loan data for one loan (POS revenue, tax, bureau refresh), from the simulator's
+    signals at application, drifting with the borrower's stress. Seeded per (loan, month): order-free."""
+    row, s = applicant.row, stress(applicant, months_on_book)
+    rng = np.random.default_rng([seed, months_on_book, *loan_id.encode()[-12:]])
+    out: list[dict[str, Any]] = []
+    revenue_mean = row.get("revenue_mean_12m_minor")
+    if revenue_mean:
+        wobble = float(row.get("revenue_volatility") or 0.1) * 0.5
+        revenue = int(max(0.0, revenue_mean * (1 + rng.normal(0, wobble)) * (1 - 0.6 * s)))
+        cost = int(revenue * min(1.2, 0.7 + 0.1 * rng.random() + 0.3 * s))
+        out.append(_record(loan_id, "pos", as_of, {"revenue_minor": revenue, "cost_minor": cost}))
+    tax_paid = row.get("annual_tax_paid_minor")
+    if tax_paid is not None:
+        arrears = int(tax_paid // 12 * s * 2) if s > 0.5 else 0
+        out.append(_record(loan_id, "tax", as_of, {"arrears_minor": arrears}))
+    if row.get("inquiries_6m") is not None:
+        out.append(_record(loan_id, "bureau", as_of, {
+            "open_loans": int(row.get("open_loans_elsewhere") or 0) + (s > 0.3) + 2 * (s > 0.7),
+            "inquiries_6m": int(row["inquiries_6m"]) + round(5 * s) + int(rng.random() < 0.1),
+            "utilisation": round(min(1.0, max(0.0, 0.35 + rng.normal(0, 0.08) + 0.55 * s)), 4),
+        }))
+    return out
+
+
+def _record(loan_id: str, source: str, as_of: date, payload: dict[str, Any]) -> dict[str, Any]:
+    return {"loan_id": loan_id, "source": source, "as_of": as_of.isoformat(), "payload": payload}
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Loan:
+    """What the simulation remembers of a live loan: never money, only when to look at it again."""
+
+    applicant: Applicant
+    disbursed_on: date
+    due_dates: list[date]
+    sweeps: int = 0
+
+
+@dataclass
+class _Run:
+    engine: Engine
+    config: DemoConfig
+    model: ScoringModel
+    policy: Policy  # loaded once: parsing the YAML per application would cost more than deciding
+    report: DemoReport
+    fraud: MemoryFraudContext = field(default_factory=MemoryFraudContext)
+    agenda: dict[date, list[tuple[str, str, int]]] = field(default_factory=dict)  # day → (task, id, n)
+    applicants: dict[str, Applicant] = field(default_factory=dict)
+    live: dict[str, _Loan] = field(default_factory=dict)
+
+    def later(self, day: date, task: str, ident: str, n: int = 0) -> None:
+        if day <= self.config.end:
+            self.agenda.setdefault(day, []).append((task, ident, n))
+
+
+def book_exists(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        booked = conn.execute(select(func.count()).select_from(loans)).scalar()
+        decided = conn.execute(select(func.count()).select_from(decisions)).scalar()
+    return bool(booked or decided)
+
+
+def run_business(engine: Engine, config: DemoConfig | None = None, *, model: ScoringModel | None = None,
+                 registry_dir: str | None = None, progress: Progress | None = None) -> DemoReport:
+    """Simulate `config.days` of the lending business on an empty book; returns what happened."""
+    cfg = config or DemoConfig()
+    plan = plan_business(cfg)
+    if book_exists(engine):
+        raise DemoError("database", "already holds a book; the demo builds on an empty database")
+    if model is None:
+        from lendstack.services.models import scoring_model
+
+        model = scoring_model(registry_dir)
+    run = _Run(engine, cfg, model, load_policy(DEMO_POLICY), DemoReport(start=cfg.start, end=cfg.end))
+    arriving = iter(plan)
+    pending = next(arriving, None)
+    for offset in range(cfg.days):
+        day = cfg.start + timedelta(days=offset)
+        while pending is not None and pending.arrives_on == day:
+            _decide(run, pending, day)
+            pending = next(arriving, None)
+        _work_agenda(run, day)
+        if _is_month_end(day):
+            _ingest_month(run, day)
+        _close_day(run, day)
+        if progress:
+            progress(day, run.report)
+    run.report.review_queue = run.report.referred - run.report.reviewed
+    run.report.live_loans = len(run.live)
+    return run.report
+
+
+def _is_month_end(day: date) -> bool:
+    return (day + timedelta(days=1)).month != day.month
+
+
+def _close_day(run: _Run, day: date) -> None:
+    """End of day; its after-loan hooks (early warning, the provision) run at month ends only, when the
+    month's post-loan data has arrived: one early-warning run over ~800 live loans takes 1-2 s, so
+    running it every simulated day would add ten minutes to the demo for little news."""
+    eod = run_eod(run.engine, day, hooks=False)
+    assert eod.days <= 1, "the simulation closes one day at a time"
+    if _is_month_end(day):
+        after_day(run.engine, day, eod)
+    run.report.days += 1
+    run.report.early_warning_runs += eod.early_warning_runs
+    run.report.alerts_new += eod.alerts_new
+    run.report.provisions_posted += eod.provisions_posted
+
+
+def _work_agenda(run: _Run, day: date) -> None:
+    tasks = run.agenda.pop(day, [])
+    k = 0
+    while k < len(tasks):  # a task may add another for today (an offer accepted at once)
+        assert k < TASKS_PER_DAY_MAX, f"{day}: runaway agenda"
+        task, ident, n = tasks[k]
+        _TASKS[task](run, ident, n, day)
+        k += 1
+        tasks.extend(run.agenda.pop(day, []))
+
+
+def _decide(run: _Run, applicant: Applicant, day: date) -> None:
+    document = applicant.document()
+    decision = decide_application(run.engine, document, policy=run.policy, model=run.model,
+                                  fraud_context=run.fraud, today=day)
+    run.fraud.add(parse_application(document, today=day))  # later applications see this one (velocity, rings)
+    run.applicants[applicant.application_id] = applicant
+    run.report.applications += 1
+    if decision.outcome == "approve":
+        run.report.approved += 1
+        _offer_made(run, applicant, day)
+    elif decision.outcome == "refer":
+        run.report.referred += 1
+        _queue_review(run, applicant, day)
+    else:
+        run.report.declined += 1
+
+
+def _offer_made(run: _Run, applicant: Applicant, day: date) -> None:
+    if applicant.accepts:
+        run.later(day + timedelta(days=applicant.accept_lag_days), "accept", applicant.application_id)
+
+
+def _queue_review(run: _Run, applicant: Applicant, day: date) -> None:
+    """The officer works the queue a few days behind; the last `backlog_days` are still waiting."""
+    cutoff = run.config.end - timedelta(days=run.config.backlog_days)
+    when = day + timedelta(days=applicant.review_lag_days)
+    if when <= cutoff:
+        run.later(when, "review", applicant.application_id)
+
+
+def _review(run: _Run, application_id: str, _n: int, day: date) -> None:
+    with run.engine.connect() as conn:
+        stored = conn.execute(select(decisions.c.decision).where(
+            decisions.c.application_id == application_id, decisions.c.acting.is_(True))).scalar_one()
+    applicant = run.applicants[application_id]
+    assign_review(run.engine, application_id, OFFICER, by=OFFICER)
+    action, note, counter = officer_choice(stored, applicant)
+    resolve_review(run.engine, application_id, action, by=OFFICER, note=note, counter_offer=counter)
+    run.report.reviewed += 1
+    if action != "decline":
+        _offer_made(run, applicant, day)
+
+
+def officer_choice(decision: dict[str, Any], applicant: Applicant) -> tuple[str, str, dict[str, Any] | None]:
+    """A credit officer's call on a referred application: approve the good risks, offer less to the
+    middling ones, decline the rest (what the officer sees: the model's PD, the limit, the request)."""
+    pd_model = float(decision["pd"])
+    product = get_product(decision["product_id"])
+    requested = int(applicant.row["requested_amount_minor"])
+    limit = int(decision["limit_minor"])
+    if pd_model < 0.06 and limit >= product.amount_min_minor:
+        return "approve", "documents checked, income confirmed", None
+    smaller = min(limit, requested) * 7 // 10 // 10_000 * 10_000  # 70 %, whole hundreds of yuan
+    if pd_model < 0.15 and smaller >= product.amount_min_minor:
+        term = min(max(int(applicant.row["requested_term_months"]), product.term_min), product.term_max)
+        return "counter_offer", "approve a smaller amount", {
+            "amount_minor": smaller, "term": term, "rate_annual": str(decision["rate_annual"])}
+    return "decline", "risk too high for the amount asked", None
+
+
+def _accept(run: _Run, application_id: str, _n: int, day: date) -> None:
+    booked = accept_offer(run.engine, application_id, day, key=f"accept-{application_id}")
+    loan_id = str(booked["loan_id"])
+    disburse_loan(run.engine, loan_id, day, f"disburse-{loan_id}")
+    loan = get_loan(run.engine, loan_id)  # read once: its due dates are all the simulation needs
+    applicant = run.applicants[application_id]
+    run.live[loan_id] = _Loan(applicant, day, [i.due_date for i in loan.installments])
+    run.report.offers_accepted += 1
+    run.report.loans_disbursed += 1
+    _next_installment(run, loan_id, 1, day)
+    if applicant.prepay_installment and applicant.prepay_installment < len(loan.installments):
+        run.later(loan.installments[applicant.prepay_installment - 1].due_date + timedelta(days=5), "prepay", loan_id)
+
+
+def _month_pattern(applicant: Applicant, seq: int) -> tuple[str, int]:
+    """How the borrower treats installment `seq`: past the simulator's 12 months, a defaulter has
+    stopped for good and anyone else repeats their pattern."""
+    if seq <= BEHAVIOUR_MONTHS:
+        return applicant.pay_status[seq - 1], applicant.days_late[seq - 1]
+    if "missed" in applicant.pay_status:
+        return "missed", 0
+    k = (seq - 1) % BEHAVIOUR_MONTHS
+    return applicant.pay_status[k], applicant.days_late[k]
+
+
+def _next_installment(run: _Run, loan_id: str, seq: int, day: date) -> None:
+    loan = run.live[loan_id]
+    if seq > len(loan.due_dates):  # all paid but the loan is still live: a penalty accrued on the last day
+        if loan.sweeps < SWEEP_TRIES_MAX:
+            loan.sweeps += 1
+            run.later(day + timedelta(days=1), "pay", loan_id, seq)
+        return
+    status, late_days = _month_pattern(loan.applicant, seq)
+    due = loan.due_dates[seq - 1]
+    if status == "missed":  # stops paying: looked at again only to write the loan off
+        run.later(due + timedelta(days=run.config.write_off_dpd + 1), "write_off", loan_id)
+        return
+    run.later(max(day, due + timedelta(days=late_days if status == "late" else 0)), "pay", loan_id, seq)
+
+
+def _pay(run: _Run, loan_id: str, seq: int, day: date) -> None:
+    loan = run.live.get(loan_id)
+    if loan is None:
+        return  # prepaid or written off meanwhile
+    as_of = loan.due_dates[seq - 1] if seq <= len(loan.due_dates) else day
+    owed, currency = amount_due(run.engine, loan_id, as_of)
+    if owed > 0:
+        done = repay_loan(run.engine, loan_id, day, Money(owed, currency), f"pay-{loan_id}-{seq}")
+        run.report.repayments += 1
+        run.report.late_repayments += day > as_of
+        if done["status"] not in ("active", "overdue"):
+            _left_book(run, loan_id)
+            return
+    _next_installment(run, loan_id, seq + 1, day)
+
+
+def _left_book(run: _Run, loan_id: str) -> None:
+    del run.live[loan_id]
+    run.report.loans_closed += 1
+
+
+def _prepay(run: _Run, loan_id: str, _n: int, day: date) -> None:
+    if loan_id not in run.live:
+        return
+    loan = get_loan(run.engine, loan_id)
+    if not loan.is_live or loan.days_past_due > 0:
+        return  # a borrower in arrears does not prepay
+    payoff = amount_due_of(loan, day) + loan.principal_outstanding_minor * 11 // 10  # covers interest and fee
+    try:
+        prepay_loan(run.engine, loan_id, day, Money(payoff, loan.currency), f"prepay-{loan_id}", full=True)
+    except ServicingError:
+        return  # e.g. too early for the product's prepayment rule: the borrower keeps paying monthly
+    run.report.prepayments += 1
+    _left_book(run, loan_id)
+
+
+def _write_off(run: _Run, loan_id: str, _n: int, day: date) -> None:
+    if loan_id not in run.live:
+        return
+    with run.engine.connect() as conn:
+        row = conn.execute(select(loans.c.status, loans.c.days_past_due).where(loans.c.loan_id == loan_id)).one()
+    if row.status not in ("active", "overdue"):
+        run.live.pop(loan_id)
+        return
+    if row.days_past_due < run.config.write_off_dpd:  # paid something meanwhile: look again when it could be due
+        run.later(day + timedelta(days=run.config.write_off_dpd - int(row.days_past_due)), "write_off", loan_id)
+        return
+    write_off_loan(run.engine, loan_id, day, f"write-off-{loan_id}")
+    run.report.write_offs += 1
+    del run.live[loan_id]
+
+
+_TASKS: dict[str, Callable[[_Run, str, int, date], None]] = {
+    "review": _review, "accept": _accept, "pay": _pay, "prepay": _prepay, "write_off": _write_off,
+}
+
+
+def _ingest_month(run: _Run, day: date) -> None:
+    records: list[dict[str, Any]] = []
+    for loan_id, loan in run.live.items():
+        months = (day.year - loan.disbursed_on.year) * 12 + day.month - loan.disbursed_on.month
+        if months >= 1:
+            records.extend(post_loan_records(loan.applicant, loan_id, day, months, run.config.seed))
+    for batch in _batches(records, INGEST_BATCH_MAX):
+        run.report.post_loan_records += early_warning.ingest(run.engine, batch)["stored"]
+
+
+def _batches(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    assert size > 0
+    for k in range(0, len(items), size):
+        yield items[k:k + size]
+
+
+def amount_due(engine: Engine, loan_id: str, as_of: date) -> tuple[int, str]:
+    """What is due by `as_of` and unpaid, with penalty and net of suspense, read without loading the loan."""
+    i, c = installments.c, loans.c
+    unpaid = (i.principal_minor - i.principal_paid_minor + i.interest_minor - i.interest_paid_minor
+              + i.fee_minor - i.fee_paid_minor)
+    with engine.connect() as conn:
+        due = conn.execute(select(func.coalesce(func.sum(unpaid), 0)).where(and_(
+            i.loan_id == loan_id, i.due_date <= as_of, i.capitalized.is_(False)))).scalar_one()
+        row = conn.execute(select(c.currency, c.suspense_minor, (
+            c.penalty_accrued_minor - c.penalty_paid_minor - c.penalty_written_off_minor
+            - c.penalty_capitalized_minor).label("penalty")).where(c.loan_id == loan_id)).one()
+    if int(due) == 0:
+        return 0, str(row.currency)
+    return max(0, int(due) + int(row.penalty) - int(row.suspense_minor)), str(row.currency)
+
+
+def amount_due_of(loan: Loan, as_of: date) -> int:
+    """The same, from a loaded loan."""
+    due = [i for i in loan.installments if i.due_date <= as_of]
+    unpaid = sum(i.unpaid(c) for i in due for c in ("principal", "interest", "fee"))
+    if unpaid == 0:
+        return 0
+    return max(0, unpaid + loan.penalty_receivable_minor - loan.suspense_minor)
+
+
+def decision_mix(engine: Engine) -> dict[str, int]:
+    """Acting decisions by outcome."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(decisions.c.outcome, func.count()).where(decisions.c.acting.is_(True))
+                            .group_by(decisions.c.outcome)).all()
+    return {str(outcome): int(n) for outcome, n in rows}
+
+
+# --------------------------------------------------------------------------- the quick sample book
+
+SAMPLE_START = date(2025, 11, 1)
 BEHAVIOURS = (("on_time", 0.78), ("late", 0.12), ("prepayer", 0.05), ("defaulter", 0.05))
 
 
@@ -37,21 +544,14 @@ class Borrower:
 
 
 @dataclass
-class DemoReport:
+class SampleReport:
     loans: int = 0
     days: int = 0
     repayments: int = 0
     prepayments: int = 0
     write_offs: int = 0
-    reused: bool = False
-    start: date = DEMO_START
-    end: date = DEMO_START
-    notes: list[str] = field(default_factory=list)
-
-
-def book_exists(engine: Engine) -> bool:
-    with engine.connect() as conn:
-        return bool(conn.execute(select(func.count()).select_from(loans)).scalar())
+    start: date = SAMPLE_START
+    end: date = SAMPLE_START
 
 
 def plan_borrowers(n: int, seed: int) -> list[Borrower]:
@@ -61,7 +561,7 @@ def plan_borrowers(n: int, seed: int) -> list[Borrower]:
     return [
         Borrower(
             loan_id=f"DEMO-{k:05d}", behaviour=rng.choices(names, weights)[0],
-            disburse_on=DEMO_START + timedelta(days=rng.randrange(0, 90)), late_days=rng.randrange(3, 45),
+            disburse_on=SAMPLE_START + timedelta(days=rng.randrange(0, 90)), late_days=rng.randrange(3, 45),
             stop_after=rng.randrange(0, 4), prepay_after_days=rng.randrange(60, 240),
         )
         for k in range(n)
@@ -77,20 +577,21 @@ def choose_terms(product: LoanProduct, rng: random.Random) -> tuple[int, int]:
 def run_demo(
     engine: Engine, *, loans_n: int = 400, days: int = 365, seed: int = 7,
     progress: Callable[[date], None] | None = None,
-) -> DemoReport:
-    """Book and run the demo portfolio for `days` days from DEMO_START."""
-    assert 1 <= loans_n <= 100_000 and 1 <= days <= 3_660
+) -> SampleReport:
+    """A quick sample book for tests: `loans_n` loans booked directly (no applications or decisions)
+    from SAMPLE_START, run for `days` days with seeded repayment behaviour and daily end of day."""
+    assert 1 <= loans_n <= 100_000 and 1 <= days <= DAYS_MAX
     rng = random.Random(seed)
     catalog = sorted(load_catalog().values(), key=lambda p: p.product_id)
     borrowers = plan_borrowers(loans_n, seed)
-    report = DemoReport(loans=loans_n, start=DEMO_START, end=DEMO_START + timedelta(days=days - 1))
+    report = SampleReport(loans=loans_n, start=SAMPLE_START, end=SAMPLE_START + timedelta(days=days - 1))
     borrowers_by_id = {b.loan_id: b for b in borrowers}
     by_day: dict[date, list[Borrower]] = {}
     for b in borrowers:
         by_day.setdefault(b.disburse_on, []).append(b)
     wake: dict[str, date] = {}  # the next day a borrower may act: the loan is read only then
     for offset in range(days):
-        day = DEMO_START + timedelta(days=offset)
+        day = SAMPLE_START + timedelta(days=offset)
         for b in by_day.get(day, []):
             product = catalog[rng.randrange(len(catalog))]
             amount_minor, term = choose_terms(product, rng)
@@ -104,14 +605,14 @@ def run_demo(
                 del wake[b.loan_id]
             else:
                 wake[b.loan_id] = nxt
-        run_eod(engine, day)
+        run_eod(engine, day, hooks=False)  # the tests that use this book run the hooks they test
         report.days += 1
         if progress:
             progress(day)
     return report
 
 
-def _act(engine: Engine, b: Borrower, day: date, report: DemoReport) -> date | None:
+def _act(engine: Engine, b: Borrower, day: date, report: SampleReport) -> date | None:
     """One borrower's action today; returns the next day to look again (None: left the book)."""
     loan = get_loan(engine, b.loan_id)
     if not loan.is_live:
@@ -122,11 +623,11 @@ def _act(engine: Engine, b: Borrower, day: date, report: DemoReport) -> date | N
         return None
     due_to_prepay = b.behaviour == "prepayer" and loan.disbursed_on is not None and (
         (day - loan.disbursed_on).days >= b.prepay_after_days)
-    if due_to_prepay and _prepay(engine, b, loan, day, report):
+    if due_to_prepay and _sample_prepay(engine, b, loan, day, report):
         return None
     lag = timedelta(days=b.late_days if b.behaviour == "late" else 0)
     stopped = b.behaviour == "defaulter" and _paid_installments(loan) >= b.stop_after
-    owed = 0 if stopped else amount_due(loan, day - lag)
+    owed = 0 if stopped else amount_due_of(loan, day - lag)
     if owed > 0:
         repay_loan(engine, b.loan_id, day, Money(owed, loan.currency), f"pay-{b.loan_id}-{day.isoformat()}")
         report.repayments += 1
@@ -145,8 +646,8 @@ def _next_wake(loan: Loan, day: date, lag: timedelta, b: Borrower, stopped: bool
     return min(candidates)
 
 
-def _prepay(engine: Engine, b: Borrower, loan: Loan, day: date, report: DemoReport) -> bool:
-    payoff = amount_due(loan, day) + loan.principal_outstanding_minor + loan.principal_outstanding_minor // 10
+def _sample_prepay(engine: Engine, b: Borrower, loan: Loan, day: date, report: SampleReport) -> bool:
+    payoff = amount_due_of(loan, day) + loan.principal_outstanding_minor + loan.principal_outstanding_minor // 10
     try:
         prepay_loan(engine, b.loan_id, day, Money(payoff, loan.currency), f"prepay-{b.loan_id}", full=True)
     except ServicingError:
@@ -155,14 +656,6 @@ def _prepay(engine: Engine, b: Borrower, loan: Loan, day: date, report: DemoRepo
     return True
 
 
-def amount_due(loan: Loan, as_of: date) -> int:
-    """What is due by `as_of` and unpaid, with penalty and net of suspense."""
-    due = [i for i in loan.installments if i.due_date <= as_of]
-    unpaid = sum(i.unpaid(c) for i in due for c in ("principal", "interest", "fee"))
-    if unpaid == 0:
-        return 0
-    return max(0, unpaid + loan.penalty_receivable_minor - loan.suspense_minor)
-
-
 def _paid_installments(loan: Loan) -> int:
     return sum(1 for i in loan.installments if not i.is_open and not i.capitalized)
+
