@@ -36,14 +36,16 @@ def _routes(client: TestClient) -> list[tuple[str, str]]:
 
 def test_every_route_is_in_the_matrix(api: API) -> None:
     client, _tokens, _engine = api
-    assert set(_routes(client)) == set(MATRIX), "a route without a matrix row is denied to all: add it"
+    api_rows = {k for k in MATRIX if k[1].startswith("/v1")}  # the console's rows are walked in tests/web
+    assert set(_routes(client)) == api_rows, "a route without a matrix row is denied to all: add it"
 
 
 def test_matrix_every_route_every_role(booked: tuple[API, str, str]) -> None:
     (client, tokens, engine), application_id, loan_id = booked
     ids = {"product_id": "consumer_installment", "application_id": application_id, "loan_id": loan_id,
            "key_id": "k_missing",
-           "subscription_id": "ws_missing", "delivery_id": "wd_missing"}
+           "subscription_id": "ws_missing", "delivery_id": "wd_missing",
+           "policy_id": "consumer", "version": "v0001", "applicant_id": "a_missing"}
     for method, route in _routes(client):
         url = re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], route)
         for role in ROLES:

@@ -1,31 +1,166 @@
 """The FastAPI app: routers under /v1, problem+json errors, API-key auth with one permission
-matrix, an audit trail of every state-changing call, a 64 KiB body limit. OpenAPI at /v1/openapi.json."""
+matrix, rate limits per key, an audit trail of every state-changing call, a 64 KiB body limit.
+OpenAPI at /v1/openapi.json, with every problem+json answer declared."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import weakref
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lendstack.api import routes_catalog, routes_loans, routes_origination, routes_webhooks
-from lendstack.api.problems import BodyLimit, install_error_handlers
+from lendstack.api import (
+    routes_applicants,
+    routes_catalog,
+    routes_loans,
+    routes_models,
+    routes_origination,
+    routes_webhooks,
+)
+from lendstack.api.permissions import PUBLIC
+from lendstack.api.problems import MEDIA_TYPE, BodyLimit, install_error_handlers
+from lendstack.api.ratelimit import RateLimit, RateLimiter, RateLimits
 from lendstack.api.security import install_security
 from lendstack.services.models import default_registry_dir
 from lendstack.store.db import make_engine
 
+ROUTERS = (routes_catalog, routes_origination, routes_applicants, routes_loans, routes_models, routes_webhooks)
 
-def create_app(engine: Engine | None = None, *, registry_dir: str | Path | None = None) -> FastAPI:
-    """The API over `engine` (default: LENDSTACK_DATABASE_URL, migrated by the caller)."""
+
+def create_app(engine: Engine | None = None, *, registry_dir: str | Path | None = None,
+               rate_limits: RateLimits | RateLimiter | None = None) -> FastAPI:
+    """The API over `engine` (default: LENDSTACK_DATABASE_URL, migrated by the caller).
+
+    `rate_limits` defaults to the role defaults overridden by LENDSTACK_API_RATE_LIMITS; a ready
+    RateLimiter (e.g. on a test clock) is used as it is."""
     app = FastAPI(title="lendstack open API", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs",
                   redoc_url=None, swagger_ui_oauth2_redirect_url=None)
     app.state.engine = engine if engine is not None else make_engine()
     app.state.registry_dir = Path(registry_dir) if registry_dir is not None else default_registry_dir()
-    for module in (routes_catalog, routes_origination, routes_loans, routes_webhooks):
+    app.state.rate_limiter = (rate_limits if isinstance(rate_limits, RateLimiter)
+                              else RateLimiter(rate_limits or RateLimits.from_env()))
+    for module in ROUTERS:
         # The routes join the app's own table (not a nested include): the permission check and its
         # test see every route with its full template, e.g. "/v1/loans/{loan_id}".
         app.router.routes.extend(module.router.routes)
     install_error_handlers(app)
+    # Middleware added later wraps what was added before: BodyLimit → (OneAtATime) → security →
+    # RateLimit → routes, so the limiter sees the authenticated key, and an oversized body never
+    # reaches either.
+    app.add_middleware(RateLimit, limiter=app.state.rate_limiter)
     install_security(app, app.state.engine)
-    app.add_middleware(BodyLimit)  # added last = outermost: oversized bodies never reach auth or routes
+    if app.state.engine.dialect.name == "sqlite":
+        app.add_middleware(OneAtATime)
+    app.add_middleware(BodyLimit)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+class OneAtATime:
+    """SQLite only: one request at a time through the database.
+
+    SQLite has one writer, and every transaction here begins IMMEDIATE (reads too), so concurrent
+    requests would wait inside SQLite's busy handler, which sleeps in growing steps (up to 100 ms)
+    and lets an unlucky request starve for seconds. Queued here instead, each waits only for the
+    requests ahead of it. Requests queue on an asyncio lock per event loop (first come, first
+    served, no thread held while waiting: a blocked thread pool would starve the request that holds
+    the lock), then take one threading lock shared by all loops (test clients run several)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop) or self._queues.setdefault(loop, asyncio.Lock())
+        async with queue:
+            held = [self.lock.acquire(blocking=False)]  # the usual case: one loop, so free
+
+            def take() -> None:
+                self.lock.acquire()
+                held[0] = True
+
+            try:
+                if not held[0]:
+                    # Not abandoned on cancel: a cancelled wait still ends here and releases below.
+                    await anyio.to_thread.run_sync(take)
+                await self.app(scope, receive, send)
+            finally:
+                if held[0]:
+                    self.lock.release()
+
+
+# --- the published contract ------------------------------------------------------------------------
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object", "title": "Problem", "description": "RFC 9457 problem details; `field` names the bad input.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "field": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string"}, "message": {"type": "string"}}}},
+        "retry_after_s": {"type": "integer"},
+    },
+}
+_DESCRIPTIONS = {400: "Malformed JSON body", 401: "Missing, unknown or revoked API key",
+                 403: "The key's role may not call this", 404: "No such record (or not this partner's)",
+                 409: "Idempotency-Key reused with another request, or a state conflict",
+                 413: "Body over 64 KiB", 422: "Invalid input; `field` names it", 429: "Over this key's rate limit",
+                 500: "A server fault (the registry could not be read, ...)"}
+_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _problem_statuses(method: str, path: str, operation: dict[str, Any]) -> list[int]:
+    statuses = [422] if operation.get("parameters") or "requestBody" in operation else []
+    if (method.upper(), path) not in PUBLIC:
+        statuses += [401, 403, 429]
+    if "{" in path:
+        statuses.append(404)
+    if method != "get":
+        statuses += [400, 404, 409, 413]
+    if path.startswith("/v1/models"):
+        statuses.append(500)
+    return sorted(set(statuses))
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus what the middleware and handlers really answer: problem+json errors, bearer auth."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes,
+                         description="lendstack open API: money in integer minor units (`*_minor`).")
+    components = schema.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    components["securitySchemes"] = {"apiKey": {"type": "http", "scheme": "bearer",
+                                                "description": "Authorization: Bearer lsk_..."}}
+    schema["security"] = [{"apiKey": []}]
+    problem = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, item in schema.get("paths", {}).items():
+        for method in _METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status in _problem_statuses(method, path, operation):
+                responses[str(status)] = {"description": _DESCRIPTIONS[status], "content": problem}
+            if "429" in responses:
+                responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"},
+                                                               "description": "seconds until a token is free"}}
+    schemas = components["schemas"]
+    for unused in ("HTTPValidationError", "ValidationError"):  # validation errors are problems, declared above
+        schemas.pop(unused, None)
+    app.openapi_schema = schema
+    return schema

@@ -32,11 +32,17 @@ class Page:
                 "next_offset": self.offset + self.limit if more else None}
 
 
-def _page(limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> Page:
+async def _engine(request: Request) -> Engine:
+    # async on purpose: FastAPI runs a plain `def` dependency in the thread pool, one more thread
+    # hop per request for a dictionary lookup.
+    return engine_of(request)
+
+
+async def _page(limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> Page:
     return Page(limit, offset)
 
 
-EngineDep = Annotated[Engine, Depends(engine_of)]
+EngineDep = Annotated[Engine, Depends(_engine)]
 PageDep = Annotated[Page, Depends(_page)]
 
 

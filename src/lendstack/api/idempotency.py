@@ -3,7 +3,12 @@ replayed byte-for-byte on a retry; the same key with another method, path or bod
 
 Money-moving services are idempotent by key themselves (in the same transaction as the posting),
 so even two identical requests racing past this record apply once: the service returns the
-first result to the second. This layer adds the same guarantee for every other create."""
+first result to the second. This layer adds the same guarantee for every other create.
+
+`replayable` keeps the record in its own transaction after the command's. A route whose command
+runs in a UnitOfWork it opens itself can do better (see submit_application): `request_digest`,
+`replay_of` before the work (a read without the write lock), then `first_in` again and
+`remember_in` inside the command's transaction, so the change and its record commit together."""
 
 from __future__ import annotations
 
@@ -15,11 +20,12 @@ from typing import Any
 
 from fastapi import Header
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, Row, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from lendstack.api.keys import Principal
 from lendstack.api.problems import Problem
+from lendstack.store.db import read_only
 from lendstack.store.tables_api import api_idempotency
 
 KEY_LENGTH_MAX = 100  # leaves room for the key id prefix within the service layer's 128
@@ -38,34 +44,62 @@ def _hash(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _first(engine: Engine, principal: Principal, key: str) -> Any:
-    c = api_idempotency.c
-    with engine.connect() as conn:
-        return conn.execute(select(c.request_hash, c.status, c.body)
-                            .where(c.key_id == principal.key_id, c.idempotency_key == key)).first()
+request_digest = _hash
+
+_c = api_idempotency.c
+_FIRST = select(_c.request_hash, _c.status, _c.body).where(_c.key_id == bindparam("key_id"),
+                                                           _c.idempotency_key == bindparam("key"))
+_INSERT = insert(api_idempotency)  # built once; rows go in as parameters
+
+
+def first_in(connection: Connection, principal: Principal, key: str) -> Row[Any, Any, Any] | None:
+    """The stored first response for (key id, Idempotency-Key), read in the caller's transaction."""
+    return connection.execute(_FIRST, {"key_id": principal.key_id, "key": key}).first()
+
+
+def _first(engine: Engine, principal: Principal, key: str) -> Row[Any, Any, Any] | None:
+    with read_only(engine) as conn:
+        return first_in(conn, principal, key)
+
+
+def remember_in(connection: Connection, principal: Principal, key: str, method: str, path: str, digest: str,
+                status: int, body: Any) -> None:
+    """Keep the first response, in the caller's transaction (the one that made the change)."""
+    connection.execute(_INSERT, {"key_id": principal.key_id, "idempotency_key": key, "method": method,
+                                 "path": path, "request_hash": digest, "status": status, "body": body,
+                                 "created_at": datetime.now(UTC)})
 
 
 def _remember(engine: Engine, principal: Principal, key: str, method: str, path: str, digest: str,
               status: int, body: Any) -> None:
     try:
         with engine.begin() as conn:
-            conn.execute(insert(api_idempotency).values(
-                key_id=principal.key_id, idempotency_key=key, method=method, path=path, request_hash=digest,
-                status=status, body=body, created_at=datetime.now(UTC)))
+            remember_in(conn, principal, key, method, path, digest, status, body)
     except IntegrityError:
         pass  # a racing twin stored it first; the service layer made both responses identical
+
+
+def replay(first: Row[Any, Any, Any], digest: str) -> JSONResponse:
+    """The stored response again, or 409 if the key came with another request."""
+    if first.request_hash != digest:
+        raise Problem(409, "idempotency-conflict", "this Idempotency-Key was used with another request",
+                      field="Idempotency-Key")
+    return JSONResponse(first.body, status_code=first.status, headers={"Idempotent-Replayed": "true"})
+
+
+def replay_of(engine: Engine, principal: Principal, key: str, digest: str) -> JSONResponse | None:
+    """The replayed response if this key was already used (a read without the write lock), else None."""
+    first = _first(engine, principal, key)
+    return None if first is None else replay(first, digest)
 
 
 def replayable(engine: Engine, principal: Principal, key: str, method: str, path: str, body: Any,
                run: Callable[[], tuple[int, Any]]) -> JSONResponse:
     """Replay the first response for this key, or run the command and keep its (successful) response."""
     digest = _hash(method, path, body)
-    first = _first(engine, principal, key)
-    if first is not None:
-        if first.request_hash != digest:
-            raise Problem(409, "idempotency-conflict", "this Idempotency-Key was used with another request",
-                          field="Idempotency-Key")
-        return JSONResponse(first.body, status_code=first.status, headers={"Idempotent-Replayed": "true"})
+    replayed = replay_of(engine, principal, key, digest)
+    if replayed is not None:
+        return replayed
     status, response = run()
     _remember(engine, principal, key, method, path, digest, status, response)
     return JSONResponse(response, status_code=status)

@@ -1,4 +1,5 @@
-"""Products, schedule quotes, reports and key administration: reads and pure arithmetic."""
+"""Products, schedule quotes, reports (trial balance, aging, portfolio) and key administration: reads and
+pure arithmetic."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from lendstack.api.common import EngineDep, PageDep, with_display
@@ -14,9 +16,11 @@ from lendstack.api.keys import list_keys, revoke_key
 from lendstack.api.problems import Problem
 from lendstack.products import load_catalog
 from lendstack.schedule import apr_of, build_schedule
+from lendstack.services.monitoring import portfolio_report
 from lendstack.services.reports import aging, trial_balance
 
 router = APIRouter(prefix="/v1")
+AS_OF_MIN, AS_OF_MAX = date(2000, 1, 1), date(2099, 12, 31)
 
 
 def _product(product_id: str) -> dict[str, Any]:
@@ -73,6 +77,16 @@ def report_trial_balance(engine: EngineDep, as_of: Annotated[date | None, Query(
 @router.get("/reports/aging", tags=["reports"])
 def report_aging(engine: EngineDep) -> dict[str, Any]:
     return aging(engine)
+
+
+@router.get("/reports/portfolio", tags=["reports"])
+def report_portfolio(engine: EngineDep, as_of: Annotated[date | None, Query()] = None) -> dict[str, Any]:
+    """Distributions (DPD, bucket, five-tier class), NPL ratio, concentration, vintages, roll rates and ECL."""
+    if as_of is not None and not (AS_OF_MIN <= as_of <= AS_OF_MAX):
+        # Vintage curves run month by month up to as_of: an unbounded date is unbounded work.
+        raise Problem(422, "invalid", f"as_of must be between {AS_OF_MIN} and {AS_OF_MAX}", field="query.as_of")
+    report: dict[str, Any] = jsonable_encoder(portfolio_report(engine, as_of))
+    return report
 
 
 @router.get("/keys", tags=["keys"])

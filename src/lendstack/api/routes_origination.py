@@ -10,20 +10,29 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from lendstack.api.common import EngineDep, PageDep, with_display
-from lendstack.api.idempotency import IdempotencyKey, replayable, service_key
+from lendstack.api.idempotency import (
+    IdempotencyKey,
+    first_in,
+    remember_in,
+    replay,
+    replay_of,
+    replayable,
+    request_digest,
+    service_key,
+)
 from lendstack.api.keys import Principal
 from lendstack.api.problems import Problem
-from lendstack.api.security import principal_of
+from lendstack.api.security import audit_in, mark_audited, principal_of
 from lendstack.decisioning.types import decision_to_dict
-from lendstack.services.decisions import accept_offer, decide_application
+from lendstack.services.decisions import accept_offer, decide_prepared, prepare_decision
 from lendstack.services.models import scoring_model
 from lendstack.store import UnitOfWork
 from lendstack.store.decision_repo import DecisionRepository
 from lendstack.store.origination_repo import ApplicationRepository
-from lendstack.store.tables_api import api_loan_partners
 from lendstack.store.tables_origination import applications
 
 router = APIRouter(prefix="/v1")
@@ -47,20 +56,33 @@ def submit_application(request: Request, engine: EngineDep, document: Annotated[
     principal = principal_of(request)
     if principal.is_partner:
         document = {**document, "partner_id": principal.partner_id}  # a partner cannot claim another's book
-
-    def run() -> tuple[int, Any]:
-        model = scoring_model(request.app.state.registry_dir)
-        decision = decide_application(engine, document, model=model)
-        return 201, jsonable_encoder({"application_id": decision.application_id,
-                                      "status": _status(engine, decision.application_id),
-                                      "decision": decision_to_dict(decision)})
-
-    return replayable(engine, principal, key, "POST", request.url.path, document, run)
-
-
-def _status(engine: Engine, application_id: str) -> str:
-    with UnitOfWork(engine) as uow:
-        return ApplicationRepository(uow.connection).status_of(application_id)
+    path = request.url.path
+    digest = request_digest("POST", path, document)
+    replayed = replay_of(engine, principal, key, digest)  # a retry does no work, not even the data sources
+    if replayed is not None:
+        return replayed
+    prepared = prepare_decision(document, model=scoring_model(request.app.state.registry_dir))
+    try:
+        # One transaction: the decision, the idempotency record and the audit row commit together.
+        with UnitOfWork(engine) as uow:
+            first = first_in(uow.connection, principal, key)  # a twin may have committed since replay_of
+            if first is not None:
+                return replay(first, digest)
+            decision = decide_prepared(uow, prepared)
+            body = jsonable_encoder({
+                "application_id": decision.application_id,
+                "status": ApplicationRepository(uow.connection).status_of(decision.application_id),
+                "decision": decision_to_dict(decision)})
+            remember_in(uow.connection, principal, key, "POST", path, digest, 201, body)
+            audit_in(uow.connection, principal, request, 201)
+    except IntegrityError:
+        # A twin with the same key committed first (PostgreSQL: both passed first_in): answer as it did.
+        replayed = replay_of(engine, principal, key, digest)
+        if replayed is None:
+            raise
+        return replayed
+    mark_audited(request)
+    return JSONResponse(body, status_code=201)
 
 
 @router.get("/applications", tags=["applications"])
@@ -110,19 +132,12 @@ def accept(application_id: str, request: Request, engine: EngineDep, body: Accep
            key: Annotated[str, IdempotencyKey]) -> JSONResponse:
     """Accept the offer of an approved (or reviewer-approved) application: books the loan."""
     principal = principal_of(request)
-    partner_id = owned_application(engine, principal, application_id)
+    owned_application(engine, principal, application_id)  # 404 unless this partner's (or staff)
 
     def run() -> tuple[int, Any]:
         on = body.on or datetime.now(UTC).date()
         booked = accept_offer(engine, application_id, on, service_key(principal, key))
-        _own_loan(engine, str(booked["loan_id"]), partner_id)
+        # accept_offer records the loan as the application's partner's (same transaction as the status).
         return 201, with_display(booked, str(booked["currency"]))
 
     return replayable(engine, principal, key, "POST", request.url.path, body.model_dump(mode="json"), run)
-
-
-def _own_loan(engine: Engine, loan_id: str, partner_id: str) -> None:
-    with engine.begin() as conn:
-        known = conn.execute(select(api_loan_partners.c.loan_id).where(api_loan_partners.c.loan_id == loan_id))
-        if known.first() is None:
-            conn.execute(insert(api_loan_partners).values(loan_id=loan_id, partner_id=partner_id))

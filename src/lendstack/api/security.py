@@ -2,7 +2,11 @@
 
 It runs before routing resolves the body, so an unauthenticated or unauthorised call is refused
 (401/403) before anything is parsed or written. Every state-changing call (any method but
-GET/HEAD/OPTIONS), allowed or not, leaves an `api_audit` row: who, what, when, from where."""
+GET/HEAD/OPTIONS), allowed or not, leaves an `api_audit` row: who, what, when, from where.
+
+A route may write its audit row itself, in the same transaction as its change (`audit_in` then
+`mark_audited`): the change and its audit row then commit together or not at all. Otherwise the
+middleware writes it after the response, in its own transaction."""
 
 from __future__ import annotations
 
@@ -10,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request, Response
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
-from lendstack.api.keys import Principal, authenticate
+from lendstack.api.keys import PREFIX, KeyCache, Principal, authenticate, hash_token
 from lendstack.api.permissions import PUBLIC, allowed
 from lendstack.api.problems import problem_response
 from lendstack.store.tables_api import api_audit
@@ -38,12 +42,14 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-async def _guard(app: FastAPI, engine: Engine, request: Request) -> Response | Principal:
+async def _guard(app: FastAPI, engine: Engine, cache: KeyCache, request: Request) -> Response | Principal:
     route = route_of(app, request)
     if (request.method, request.url.path) in PUBLIC:
         return Principal("", "", "")
     token = _bearer(request)
-    principal = await run_in_threadpool(authenticate, engine, token) if token else None
+    principal = _cached(cache, token)
+    if principal is None and token:
+        principal = await run_in_threadpool(authenticate, engine, token, cache)
     if principal is None:
         detail = "an API key is required (Authorization: Bearer lsk_...)" if not token else "unknown or revoked key"
         return problem_response(401, "unauthorized", detail, "Authorization", {"WWW-Authenticate": "Bearer"})
@@ -53,24 +59,47 @@ async def _guard(app: FastAPI, engine: Engine, request: Request) -> Response | P
     return principal
 
 
-def _audit(engine: Engine, principal: Principal | None, request: Request, status: int) -> None:
+def _cached(cache: KeyCache, token: str) -> Principal | None:
+    # A cache hit needs no database and no thread: answer it on the event loop.
+    if not token.startswith(PREFIX):
+        return None
+    return cache.get(hash_token(token))
+
+
+_AUDIT_INSERT = insert(api_audit)  # built once; each row goes in as parameters
+
+
+def audit_in(connection: Connection, principal: Principal | None, request: Request, status: int) -> None:
+    """Write the call's audit row on `connection` (in the caller's transaction)."""
     client = request.client.host if request.client else ""
+    connection.execute(_AUDIT_INSERT, {
+        "at": datetime.now(UTC), "key_id": principal.key_id if principal else "",
+        "role": principal.role if principal else "", "partner_id": principal.partner_id if principal else "",
+        "method": request.method, "path": request.url.path, "status": status, "client": client,
+        "idempotency_key": request.headers.get("idempotency-key", "")[:200]})
+
+
+def mark_audited(request: Request) -> None:
+    """Call after the transaction that wrote the audit row (audit_in) committed."""
+    request.state.audited = True
+
+
+def _audit(engine: Engine, principal: Principal | None, request: Request, status: int) -> None:
     with engine.begin() as conn:
-        conn.execute(insert(api_audit).values(
-            at=datetime.now(UTC), key_id=principal.key_id if principal else "",
-            role=principal.role if principal else "", partner_id=principal.partner_id if principal else "",
-            method=request.method, path=request.url.path, status=status, client=client,
-            idempotency_key=request.headers.get("idempotency-key", "")[:200]))
+        audit_in(conn, principal, request, status)
 
 
 def install_security(app: FastAPI, engine: Engine) -> None:
+    cache = KeyCache()
+    app.state.key_cache = cache
+
     @app.middleware("http")
     async def _secure(request: Request, call_next: Next) -> Response:
         if not request.url.path.startswith(API_PREFIX):
             # Not the partner API (e.g. the staff console, which has its own session guard
             # over the same permission matrix): API keys do not apply there.
             return await call_next(request)
-        outcome = await _guard(app, engine, request)
+        outcome = await _guard(app, engine, cache, request)
         principal = outcome if isinstance(outcome, Principal) else None
         if principal is not None:
             request.state.principal = principal
@@ -78,7 +107,7 @@ def install_security(app: FastAPI, engine: Engine) -> None:
         else:
             assert isinstance(outcome, Response)
             response = outcome
-        if request.method not in READ_METHODS:
+        if request.method not in READ_METHODS and not getattr(request.state, "audited", False):
             await run_in_threadpool(_audit, engine, principal, request, response.status_code)
         return response
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,13 +226,29 @@ def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
     return None
 
 
+# Parsing a policy's YAML costs ~20 ms, most of an online decision: keep each parsed file (a Policy
+# is immutable), keyed by its path, modification time and size, so an edited file is read again.
+_FILE_CACHE: dict[tuple[str, int, int], Policy] = {}
+_FILE_CACHE_LOCK = threading.Lock()
+FILE_CACHE_MAX = 256
+
+
 def load_policy_file(path: str | Path) -> Policy:
     file = Path(path)
     try:
+        stat = file.stat()
+        key = (str(file.resolve()), stat.st_mtime_ns, stat.st_size)
+        if key in _FILE_CACHE:
+            return _FILE_CACHE[key]
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(str(file), 0, "policy", f"cannot read: {exc.strerror}") from None
-    return parse_policy(text, str(file))
+    policy = parse_policy(text, str(file))
+    with _FILE_CACHE_LOCK:
+        if len(_FILE_CACHE) >= FILE_CACHE_MAX:
+            _FILE_CACHE.pop(next(iter(_FILE_CACHE)))  # the oldest entry
+        _FILE_CACHE[key] = policy
+    return policy
 
 
 def list_policies(directory: Path = POLICY_DIR) -> list[Policy]:

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
+import os
 import secrets
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +56,7 @@ SEND_TIMEOUT_S = 5.0
 EVENT_BATCH = 200
 SEND_BATCH = 100
 SUBSCRIPTIONS_MAX = 10_000
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 SIGNATURE_TOLERANCE_S = 300
 URL_LENGTH_MAX = 2000
 
@@ -101,10 +105,67 @@ def verify_signature(secret: str, timestamp: str, body: bytes | str, signature: 
 # --- subscriptions ---------------------------------------------------------------------------------
 
 
-def _check_url(url: str) -> str:
+ALLOW_HOSTS_ENV = "LENDSTACK_WEBHOOK_ALLOW_HOSTS"  # comma-separated host names, IPs or CIDR networks
+RESOLVED_ADDRESSES_MAX = 64
+Resolver = Callable[[str], list[str]]
+
+
+def resolve_host(host: str) -> list[str]:
+    """The host's addresses; [] when it does not resolve (yet)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return [str(info[4][0]) for info in infos[:RESOLVED_ADDRESSES_MAX]]
+
+
+def _allow_list(allow_hosts: Iterable[str] | None) -> tuple[frozenset[str], tuple[IpNetwork, ...]]:
+    entries = os.environ.get(ALLOW_HOSTS_ENV, "").split(",") if allow_hosts is None else list(allow_hosts)
+    names, networks = set(), []
+    for entry in (e.strip().lower() for e in entries):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            names.add(entry.rstrip("."))
+    return frozenset(names), tuple(networks)
+
+
+def _internal(address: str) -> bool:
+    """Loopback, private, link-local (169.254.169.254: cloud metadata), shared, reserved: not the internet."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    return not ip.is_global or ip.is_multicast
+
+
+def _check_url(url: str, *, allow_hosts: Iterable[str] | None = None, resolve: Resolver = resolve_host) -> str:
+    """An http(s) URL without credentials whose host is on the internet, unless allow-listed
+    (`allow_hosts`, default LENDSTACK_WEBHOOK_ALLOW_HOSTS): the server must not be made to POST
+    into its own network (SSRF). A name that does not resolve yet is accepted: it reaches nothing."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > URL_LENGTH_MAX:
         raise WebhookError("url", "must be an absolute http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise WebhookError("url", "must not carry credentials (user:password@)")
+    try:
+        parts.port  # noqa: B018 - parsing it is the check: a bad port raises
+    except ValueError:
+        raise WebhookError("url", "has an invalid port") from None
+    host = parts.hostname.rstrip(".")
+    names, networks = _allow_list(allow_hosts)
+    if host in names:
+        return url
+    try:
+        addresses = [str(ipaddress.ip_address(host))]  # a literal IP needs no lookup
+    except ValueError:
+        addresses = resolve(host)
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if _internal(address) and not any(ip in network for network in networks):
+            raise WebhookError("url", f"host {host!r} is an internal address ({address}); "
+                                      f"allow it in {ALLOW_HOSTS_ENV} if this is intended")
     return url
 
 

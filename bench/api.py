@@ -1,0 +1,222 @@
+"""`lendstack bench api`: the decision endpoint over HTTP, end to end.
+
+A fresh SQLite (WAL) database with the catalog and one partner key; the API on uvicorn in a
+subprocess on a free loopback port (one worker by default: SQLite has one writer, and on this
+2-core machine a second worker measured no faster and with a worse p99); load from a SECOND process,
+locust headless (bench/api_locust.py):
+  1. paced: users at a constant throughput summing to BENCH rps (default 100) for ~20 s, after a warm-up;
+  2. saturation: a closed loop of several users with no wait, for ~15 s.
+Each request is POST /v1/applications with a new simulated application (lendstack.sim) and its own
+Idempotency-Key: a full decision (gather, fraud, score, price, limit) stored with its audit row.
+
+The bench key gets its own rate limit (far above the load): this measures the API, not the limiter.
+Sizes come from the environment so the smoke test can run it in seconds:
+LENDSTACK_BENCH_API_RPS, _SECONDS, _SATURATION_SECONDS, _USERS, _WARMUP, _WORKERS (uvicorn processes).
+
+The server process loads the model and freezes the garbage collector's view of the heap before it
+serves (gc.freeze(): the modules, the model and the compiled kernels are never scanned again); a
+full collection over that heap took ~150 ms and, landing in the paced phase, was the p99 by itself.
+`lendstack serve` should do the same at start-up.
+
+Besides the latencies, the result says what the server process itself spent: `server_cpu_ms_per_request`
+(user + system CPU of the server and its workers over both phases, per request). On a shared machine
+the latencies depend on what else runs; that number mostly does not."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from sqlalchemy import func, select
+
+from lendstack.api.keys import create_key
+from lendstack.services.models import default_registry_dir, ensure_default_model, scoring_model
+from lendstack.sim import generate_applications, to_application_json
+from lendstack.store.db import make_engine, upgrade
+from lendstack.store.tables_decisioning import decisions
+
+LOCUSTFILE = Path(__file__).with_name("api_locust.py")
+WARMUP_REQUESTS_DEFAULT = 100
+SERVER_START_TIMEOUT_S = 120.0
+PHASE_GRACE_S = 60.0  # locust gets this long beyond its run time before we call it hung
+HEADROOM = 1.3  # simulated applications made per expected request
+
+
+def _env_int(name: str, default: int) -> int:
+    value = int(os.environ.get(name, default))
+    assert value > 0, f"{name} must be positive"
+    return value
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(message, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _app() -> Any:
+    """The app of one server process, over BENCH_API_DB (a factory: each uvicorn worker builds its own)."""
+    from lendstack.api.app import create_app
+    from lendstack.api.ratelimit import Rate, RateLimits
+
+    engine = make_engine(os.environ["BENCH_API_DB"])
+    limits = RateLimits(by_key={os.environ["BENCH_API_KEY_ID"]: Rate(1_000_000.0, 1_000_000)})
+    app = create_app(engine, registry_dir=os.environ["BENCH_API_REGISTRY"], rate_limits=limits)
+    # Load the model now, then move everything alive (modules, the model, numba's compiled kernels)
+    # out of the collector's reach: a full collection over that heap took ~150 ms, a pause that
+    # stalls every request queued behind it.
+    scoring_model(os.environ["BENCH_API_REGISTRY"])
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def _serve() -> None:
+    """The server process: the API over BENCH_API_DB on BENCH_API_PORT (run via `python -c`)."""
+    import uvicorn
+
+    workers = int(os.environ.get("LENDSTACK_BENCH_API_WORKERS", "1"))
+    uvicorn.run("bench.api:_app", factory=True, host="127.0.0.1", port=int(os.environ["BENCH_API_PORT"]),
+                log_level="warning", access_log=False, workers=workers)
+
+
+def _start_server(env: dict[str, str], base_url: str) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen([sys.executable, "-c", "from bench.api import _serve; _serve()"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            stderr = server.stderr.read().decode() if server.stderr else ""
+            raise RuntimeError(f"the API server exited with {server.returncode}: {stderr[-2000:]}")
+        try:
+            if httpx.get(f"{base_url}/v1/openapi.json", timeout=1.0).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the API server did not start in time")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (the uvicorn workers), from /proc."""
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid, *(int(c) for c in children.read_text().split())] if children.is_file() else [pid]
+    total = 0
+    for one in pids[:64]:  # bounded: a handful of workers
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a worker that just exited
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks_per_s
+
+
+def _warm_up(base_url: str, token: str, documents: list[dict[str, Any]]) -> int:
+    """Decide the first documents once so the model, compiled kernels and pools are loaded."""
+    with httpx.Client(base_url=base_url, timeout=60.0) as client:
+        for i, document in enumerate(documents):
+            response = client.post("/v1/applications", json=document,
+                                   headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"warm-{i}"})
+            assert response.status_code == 201, response.text
+    return len(documents)
+
+
+def _locust(env: dict[str, str], base_url: str, users: int, seconds: int, user_rps: float, offset: int,
+            run: str, workdir: Path) -> list[tuple[float, float, int]]:
+    out = workdir / f"{run}.json"
+    phase_env = {**env, "BENCH_API_USER_RPS": str(user_rps), "BENCH_API_OFFSET": str(offset),
+                 "BENCH_API_RUN": run, "BENCH_API_OUT": str(out)}
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", base_url,
+               "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--only-summary", "--loglevel", "WARNING",
+               "--stop-timeout", "10"]
+    done = subprocess.run(command, env=phase_env, capture_output=True, timeout=seconds + PHASE_GRACE_S, check=False)
+    if not out.is_file():
+        raise RuntimeError(f"locust wrote no samples (exit {done.returncode}): {done.stderr.decode()[-2000:]}")
+    samples: list[tuple[float, float, int]] = [tuple(s) for s in json.loads(out.read_text())]  # type: ignore[misc]
+    return samples
+
+
+def _summary(samples: list[tuple[float, float, int]], suffix: str) -> dict[str, Any]:
+    ok = [s for s in samples if s[2] == 201]
+    latencies = np.array([s[1] for s in ok]) if ok else np.array([0.0])
+    ends = sorted(s[0] for s in samples)
+    # Achieved rate over the steady part: completions between the first and the last one.
+    window_s = (ends[-1] - ends[0]) if len(ends) > 1 else 0.0
+    return {f"ms_p50_{suffix}": float(np.percentile(latencies, 50)),
+            f"ms_p99_{suffix}": float(np.percentile(latencies, 99)),
+            f"ms_max_{suffix}": float(latencies.max()),
+            f"requests_{suffix}": len(samples), f"ok_{suffix}": len(ok), f"errors_{suffix}": len(samples) - len(ok),
+            f"rps_achieved_{suffix}": (len(ok) - 1) / window_s if window_s > 0 else 0.0}
+
+
+def run(progress: bool = True) -> dict[str, Any]:
+    rps = _env_int("LENDSTACK_BENCH_API_RPS", 100)
+    seconds = _env_int("LENDSTACK_BENCH_API_SECONDS", 20)
+    saturation_s = _env_int("LENDSTACK_BENCH_API_SATURATION_SECONDS", 15)
+    users = _env_int("LENDSTACK_BENCH_API_USERS", 16)
+    _env_int("LENDSTACK_BENCH_API_WORKERS", 1)  # checked here, used by the server process
+    warmup = _env_int("LENDSTACK_BENCH_API_WARMUP", WARMUP_REQUESTS_DEFAULT)
+    registry = default_registry_dir()
+    ensure_default_model(registry, progress=lambda m: _say(progress, m))  # train once, outside the timing
+    expected = int((rps * seconds + 400 * saturation_s) * HEADROOM) + warmup
+    _say(progress, f"simulating {expected:,} applications")
+    frame = generate_applications(expected, seed=77)
+    documents = [to_application_json(row) for row in frame.iter_rows(named=True)]
+    with tempfile.TemporaryDirectory(prefix="lendstack-bench-api-") as tmp:
+        workdir = Path(tmp)
+        url = f"sqlite:///{workdir / 'api.db'}"
+        engine = make_engine(url)
+        upgrade(engine)
+        key = create_key(engine, "partner", partner_id="bench", label="bench api")
+        docs_file = workdir / "documents.json"
+        docs_file.write_text(json.dumps(documents[warmup:]))
+        port = _free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "BENCH_API_DB": url, "BENCH_API_PORT": str(port), "BENCH_API_REGISTRY": str(registry),
+               "BENCH_API_KEY_ID": key.key_id, "BENCH_API_TOKEN": key.token, "BENCH_API_DOCS": str(docs_file),
+               "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent.parent),
+                                              os.environ.get("PYTHONPATH", "")])}
+        server = _start_server(env, base_url)
+        try:
+            _say(progress, f"API on {base_url}; warming up")
+            _warm_up(base_url, key.token, documents[:warmup])
+            cpu_start_s = _cpu_s(server.pid) if Path("/proc").is_dir() else 0.0
+            _say(progress, f"paced: {rps} req/s for {seconds} s (locust, {rps} users at 1 req/s)")
+            paced = _locust(env, base_url, rps, seconds, 1.0, 0, "paced", workdir)
+            _say(progress, f"saturation: {users} users, closed loop, {saturation_s} s")
+            saturated = _locust(env, base_url, users, saturation_s, 0.0, len(paced), "saturation", workdir)
+            cpu_s = _cpu_s(server.pid) - cpu_start_s if Path("/proc").is_dir() else 0.0
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        with engine.connect() as conn:
+            stored = int(conn.execute(select(func.count()).where(decisions.c.acting.is_(True))).scalar_one())
+        engine.dispose()
+    result = {**_summary(paced, f"at_{rps}rps"), **_summary(saturated, "at_saturation")}
+    result["rps_at_saturation"] = result.pop("rps_achieved_at_saturation")
+    served = len(paced) + len(saturated)
+    workers = _env_int("LENDSTACK_BENCH_API_WORKERS", 1)
+    result.update({"target_rps": rps, "saturation_users": users, "decisions_stored": stored,
+                   "server_cpu_ms_per_request": 1000.0 * cpu_s / served if served else 0.0,
+                   "load_average_1m": os.getloadavg()[0], "cpus": os.cpu_count() or 0,
+                   "load_generator": "locust (FastHttpUser), separate process",
+                   "server": f"uvicorn, {workers} worker{'s' if workers > 1 else ''}"})
+    # Every 201 is a stored decision, and nothing else stored one: the HTTP answers are the database's truth.
+    assert stored == warmup + result[f"ok_at_{rps}rps"] + result["ok_at_saturation"], stored
+    return result

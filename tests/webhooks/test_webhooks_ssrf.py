@@ -1,0 +1,71 @@
+"""The SSRF guard on subscription URLs: only http(s), no credentials, no internal hosts (loopback,
+private, link-local, cloud metadata, shared, reserved, IPv4-mapped IPv6, names resolving there)
+unless allow-listed; every refusal names "url" and stores nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from lendstack.services import webhooks as wh
+from lendstack.store.tables_webhooks import webhook_subscriptions
+
+PUBLIC_IP = "93.184.216.34"
+
+
+def fake_dns(table: dict[str, list[str]]) -> wh.Resolver:
+    return lambda host: table.get(host, [])
+
+
+@pytest.mark.parametrize("url", [
+    "ftp://hooks.example/in", "file:///etc/passwd", "gopher://x.example/", "/relative", "http://",
+    "https://user:pw@hooks.example/in", "https://user@hooks.example/in", "http://hooks.example:99999/in",
+    "http://127.0.0.1/", "http://127.9.9.9:8080/", "http://localhost/", "http://[::1]/", "http://0.0.0.0/",
+    "http://10.1.2.3/", "http://172.16.0.1/", "http://192.168.1.1/", "http://169.254.169.254/latest/meta-data",
+    "http://[fe80::1]/", "http://[fd00::1]/", "http://100.64.0.1/", "http://[::ffff:127.0.0.1]/",
+    "http://224.0.0.1/", "http://2130706433/", "http://0x7f000001/", "http://metadata.internal.test/",
+    "http://rebind.example/",
+])
+def test_refused_urls_name_the_field(url: str) -> None:
+    dns = fake_dns({"localhost": ["127.0.0.1", "::1"], "metadata.internal.test": ["169.254.169.254"],
+                    "rebind.example": [PUBLIC_IP, "10.0.0.7"],  # one internal answer is enough to refuse
+                    "2130706433": ["127.0.0.1"], "0x7f000001": ["127.0.0.1"]})
+    with pytest.raises(wh.WebhookError) as caught:
+        wh._check_url(url, allow_hosts=[], resolve=dns)
+    assert caught.value.field == "url"
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.example/in", f"http://{PUBLIC_IP}/hook", "https://[2606:4700:4700::1111]/h",
+    "https://unresolvable.example/in",  # resolves to nothing: it can reach nothing either
+])
+def test_public_urls_pass(url: str) -> None:
+    dns = fake_dns({"hooks.example": [PUBLIC_IP]})
+    assert wh._check_url(url, allow_hosts=[], resolve=dns) == url
+
+
+def test_allow_list_by_name_ip_and_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    dns = fake_dns({"receiver.internal": ["10.0.0.5"], "other.internal": ["10.9.0.5"]})
+    allow = ["receiver.internal", "127.0.0.1", "192.168.0.0/16"]
+    for url in ("http://receiver.internal/h", "http://127.0.0.1:9/h", "http://192.168.4.4/h"):
+        assert wh._check_url(url, allow_hosts=allow, resolve=dns) == url
+    for url in ("http://other.internal/h", "http://127.0.0.2/h", "http://10.0.0.5/h"):
+        with pytest.raises(wh.WebhookError):
+            wh._check_url(url, allow_hosts=allow, resolve=dns)
+    monkeypatch.setenv(wh.ALLOW_HOSTS_ENV, " RECEIVER.internal , 10.9.0.0/16")
+    assert wh._check_url("http://receiver.internal/h", resolve=dns)
+    assert wh._check_url("http://other.internal/h", resolve=dns)
+    monkeypatch.setenv(wh.ALLOW_HOSTS_ENV, "")
+    with pytest.raises(wh.WebhookError):
+        wh._check_url("http://127.0.0.1:9/h", resolve=dns)
+    with pytest.raises(wh.WebhookError, match="credentials"):  # the allow list never admits credentials
+        wh._check_url("http://u:p@127.0.0.1/h", allow_hosts=["127.0.0.1"], resolve=dns)
+
+
+def test_refused_subscription_stores_nothing(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(wh.ALLOW_HOSTS_ENV, raising=False)
+    with pytest.raises(wh.WebhookError) as caught:
+        wh.create_subscription(engine, url="http://169.254.169.254/latest", event_types=["loan.repaid"])
+    assert caught.value.field == "url"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(webhook_subscriptions)).scalar_one() == 0
