@@ -25,6 +25,7 @@ from sqlalchemy import Engine, make_url
 from lendstack.cli.books import print_aging, print_trial_balance
 from lendstack.cli.context import open_engine
 from lendstack.cli.output import console, fail, print_json, print_table
+from lendstack.cli.serve import run_site
 from lendstack.services.decisions import list_reviews
 from lendstack.services.demo import (
     DEMO_PARTNER,
@@ -217,8 +218,4 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def _serve(engine: Engine, host: str, port: int) -> None:
-    import uvicorn
-
-    from lendstack.web import create_site
-
-    uvicorn.run(create_site(engine, registry_dir=default_registry_dir()), host=host, port=port, log_level="info")
+    run_site(engine, host, port, default_registry_dir())

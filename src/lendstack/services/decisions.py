@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, select
 
 from lendstack.decisioning import Decision, DecisionInputError, Experiment, Policy, ScoringModel, assign, decide
 from lendstack.decisioning.policy import load_policy, policy_from_document
@@ -36,6 +36,8 @@ from lendstack.services.loans import book_loan
 from lendstack.store import UnitOfWork
 from lendstack.store.decision_repo import DecisionRepository, ReviewItem
 from lendstack.store.origination_repo import ApplicationRepository
+from lendstack.store.tables_api import api_loan_partners
+from lendstack.store.tables_origination import applications as applications_table
 
 ModelLoader = Callable[[str], ScoringModel]
 _STATUS = {"approve": "approved", "refer": "referred", "decline": "declined"}
@@ -131,27 +133,57 @@ def _decision_row(decision: Decision, arm: str, acting: bool, inputs: dict[str, 
     }
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An application with its gathered inputs, ready to decide: everything that needs no database."""
+
+    application: Application
+    setup: Engines
+    bundle: DataBundle
+    flags: list[Any]
+    features: dict[str, Any]
+
+
+def prepare_decision(
+    document: dict[str, Any], *, policy: Policy | str | None = None, model: ScoringModel | None = None,
+    connectors: Sequence[Connector] | None = None, fraud_context: FraudContext | None = None,
+    engines: Engines | None = None, today: date | None = None,
+) -> Prepared:
+    """Parse (bad input raises here, before anything is written) and gather the data sources.
+    Done outside the unit of work: the write lock is never held while a connector is called."""
+    application = parse_application(document, today=today)
+    setup = engines or Engines(resolve_policy(policy), model or _default_model())
+    context = fraud_context or MemoryFraudContext()
+    bundle, flags, features = gather_inputs(application, connectors, context, setup.fraud_config)
+    return Prepared(application, setup, bundle, flags, features)
+
+
+def decide_prepared(uow: UnitOfWork, prepared: Prepared) -> Decision:
+    """Decide and persist inside the caller's unit of work (which may write more, e.g. the API's
+    idempotency record and audit row, so that all of it commits together); returns the acting decision."""
+    application, setup, bundle = prepared.application, prepared.setup, prepared.bundle
+    repo = DecisionRepository(uow.connection)
+    if repo.exists(application.application_id):
+        raise DecisionInputError("application_id", f"{application.application_id!r} is already decided")
+    applicant = application.applicant
+    exposure = Exposure(*repo.exposure(applicant.applicant_id, applicant.identifiers.address_hash,
+                                       applicant.segment))
+    inputs = _input_record(application, bundle, prepared.flags, prepared.features, exposure)
+    acting, arm, shadow = _run_arms(setup, application, bundle, prepared.flags, prepared.features, exposure)
+    _persist(uow, repo, application, bundle, inputs, acting, arm, shadow, setup)
+    return acting
+
+
 def decide_application(
     engine: Engine, document: dict[str, Any], *, policy: Policy | str | None = None,
     model: ScoringModel | None = None, connectors: Sequence[Connector] | None = None,
     fraud_context: FraudContext | None = None, engines: Engines | None = None, today: date | None = None,
 ) -> Decision:
     """Decide one application document and persist everything in one unit of work; returns the acting decision."""
-    application = parse_application(document, today=today)
-    setup = engines or Engines(resolve_policy(policy), model or _default_model())
-    context = fraud_context or MemoryFraudContext()
-    bundle, flags, features = gather_inputs(application, connectors, context, setup.fraud_config)
+    prepared = prepare_decision(document, policy=policy, model=model, connectors=connectors,
+                                fraud_context=fraud_context, engines=engines, today=today)
     with UnitOfWork(engine) as uow:
-        repo = DecisionRepository(uow.connection)
-        if repo.exists(application.application_id):
-            raise DecisionInputError("application_id", f"{application.application_id!r} is already decided")
-        applicant = application.applicant
-        exposure = Exposure(*repo.exposure(applicant.applicant_id, applicant.identifiers.address_hash,
-                                           applicant.segment))
-        inputs = _input_record(application, bundle, flags, features, exposure)
-        acting, arm, shadow = _run_arms(setup, application, bundle, flags, features, exposure)
-        _persist(uow, repo, application, bundle, inputs, acting, arm, shadow, setup)
-    return acting
+        return decide_prepared(uow, prepared)
 
 
 def _run_arms(setup: Engines, application: Application, bundle: DataBundle, flags: Sequence[Any],
@@ -174,7 +206,7 @@ def _persist(uow: UnitOfWork, repo: DecisionRepository, application: Application
              inputs: dict[str, Any], acting: Decision, arm: str, shadow: Decision | None, setup: Engines) -> None:
     policies = {p.content_hash: p for p in (setup.policy, setup.challenger_policy or setup.policy)}
     for policy in policies.values():
-        repo.save_policy(policy.policy_id, policy.version, policy.content_hash, policy.canonical())
+        repo.save_policy(policy.policy_id, policy.version, policy.content_hash, policy.canonical)
     repo.add(_decision_row(acting, arm, True, inputs, application))
     if shadow is not None:
         repo.add(_decision_row(shadow, "shadow", False, inputs, application))
@@ -191,7 +223,7 @@ def _persist(uow: UnitOfWork, repo: DecisionRepository, application: Application
 
 def _origination_status(uow: UnitOfWork, application: Application, bundle: DataBundle, decision: Decision) -> None:
     applications = ApplicationRepository(uow.connection)
-    if applications.get(application.application_id) is None:
+    if not applications.exists(application.application_id):  # submitted before (e.g. by the console)?
         applications.add(application)
     applications.save_snapshots(application.application_id, bundle)
     applications.set_status(application.application_id, _STATUS[decision.outcome],
@@ -370,4 +402,18 @@ def accept_offer(engine: Engine, application_id: str, on: date, key: str) -> dic
         applications = ApplicationRepository(uow.connection)
         if applications.status_of(application_id) != "booked":
             applications.set_status(application_id, "booked", reason=f"loan {loan_id}")
+        _own_loan(uow, application_id, loan_id)
     return booked
+
+
+def _own_loan(uow: UnitOfWork, application_id: str, loan_id: str) -> None:
+    """The partner that brought the application owns its loan (a partner sees only its own loans),
+    whoever accepted the offer: the partner's API, a staff member in the console, or the demo."""
+    conn = uow.connection
+    partner_id = conn.execute(select(applications_table.c.partner_id)
+                              .where(applications_table.c.application_id == application_id)).scalar_one_or_none()
+    if not partner_id:
+        return
+    known = conn.execute(select(api_loan_partners.c.partner_id).where(api_loan_partners.c.loan_id == loan_id))
+    if known.first() is None:
+        conn.execute(insert(api_loan_partners).values(loan_id=loan_id, partner_id=partner_id))

@@ -3,13 +3,21 @@
 SQLite connections get WAL (readers never block the one writer), synchronous=NORMAL (safe with
 WAL, much faster than FULL), foreign keys and a busy timeout; every transaction starts with
 BEGIN IMMEDIATE, so concurrent writers queue on the busy timeout at BEGIN instead of failing
-late at their first write with "database is locked".
+late at their first write with "database is locked". A connection from `read_only(engine)` starts
+a plain (deferred) BEGIN instead: it reads one consistent WAL snapshot without taking the write
+lock, so hot-path lookups (API keys, idempotency records) never queue behind a writer.
+
+synchronous=NORMAL under WAL: a commit is durable against a crash of the process (the WAL is in
+the OS page cache and is replayed on the next open); only a power loss or kernel crash can lose the
+last transactions before a checkpoint, and the database is never corrupted. FULL would fsync the
+WAL on every commit.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "sqlite:///lendstack.db"  # relative to the working directory
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY_OPTION = "lendstack_read_only"  # execution option: BEGIN (deferred) instead of BEGIN IMMEDIATE
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -66,7 +75,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only. On SQLite its transaction is deferred: one snapshot, no write
+    lock (a write on it would have to upgrade the lock and may fail with SQLITE_BUSY: do not).
+    On PostgreSQL it is an ordinary transaction."""
+    with engine.connect() as connection:
+        yield connection.execution_options(**{READ_ONLY_OPTION: True})
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -3,11 +3,12 @@ Writes go on the caller's connection (inside its UnitOfWork) and never commit.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from lendstack.store.tables_decisioning import decision_assignments, decision_policies, decisions, review_queue
 
@@ -42,21 +43,42 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
+# The statements of every decision, built once: building and hashing a statement per call cost
+# more than running it. Values go in as parameters.
+_d = decisions.c
+_POLICY_HASH = select(decision_policies.c.content_hash).where(
+    decision_policies.c.policy_id == bindparam("policy_id"), decision_policies.c.version == bindparam("version"))
+_INSERT_DECISION = insert(decisions)
+_EXISTS = select(_d.id).where(_d.application_id == bindparam("application_id")).limit(1)
+
+
+def _exposure_sum(column: Any) -> Any:
+    # Served by the (column, acting, exposure_minor) index of migration 0011, without the table.
+    return select(func.coalesce(func.sum(_d.exposure_minor), 0)).where(_d.acting.is_(True),
+                                                                      column == bindparam("value"))
+
+
+_EXPOSURE = (_exposure_sum(_d.applicant_id), _exposure_sum(_d.household_key), _exposure_sum(_d.segment))
+
+
 class DecisionRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
     # ------------------------------------------------------------------ policies
 
-    def save_policy(self, policy_id: str, version: str, content_hash: str, document: dict[str, Any]) -> None:
-        """Store a policy version once; the same version with another hash is refused (versions are immutable)."""
-        c = decision_policies.c
-        query = select(c.content_hash).where(c.policy_id == policy_id, c.version == version)
-        known = self.connection.execute(query).scalar_one_or_none()
+    def save_policy(self, policy_id: str, version: str, content_hash: str,
+                    document: dict[str, Any] | Callable[[], dict[str, Any]]) -> None:
+        """Store a policy version once; the same version with another hash is refused (versions are immutable).
+
+        `document` may be a function: it is then called only when the version is new (making the
+        canonical document costs more than the lookup, and nearly every decision finds it stored)."""
+        known = self.connection.execute(_POLICY_HASH, {"policy_id": policy_id, "version": version}
+                                        ).scalar_one_or_none()
         if known is None:
             self.connection.execute(insert(decision_policies).values(
-                policy_id=policy_id, version=version, content_hash=content_hash, document=document,
-                created_at=_now(None)))
+                policy_id=policy_id, version=version, content_hash=content_hash,
+                document=document() if callable(document) else document, created_at=_now(None)))
         elif known != content_hash:
             raise ValueError(f"policy {policy_id}@{version} is already stored with another content hash; "
                              "bump the version")
@@ -70,21 +92,17 @@ class DecisionRepository:
     # ------------------------------------------------------------------ decisions
 
     def add(self, row: dict[str, Any], *, now: datetime | None = None) -> None:
-        self.connection.execute(insert(decisions).values(**row, created_at=_now(now)))
+        self.connection.execute(_INSERT_DECISION, {**row, "created_at": _now(now)})
 
     def exposure(self, applicant_id: str, household_key: str, segment: str) -> tuple[int, int, int]:
         """Approved exposure (acting decisions) of the applicant, the household and the segment."""
-        c = decisions.c
-
-        def total(column: Any, value: str) -> int:
-            query = select(func.coalesce(func.sum(c.exposure_minor), 0)).where(c.acting.is_(True), column == value)
-            return int(self.connection.execute(query).scalar_one())
-
-        return total(c.applicant_id, applicant_id), total(c.household_key, household_key), total(c.segment, segment)
+        applicant, household, in_segment = (int(self.connection.execute(query, {"value": value}).scalar_one())
+                                            for query, value in zip(_EXPOSURE, (applicant_id, household_key, segment),
+                                                                    strict=True))
+        return applicant, household, in_segment
 
     def exists(self, application_id: str) -> bool:
-        query = select(decisions.c.id).where(decisions.c.application_id == application_id).limit(1)
-        return self.connection.execute(query).first() is not None
+        return self.connection.execute(_EXISTS, {"application_id": application_id}).first() is not None
 
     def get(self, application_id: str, arm: str | None = None) -> StoredDecision | None:
         """The acting decision (or the given arm's)."""

@@ -11,6 +11,7 @@ cannot deadlock on each other).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -538,6 +539,7 @@ def _bind_values(type_: TypeEngine[Any], dialect: Dialect, values: list[Any]) ->
     return list(map(processed.__getitem__, ids))
 
 
+@functools.cache  # one statement per dialect: every unit of work makes a ledger, most never post
 def _balance_upsert(dialect_name: str) -> Insert:
     """INSERT ... ON CONFLICT (key) DO UPDATE SET balance_minor = balance_minor + excluded."""
     if dialect_name == "sqlite":

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from lendstack.fraud import BlacklistEntry
 from lendstack.origination import (
@@ -54,6 +54,20 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
+# The statements of every submission, built once (values go in as parameters): building and
+# hashing a statement per call cost more than running it.
+_a = applications.c
+_EXISTS = select(func.count()).select_from(applications).where(_a.application_id == bindparam("application_id"))
+_STATUS = select(_a.status).where(_a.application_id == bindparam("application_id"))
+_SET_STATUS = (update(applications).where(_a.application_id == bindparam("id"))
+               .values(status=bindparam("status"), updated_at=bindparam("at")))
+_APPLICANT = select(applicants.c.applicant_id).where(applicants.c.applicant_id == bindparam("applicant_id"))
+_INSERT_APPLICANT = insert(applicants)
+_INSERT_APPLICATION = insert(applications)
+_INSERT_HISTORY = insert(application_status_history)
+_INSERT_SNAPSHOTS = insert(application_snapshots)
+
+
 class ApplicationRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -64,7 +78,7 @@ class ApplicationRepository:
         if self._exists(application.application_id):
             raise ApplicationError("application_id", f"{application.application_id!r} already exists")
         self._ensure_applicant(application, at)
-        self.connection.execute(insert(applications).values(**self._row(application, at)))
+        self.connection.execute(_INSERT_APPLICATION, self._row(application, at))
         self._log(application.application_id, "received", "submitted", at)
 
     def submit(
@@ -84,9 +98,11 @@ class ApplicationRepository:
         application = parse_application(row.document, today=_FAR_FUTURE)
         return StoredApplication(application, row.status, row.created_at, row.updated_at)
 
+    def exists(self, application_id: str) -> bool:
+        return self._exists(application_id)
+
     def status_of(self, application_id: str) -> str:
-        query = select(applications.c.status).where(applications.c.application_id == application_id)
-        status = self.connection.execute(query).scalar_one_or_none()
+        status = self.connection.execute(_STATUS, {"application_id": application_id}).scalar_one_or_none()
         if status is None:
             raise ApplicationError("application_id", f"no application {application_id!r}")
         return str(status)
@@ -95,11 +111,7 @@ class ApplicationRepository:
         """Move the application along its lifecycle; an illegal move raises `StatusError` and changes nothing."""
         at = _now(now)
         check_transition(application_id, self.status_of(application_id), status)
-        self.connection.execute(
-            update(applications)
-            .where(applications.c.application_id == application_id)
-            .values(status=status, updated_at=at)
-        )
+        self.connection.execute(_SET_STATUS, {"id": application_id, "status": status, "at": at})
         self._log(application_id, status, reason, at)
 
     def history(self, application_id: str) -> list[StatusChange]:
@@ -111,7 +123,7 @@ class ApplicationRepository:
         assert self._exists(application_id), f"no application {application_id!r}"
         rows = [_snapshot_row(application_id, snap) for snap in bundle.snapshots.values()]
         if rows:
-            self.connection.execute(insert(application_snapshots), rows)
+            self.connection.execute(_INSERT_SNAPSHOTS, rows)  # one executemany for every source
 
     def snapshots(self, application_id: str) -> DataBundle:
         """The latest snapshot per source, as saved."""
@@ -132,17 +144,15 @@ class ApplicationRepository:
         return written
 
     def _exists(self, application_id: str) -> bool:
-        query = select(func.count()).select_from(applications).where(applications.c.application_id == application_id)
-        return bool(self.connection.execute(query).scalar_one())
+        return bool(self.connection.execute(_EXISTS, {"application_id": application_id}).scalar_one())
 
     def _ensure_applicant(self, application: Application, at: datetime) -> None:
         a = application.applicant
-        query = select(applicants.c.applicant_id).where(applicants.c.applicant_id == a.applicant_id)
-        if self.connection.execute(query).first() is None:
-            self.connection.execute(insert(applicants).values(
-                applicant_id=a.applicant_id, applicant_type=a.applicant_type, segment=a.segment, region=a.region,
-                created_at=at,
-            ))  # fmt: skip
+        if self.connection.execute(_APPLICANT, {"applicant_id": a.applicant_id}).first() is None:
+            self.connection.execute(_INSERT_APPLICANT, {
+                "applicant_id": a.applicant_id, "applicant_type": a.applicant_type, "segment": a.segment,
+                "region": a.region, "created_at": at,
+            })  # fmt: skip
 
     @staticmethod
     def _row(application: Application, at: datetime) -> dict[str, Any]:
@@ -159,9 +169,7 @@ class ApplicationRepository:
 
     def _log(self, application_id: str, status: str, reason: str, at: datetime) -> None:
         self.connection.execute(
-            insert(application_status_history).values(
-                application_id=application_id, status=status, reason=reason, changed_at=at
-            )
+            _INSERT_HISTORY, {"application_id": application_id, "status": status, "reason": reason, "changed_at": at}
         )
 
 

@@ -14,6 +14,8 @@ from lendstack.events import DomainEvent
 from lendstack.store.tables import outbox
 
 PENDING_LIMIT_DEFAULT = 100
+_INSERT = insert(outbox)  # built once: every state change writes here
+_LAST_SEQ = select(func.coalesce(func.max(outbox.c.seq), 0))
 
 
 class Outbox:
@@ -31,12 +33,12 @@ class Outbox:
             return
         if self.connection.dialect.name == "sqlite":
             self._number_rows(rows)
-        self.connection.execute(insert(outbox), rows)
+        self.connection.execute(_INSERT, rows)
 
     def _number_rows(self, rows: list[dict[str, Any]]) -> None:
         # SQLite has no identity for non-key columns. Writers are serialized by BEGIN IMMEDIATE,
         # so MAX(seq)+1 read inside this transaction cannot be taken by anyone else.
-        last = self.connection.execute(select(func.coalesce(func.max(outbox.c.seq), 0))).scalar_one()
+        last = self.connection.execute(_LAST_SEQ).scalar_one()
         for offset, row in enumerate(rows, start=1):
             row["seq"] = int(last) + offset
 

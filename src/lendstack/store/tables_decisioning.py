@@ -47,6 +47,10 @@ decisions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("application_id", "arm"),
     Index(None, "outcome"),
+    # The exposure sums of a decision, read from the index alone (migration 0011).
+    Index(None, "applicant_id", "acting", "exposure_minor"),
+    Index(None, "household_key", "acting", "exposure_minor"),
+    Index(None, "segment", "acting", "exposure_minor"),
 )
 
 decision_assignments = Table(
