@@ -64,7 +64,25 @@ def test_audit_records_every_state_changing_call(booked: tuple[API, str, str]) -
         rows = conn.execute(select(api_audit.c.method, api_audit.c.path, api_audit.c.role, api_audit.c.client,
                                    api_audit.c.status)).all()
     assert (("POST", f"/v1/loans/{loan_id}/disbursements", "admin")) in {(r[0], r[1], r[2]) for r in rows}
-    assert all(r.client for r in rows) and all(r.method == "POST" for r in rows)
+    assert all(r.client for r in rows)
+    # Reads are audited only where they touch personal data (who read whose record); never the catalog.
+    reads = {r.path for r in rows if r.method == "GET"}
+    assert all(path.startswith(("/v1/applications", "/v1/applicants", "/v1/loans")) for path in reads)
+    assert {r.method for r in rows} <= {"POST", "GET", "DELETE"}
+
+
+def test_reads_of_personal_data_are_audited_and_the_catalog_is_not(booked: tuple[API, str, str]) -> None:
+    (client, tokens, engine), _application_id, loan_id = booked
+
+    def audited_paths() -> list[str]:
+        with engine.connect() as conn:
+            return [r.path for r in conn.execute(select(api_audit.c.path, api_audit.c.method, api_audit.c.role))
+                    if r.method == "GET"]
+
+    before = audited_paths()
+    assert client.get(f"/v1/loans/{loan_id}", headers=auth(tokens["auditor"], "r1")).status_code == 200
+    assert client.get("/v1/products", headers=auth(tokens["auditor"], "r2")).status_code == 200
+    assert sorted(audited_paths()) == sorted([*before, f"/v1/loans/{loan_id}"])
 
 
 def test_keys_are_hashed_at_rest(api: API) -> None:

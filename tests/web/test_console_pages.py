@@ -167,3 +167,20 @@ def test_accept_disburse_and_repay_once(login_as: Login, engine: Engine, registr
     assert ahead.status_code == 422 and "in the future" in ahead.text and get_loan(engine, loan_id) == after
     shown = collector.get(f"/console/loans/{loan_id}?flash=repaid")
     assert 'data-testid="payment"' in shown.text and 'data-testid="flash"' in shown.text
+
+
+def test_staff_reads_of_personal_data_are_audited_and_catalog_reads_are_not(login_as: Login, engine: Engine) -> None:
+    auditor = login_as("auditor")
+
+    def reads() -> list[tuple[str, str]]:
+        with engine.connect() as conn:
+            return sorted((r.key_id, r.path) for r in conn.execute(
+                select(api_audit.c.key_id, api_audit.c.path, api_audit.c.method)) if r.method == "GET")
+
+    before = reads()
+    assert auditor.get("/console/applications").status_code == 200
+    assert auditor.get("/console/products").status_code == 200
+    after = reads()
+    assert len(after) == len(before) + 1
+    [(who, path)] = [row for row in after if row not in before]
+    assert path == "/console/applications" and who.startswith("user:")

@@ -21,6 +21,7 @@ from lendstack.api import (
     routes_catalog,
     routes_loans,
     routes_models,
+    routes_monitoring,
     routes_origination,
     routes_webhooks,
 )
@@ -31,7 +32,8 @@ from lendstack.api.security import install_security
 from lendstack.services.models import default_registry_dir
 from lendstack.store.db import make_engine
 
-ROUTERS = (routes_catalog, routes_origination, routes_applicants, routes_loans, routes_models, routes_webhooks)
+ROUTERS = (routes_catalog, routes_origination, routes_applicants, routes_loans, routes_models, routes_monitoring,
+           routes_webhooks)
 
 
 def create_app(engine: Engine | None = None, *, registry_dir: str | Path | None = None,

@@ -40,6 +40,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/reports/aging"): BOOKS | {COLLECTIONS},
     ("GET", "/v1/keys"): frozenset({ADMIN, AUDITOR}),
     ("POST", "/v1/keys/{key_id}/revoke"): frozenset({ADMIN}),
+    # Post-loan data (revenue, tax, bureau, telematics, device): risk feeds it; a partner for its own loans.
+    ("POST", "/v1/post-loan-data"): frozenset({ADMIN, RISK, PARTNER}),
     # Webhooks: a partner manages its own (routes filter by partner id); admin subscriptions get everything.
     ("POST", "/v1/webhooks/subscriptions"): frozenset({ADMIN, PARTNER}),
     ("GET", "/v1/webhooks/subscriptions"): frozenset({ADMIN, AUDITOR, PARTNER}),
@@ -119,3 +121,24 @@ PUBLIC = frozenset({("GET", "/v1/openapi.json"), ("GET", "/v1/docs")})
 def allowed(method: str, route: str, role: str) -> bool:
     assert role in ROLES, f"unknown role {role!r}"
     return role in MATRIX.get((method.upper(), route), frozenset())
+
+
+# Reads of personal data (applicants, applications, loans, collection cases) are audited like changes:
+# who read whose record, when, from where — the quarterly audit reports them (个人信息访问记录).
+PERSONAL_DATA_READS = frozenset({
+    "/v1/applications", "/v1/applications/{application_id}", "/v1/applications/{application_id}/decision",
+    "/v1/applicants/{applicant_id}", "/v1/loans", "/v1/loans/{loan_id}", "/v1/loans/{loan_id}/schedule",
+    "/v1/loans/{loan_id}/statement",
+    "/console/applications", "/console/applications/{application_id}", "/console/reviews", "/console/loans",
+    "/console/loans/{loan_id}", "/console/collections", "/console/collections/{case_id}",
+})
+
+
+def audited(method: str, route: str | None) -> bool:
+    """Whether a call leaves an audit row: every change (allowed or refused), and reads of personal data."""
+    if method.upper() not in ("GET", "HEAD", "OPTIONS"):
+        return True
+    return route in PERSONAL_DATA_READS
+
+
+assert all(("GET", route) in MATRIX for route in PERSONAL_DATA_READS), "a personal-data read that is not a route"

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 
 from lendstack.api.keys import PREFIX, KeyCache, Principal, authenticate, hash_token
-from lendstack.api.permissions import PUBLIC, allowed
+from lendstack.api.permissions import PUBLIC, allowed, audited
 from lendstack.api.problems import problem_response
 from lendstack.store.tables_api import api_audit
 
@@ -107,7 +107,8 @@ def install_security(app: FastAPI, engine: Engine) -> None:
         else:
             assert isinstance(outcome, Response)
             response = outcome
-        if request.method not in READ_METHODS and not getattr(request.state, "audited", False):
+        if not getattr(request.state, "audited", False) and (
+                request.method not in READ_METHODS or audited(request.method, route_of(app, request))):
             await run_in_threadpool(_audit, engine, principal, request, response.status_code)
         return response
 

@@ -127,7 +127,7 @@ def audit(data: dict[str, Any]) -> Charts:
     calls = (data.get("security") or {}).get("calls") or {}
     if calls.get("by_role"):
         roles = list(calls["by_role"])[:LABELS_MAX]
-        charts["calls_by_role"] = bar_chart("State-changing API calls by role · 按角色的写操作",
+        charts["calls_by_role"] = bar_chart("Audited calls by role · 按角色的审计记录",
                                             roles, {"calls": [float(calls["by_role"][r]) for r in roles]})
     return charts
 

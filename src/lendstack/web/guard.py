@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lendstack.api.permissions import allowed
+from lendstack.api.permissions import allowed, audited
 from lendstack.api.problems import BODY_LIMIT_BYTES, problem_response
 from lendstack.api.security import route_of
 from lendstack.services.staff import StaffSession, csrf_token_for, record_action, resolve_session
@@ -65,9 +65,24 @@ class ConsoleGuard:
             await self._refuse(request, _forbidden(request, route, session), session, scope, receive, send)
             return
         if request.method in READ_METHODS:
-            await self.app(scope, receive, send)
+            if audited(method, route):  # a read of personal data: who read whose record is kept
+                await self._read_audited(request, session, scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         await self._change(request, token, session, scope, receive, send)
+
+    async def _read_audited(self, request: Request, session: StaffSession, scope: Scope, receive: Receive,
+                            send: Send) -> None:
+        status: list[int] = []
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, recording_send)
+        await run_in_threadpool(self._audit, request, session, status[0] if status else 500)
 
     async def _change(self, request: Request, token: str, session: StaffSession, scope: Scope, receive: Receive,
                       send: Send) -> None:
