@@ -35,8 +35,14 @@ from lendstack.monitoring.portfolio import (
 from lendstack.store import UnitOfWork
 from lendstack.store.ledger_repo import SqlLedger
 from lendstack.store.tables import installments, journal_entries, loans, postings
+from lendstack.store.tables_origination import applicants, applications
 
 ROLL_WINDOW_DAYS = 30
+# Loans booked from an offer are named after their application (services.decisions.accept_offer).
+LOAN_PREFIX = "L-"
+UNKNOWN = "unknown"  # segment/region of a loan booked without an application (direct bookings, imports)
+ORIGIN_COLUMNS = ("segment", "region")
+CONCENTRATION_BY = ("product_id", "funder_id", "segment", "region")
 # Repayments reduce these receivables; penalty is left out because installments carry no penalty.
 _PAID_ACCOUNTS = (AccountCode.LOAN_PRINCIPAL, AccountCode.INTEREST_RECEIVABLE, AccountCode.FEE_RECEIVABLE)
 _PAYMENT_KINDS = (EntryKind.REPAY, EntryKind.PREPAY)
@@ -69,6 +75,25 @@ def read_payments(conn: Connection) -> pl.DataFrame:
                         orient="row")
 
 
+def read_loan_origins(conn: Connection) -> pl.DataFrame:
+    """Per loan booked from an application: the applicant's segment and region."""
+    a, p = applications.c, applicants.c
+    rows = conn.execute(select(a.application_id, p.segment, p.region)
+                        .select_from(applications.join(applicants, a.applicant_id == p.applicant_id))).all()
+    data = [(LOAN_PREFIX + str(r[0]), str(r[1]), str(r[2])) for r in rows]
+    return pl.DataFrame(data, schema={"loan_id": pl.String, "segment": pl.String, "region": pl.String},
+                        orient="row")
+
+
+def with_origins(frame: pl.DataFrame, origins: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with segment and region left-joined by loan_id; loans with no application get UNKNOWN."""
+    assert "loan_id" in frame.columns and "loan_id" in origins.columns
+    assert not any(name in frame.columns for name in ORIGIN_COLUMNS), "origin columns already on the loans"
+    joined = frame.join(origins.select("loan_id", *ORIGIN_COLUMNS), on="loan_id", how="left")
+    assert joined.height == frame.height  # application ids are unique: one origin per loan at most
+    return joined.with_columns(pl.col(name).fill_null(UNKNOWN) for name in ORIGIN_COLUMNS)
+
+
 def _polars_type(name: str) -> Any:
     if name in ("disbursed_on", "due_date"):
         return pl.Date
@@ -93,16 +118,18 @@ def portfolio_report(engine: Engine, as_of: date | None = None, config: EclConfi
     are rebuilt from the repayment history."""
     with engine.connect() as conn:
         frame, inst, pay = read_loans(conn), read_installments(conn), read_payments(conn)
+        origins = read_loan_origins(conn)
         closed = book_date(conn)
         allowance = _allowances(conn, sorted(set(frame["currency"].to_list())))
     day = as_of or closed or date.today()
     paid_dates = installment_paid_dates(inst, pay)
     per_loan = loan_ecl(frame, config)
+    located = with_origins(frame, origins)
     return {
         "as_of": day.isoformat(), "book_date": closed.isoformat() if closed else None,
         "loans": frame.height, "dpd_distribution": dpd_distribution(frame), "by_bucket": bucket_distribution(frame),
         "by_class": five_tier_distribution(frame), "npl_ratio": npl_ratio(frame),
-        "concentration": {by: concentration(frame, by) for by in ("product_id", "funder_id")},
+        "concentration": {by: concentration(located, by) for by in CONCENTRATION_BY},
         "vintages": vintage_curves(paid_dates, frame, day),
         "roll_rates": roll_rates(paid_dates, frame, day - timedelta(days=ROLL_WINDOW_DAYS), day),
         "ecl": {"by_stage": ecl_summary(per_loan), "total_minor": ecl_by_currency(per_loan),
