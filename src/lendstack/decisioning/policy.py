@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,7 +20,7 @@ from lendstack.decisioning.expr import Expression, ExpressionError, compile_expr
 from lendstack.decisioning.names import KNOCKOUT_NAMES, RULE_NAMES
 from lendstack.pricing import LimitPolicy, PricingPolicy
 from lendstack.pricing.policy import Share
-from lendstack.products.loader import DecimalLoader
+from lendstack.products.loader import DecimalLoader, dotted_location, line_of
 
 POLICY_DIR = Path(__file__).with_name("policies")
 _SUFFIXES = (".yaml", ".yml", ".json")
@@ -180,7 +179,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = tuple(error["loc"])
-        raise PolicyError(source, _line_of(root, loc), _dotted(loc), error["msg"]) from None
+        raise PolicyError(source, line_of(root, loc), dotted_location(loc), error["msg"]) from None
     return _compile(document, root, source)
 
 
@@ -189,7 +188,7 @@ def _compile(document: PolicyDocument, root: yaml.Node | None, source: str) -> P
         try:
             return compile_expression(text, names)
         except ExpressionError as exc:
-            raise PolicyError(source, _line_of(root, loc), _dotted(loc), exc.message) from None
+            raise PolicyError(source, line_of(root, loc), dotted_location(loc), exc.message) from None
 
     knockouts = tuple(
         (k, expr(k.when, KNOCKOUT_NAMES, ("knockouts", i, "when"))) for i, k in enumerate(document.knockouts)
@@ -197,33 +196,6 @@ def _compile(document: PolicyDocument, root: yaml.Node | None, source: str) -> P
     rules = tuple((r, expr(r.when, RULE_NAMES, ("rules", i, "when"))) for i, r in enumerate(document.rules))
     income = expr(document.limits.income, KNOCKOUT_NAMES, ("limits", "income"))
     return Policy(document, content_hash(document), source, knockouts, rules, income)
-
-
-def _dotted(loc: Sequence[str | int]) -> str:
-    return ".".join(str(part) for part in loc) or "document"
-
-
-def _line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
-    """The 1-based line of the deepest node of `loc` that exists in the document."""
-    line = node.start_mark.line + 1 if node is not None else 0
-    for part in loc:
-        child = _child(node, part)
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line
-
-
-def _child(node: yaml.Node | None, part: str | int) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == str(part):
-                return value if isinstance(value, yaml.Node) else None
-        return None
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        item: yaml.Node = node.value[part]
-        return item
-    return None
 
 
 # Parsing a policy's YAML costs ~20 ms, most of an online decision: keep each parsed file (a Policy
@@ -277,4 +249,4 @@ def policy_from_document(document: dict[str, Any], source: str = "<stored policy
         return _compile(PolicyDocument.model_validate(document), None, source)
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise PolicyError(source, 0, _dotted(tuple(error["loc"])), error["msg"]) from None
+        raise PolicyError(source, 0, dotted_location(tuple(error["loc"])), error["msg"]) from None

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lendstack.money.money import format_minor
-from lendstack.products.loader import DecimalLoader
+from lendstack.products.loader import DecimalLoader, dotted_location, line_of
 
 DEFAULT_STRATEGY = Path(__file__).with_name("collections") / "default.yaml"
 PPM = 1_000_000  # probabilities are integer parts per million: exact, comparable, no float in storage
@@ -315,7 +315,7 @@ def parse_strategy(text: str, source: str = "<strategy>") -> Strategy:
         if message.startswith("@") and ": " in message:  # a cross-field check names the field below its loc
             where, message = message[1:].split(": ", 1)
             loc += tuple(int(p) if p.isdigit() else p for p in where.split("."))
-        raise CollectionsError(f"{source}:{_line_of(root, loc)}: {_dotted(loc)}", message) from None
+        raise CollectionsError(f"{source}:{line_of(root, loc)}: {dotted_location(loc)}", message) from None
     return Strategy(doc, source)
 
 
@@ -326,25 +326,6 @@ def load_strategy(path: str | Path = DEFAULT_STRATEGY) -> Strategy:
     except OSError as exc:
         raise CollectionsError(str(file), f"cannot read: {exc.strerror}") from None
     return parse_strategy(text, str(file))
-
-
-def _dotted(loc: Sequence[str | int]) -> str:
-    return ".".join(str(part) for part in loc) or "document"
-
-
-def _line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
-    """The 1-based line of the deepest node of `loc` present in the document."""
-    line = node.start_mark.line + 1 if node is not None else 0
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == str(part)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            child = node.value[part]
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line
 
 
 # --------------------------------------------------------------------------- messages

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from lendstack.decisioning.expr import Expression, ExpressionError, compile_expression
 from lendstack.origination.snapshots import fingerprint
+from lendstack.products.loader import dotted_location, line_of
 
 DEFAULT_INDICATORS = Path(__file__).with_name("indicators") / "default.yaml"
 SEVERITIES = ("info", "warn", "high", "critical")
@@ -345,8 +346,8 @@ def parse_indicators(text: str, source: str = "<indicators>") -> IndicatorSet:
     try:
         doc = IndicatorSetDoc.model_validate(raw)
     except ValidationError as exc:
-        loc = tuple(exc.errors()[0]["loc"])
-        raise EarlyWarningError(f"{source}:{_line_of(root, loc)}: {_dotted(loc)}", exc.errors()[0]["msg"]) from None
+        loc, message = tuple(exc.errors()[0]["loc"]), exc.errors()[0]["msg"]
+        raise EarlyWarningError(f"{source}:{line_of(root, loc)}: {dotted_location(loc)}", message) from None
     actions = {str(severity): tuple(map(str, acts)) for severity, acts in doc.actions.items()}
     return IndicatorSet(doc.version, source, actions, _compile(doc, root, source))
 
@@ -358,7 +359,7 @@ def _compile(doc: IndicatorSetDoc, root: yaml.Node | None, source: str) -> tuple
             compiled.append(Indicator(item, compile_expression(item.formula, ROW_NAMES)))
         except ExpressionError as exc:
             loc = ("indicators", index, "formula")
-            raise EarlyWarningError(f"{source}:{_line_of(root, loc)}: {_dotted(loc)}", exc.message) from None
+            raise EarlyWarningError(f"{source}:{line_of(root, loc)}: {dotted_location(loc)}", exc.message) from None
     return tuple(compiled)
 
 
@@ -369,25 +370,6 @@ def load_indicators(path: str | Path = DEFAULT_INDICATORS) -> IndicatorSet:
     except OSError as exc:
         raise EarlyWarningError(str(file), f"cannot read: {exc.strerror}") from None
     return parse_indicators(text, str(file))
-
-
-def _dotted(loc: Sequence[str | int]) -> str:
-    return ".".join(str(part) for part in loc) or "document"
-
-
-def _line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
-    """The 1-based line of the deepest node of `loc` present in the document."""
-    line = node.start_mark.line + 1 if node is not None else 0
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == str(part)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            child = node.value[part]
-        if child is None:
-            break
-        node, line = child, child.start_mark.line + 1
-    return line
 
 
 # --------------------------------------------------------------------------- evaluation and alerts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,27 @@ def _field_of(detail: ErrorDetails) -> str:
         return ".".join(str(part) for part in detail["loc"])
     cause = detail.get("ctx", {}).get("error")
     return cause.field if isinstance(cause, MoneyError) else "document"
+
+
+# --------------------------------------------------------------------------- error locations in YAML
+# Shared by every YAML document the project validates (products, policies, indicators, strategies):
+# a pydantic error location becomes "a.b.0.c" and the line of the deepest node that exists.
+
+
+def dotted_location(loc: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in loc) or "document"
+
+
+def line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int:
+    """The 1-based line of the deepest node of `loc` that exists in the document (0 without a document)."""
+    line = node.start_mark.line + 1 if node is not None else 0
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            child = node.value[part]
+        if child is None:
+            break
+        node, line = child, child.start_mark.line + 1
+    return line
