@@ -26,6 +26,7 @@ from lendstack.money import (
     round_to_minor,
     year_fraction,
 )
+from lendstack.money.irr import _irr_by_bisection
 from lendstack.money.money import format_minor
 from lendstack.servicing.eod_columnar import ROUNDING_CODES, div_round_array
 
@@ -100,6 +101,23 @@ def test_an_upfront_fee_raises_the_apr_and_the_cap_refuses_it() -> None:
         check_rate_cap(apr, Decimal("0.15"))
     assert err.value.field == "rate_annual"
     check_rate_cap(apr, Decimal("0.24"))
+
+
+@given(st.integers(1, 10**10), st.lists(st.integers(0, 10**9), min_size=1, max_size=120),
+       st.integers(0, 3))
+def test_irr_matches_the_bisection_reference(outlay_minor: int, inflows_minor: list[int], zeros: int) -> None:
+    """The Newton search (float guess, exact rtsafe) finds the root plain bisection finds."""
+    flows = [-outlay_minor, *([0] * zeros), *inflows_minor]
+    try:
+        expected = _irr_by_bisection(flows)
+    except MoneyError as err:
+        with pytest.raises(MoneyError) as fast_err:
+            irr_periodic(flows)
+        assert fast_err.value.field == err.field == "cash_flows"
+        return
+    got = irr_periodic(flows)
+    assert abs(got - expected) <= Decimal("1e-17"), (got, expected)
+    assert apr_by_irr(flows, 12) == (expected * 12).quantize(Decimal("1e-8"))
 
 
 @pytest.mark.parametrize("flows", [[100, 200], [-100], [-100, -5]])
