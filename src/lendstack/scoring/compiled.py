@@ -68,6 +68,10 @@ class CompiledForest:
             kernels[1](matrix, *self._arrays(), out)
         return out
 
+    def arrays(self) -> tuple[Any, ...]:
+        """The flat arrays in the kernels' argument order."""
+        return self._arrays()
+
     def _arrays(self) -> tuple[Any, ...]:
         return (self.feature, self.threshold, self.default_left, self.missing, self.left, self.right, self.value,
                 self.roots)
@@ -135,3 +139,13 @@ def _kernels() -> tuple[Any, Any] | None:
     except (ImportError, RuntimeError, OSError):  # pragma: no cover - no numba, or no usable cache dir
         return None
     return forest_kernel.raw_one, forest_kernel.raw_many
+
+
+def path_kernel() -> Any | None:
+    """The numba kernel of per-feature path attributions (forest_kernel.path_contributions), or None."""
+    kernels = _kernels()
+    if kernels is None:
+        return None
+    from lendstack.scoring import forest_kernel
+
+    return forest_kernel.path_contributions

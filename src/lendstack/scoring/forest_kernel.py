@@ -16,23 +16,30 @@ ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
 
 
 @numba.njit(cache=True, inline="always")  # type: ignore[untyped-decorator]
+def _next(x: Any, node: int, feature: Any, threshold: Any, default_left: Any, missing: Any, left: Any,
+          right: Any) -> int:
+    """LightGBM's NumericalDecision at one split node: the child the row goes to."""
+    v = x[feature[node]]
+    kind = missing[node]
+    is_nan = np.isnan(v)
+    if is_nan and kind != MISSING_NAN:
+        v = 0.0
+    if (kind == MISSING_ZERO and abs(v) <= ZERO_THRESHOLD) or (kind == MISSING_NAN and is_nan):
+        go_left = default_left[node]
+    else:
+        go_left = v <= threshold[node]
+    return left[node] if go_left else right[node]  # type: ignore[no-any-return]
+
+
+@numba.njit(cache=True, inline="always")  # type: ignore[untyped-decorator]
 def _walk(x: Any, feature: Any, threshold: Any, default_left: Any, missing: Any, left: Any, right: Any,
           value: Any, roots: Any) -> float:
-    """LightGBM's NumericalDecision down every tree; leaves summed in tree order, as LightGBM does."""
+    """Down every tree; leaves summed in tree order, as LightGBM does."""
     total = 0.0
     for tree in range(roots.size):
         node = roots[tree]
         while left[node] != node:  # a leaf points to itself
-            v = x[feature[node]]
-            kind = missing[node]
-            is_nan = np.isnan(v)
-            if is_nan and kind != MISSING_NAN:
-                v = 0.0
-            if (kind == MISSING_ZERO and abs(v) <= ZERO_THRESHOLD) or (kind == MISSING_NAN and is_nan):
-                go_left = default_left[node]
-            else:
-                go_left = v <= threshold[node]
-            node = left[node] if go_left else right[node]
+            node = _next(x, node, feature, threshold, default_left, missing, left, right)
         total += value[node]
     return total
 
@@ -48,3 +55,16 @@ def raw_many(X: Any, feature: Any, threshold: Any, default_left: Any, missing: A
              value: Any, roots: Any, out: Any) -> None:
     for row in numba.prange(X.shape[0]):
         out[row] = _walk(X[row], feature, threshold, default_left, missing, left, right, value, roots)
+
+
+@numba.njit(cache=True)  # type: ignore[untyped-decorator]
+def path_contributions(x: Any, feature: Any, threshold: Any, default_left: Any, missing: Any, left: Any, right: Any,
+                       value: Any, roots: Any, node_value: Any, out: Any) -> None:
+    """Per-feature attributions of one row (Saabas): along each tree's path, the change in the
+    expected value at every split goes to the split's feature. Adds into `out` (one slot per feature)."""
+    for tree in range(roots.size):
+        node = roots[tree]
+        while left[node] != node:
+            following = _next(x, node, feature, threshold, default_left, missing, left, right)
+            out[feature[node]] += node_value[following] - node_value[node]
+            node = following
