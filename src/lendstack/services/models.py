@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from lendstack.decisioning import ScoringModel
 from lendstack.events import DomainEvent
 from lendstack.scoring import ArtifactError, CreditModel, Registry, TrainOptions, load_artifact, train_credit_model
-from lendstack.scoring.registry import read_manifest
+from lendstack.scoring.registry import CHAMPION_FILE, read_manifest
 from lendstack.sim import FIELDS, generate_applications
 from lendstack.store import UnitOfWork
 
@@ -23,6 +23,8 @@ TRAIN_ROWS = 20_000
 TRAIN_SEED = 11
 TARGET = "default_12m"
 _CACHE: dict[tuple[str, str], ScoringModel] = {}
+_CHAMPIONS: dict[str, tuple[tuple[int, int, int], str]] = {}  # registry root → (pointer stamp, champion)
+_CHAMPIONS_MAX = 256
 
 
 def default_registry_dir() -> Path:
@@ -56,15 +58,41 @@ def scoring_model(registry_dir: str | Path | None = None, version: str = "champi
     root = Path(registry_dir or default_registry_dir())
     registry = Registry(root)
     if version == "champion":
-        if registry.champion() is None:  # ensure_default_model loads (and hash-checks) the model: only when new
-            ensure_default_model(root, progress)
-        version = str(registry.champion())
-    key = (str(root.resolve()), version)
+        version = _champion(root, progress)
+    key = (str(root), version)
     if key not in _CACHE:
         credit = registry.load(version)
         manifest = read_manifest(registry.path(version))
         _CACHE[key] = ScoringModel(credit, version, str(manifest["content_sha256"]))
     return _CACHE[key]
+
+
+def _champion(root: Path, progress: Callable[[str], None] | None) -> str:
+    """The champion's version. The decision endpoint asks on every request, and a promotion by another
+    process must count from its next request: so one stat of the pointer file per call, and the file
+    is read again only when its stamp (inode, mtime, size) moved. The stamp is taken BEFORE the read:
+    a write racing the read changes the stamp, and the next call reads again."""
+    stamp = _stamp(root / CHAMPION_FILE)
+    cached = _CHAMPIONS.get(str(root))
+    if stamp is not None and cached is not None and cached[0] == stamp:
+        return cached[1]
+    registry = Registry(root)
+    if registry.champion() is None:  # ensure_default_model loads (and hash-checks) the model: only when new
+        ensure_default_model(root, progress)
+    version = str(registry.champion())
+    if stamp is not None:
+        if len(_CHAMPIONS) >= _CHAMPIONS_MAX:  # bounded: a process sees a handful of registries (tests: many)
+            _CHAMPIONS.clear()
+        _CHAMPIONS[str(root)] = (stamp, version)
+    return version
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    return (status.st_ino, status.st_mtime_ns, status.st_size)
 
 
 # --------------------------------------------------------------------------- promotion
