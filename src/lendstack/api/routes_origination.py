@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, select
@@ -28,7 +27,7 @@ from lendstack.api.keys import Principal
 from lendstack.api.problems import Problem
 from lendstack.api.security import audit_in, mark_audited, principal_of
 from lendstack.decisioning.types import decision_to_dict
-from lendstack.services.decisions import accept_offer, decide_prepared, prepare_decision
+from lendstack.services.decisions import accept_offer, decide_prepared, decided_status, prepare_decision
 from lendstack.services.models import scoring_model
 from lendstack.store import UnitOfWork
 from lendstack.store.decision_repo import DecisionRepository
@@ -69,10 +68,9 @@ def submit_application(request: Request, engine: EngineDep, document: Annotated[
             if first is not None:
                 return replay(first, digest)
             decision = decide_prepared(uow, prepared)
-            body = jsonable_encoder({
-                "application_id": decision.application_id,
-                "status": ApplicationRepository(uow.connection).status_of(decision.application_id),
-                "decision": decision_to_dict(decision)})
+            # decision_to_dict is JSON-ready (strings, numbers, lists, dicts): no jsonable_encoder pass.
+            body = {"application_id": decision.application_id, "status": decided_status(decision),
+                    "decision": decision_to_dict(decision)}
             remember_in(uow.connection, principal, key, "POST", path, digest, 201, body)
             audit_in(uow.connection, principal, request, 201)
     except IntegrityError:

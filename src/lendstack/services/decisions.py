@@ -223,11 +223,18 @@ def _persist(uow: UnitOfWork, repo: DecisionRepository, application: Application
 
 def _origination_status(uow: UnitOfWork, application: Application, bundle: DataBundle, decision: Decision) -> None:
     applications = ApplicationRepository(uow.connection)
-    if not applications.exists(application.application_id):  # submitted before (e.g. by the console)?
+    current = applications.status_or_none(application.application_id)  # submitted before (e.g. by the console)?
+    if current is None:
         applications.add(application)
+        current = "received"
     applications.save_snapshots(application.application_id, bundle)
-    applications.set_status(application.application_id, _STATUS[decision.outcome],
+    applications.set_status(application.application_id, decided_status(decision), current=current,
                             reason=",".join(r.code for r in decision.reasons if r.action in ("refer", "decline")))
+
+
+def decided_status(decision: Decision) -> str:
+    """The application's status once `decision` acted on it."""
+    return _STATUS[decision.outcome]
 
 
 def _default_model() -> ScoringModel:

@@ -52,13 +52,15 @@ _INSERT_DECISION = insert(decisions)
 _EXISTS = select(_d.id).where(_d.application_id == bindparam("application_id")).limit(1)
 
 
-def _exposure_sum(column: Any) -> Any:
+def _exposure_sum(column: Any, name: str) -> Any:
     # Served by the (column, acting, exposure_minor) index of migration 0011, without the table.
-    return select(func.coalesce(func.sum(_d.exposure_minor), 0)).where(_d.acting.is_(True),
-                                                                      column == bindparam("value"))
+    return select(func.coalesce(func.sum(_d.exposure_minor), 0)).where(
+        _d.acting.is_(True), column == bindparam(name)).scalar_subquery()
 
 
-_EXPOSURE = (_exposure_sum(_d.applicant_id), _exposure_sum(_d.household_key), _exposure_sum(_d.segment))
+# One statement, three indexed sums: a round trip each cost more than the sum itself.
+_EXPOSURE = select(_exposure_sum(_d.applicant_id, "applicant"), _exposure_sum(_d.household_key, "household"),
+                   _exposure_sum(_d.segment, "segment"))
 
 
 class DecisionRepository:
@@ -96,9 +98,10 @@ class DecisionRepository:
 
     def exposure(self, applicant_id: str, household_key: str, segment: str) -> tuple[int, int, int]:
         """Approved exposure (acting decisions) of the applicant, the household and the segment."""
-        applicant, household, in_segment = (int(self.connection.execute(query, {"value": value}).scalar_one())
-                                            for query, value in zip(_EXPOSURE, (applicant_id, household_key, segment),
-                                                                    strict=True))
+        row = self.connection.execute(_EXPOSURE, {"applicant": applicant_id, "household": household_key,
+                                                  "segment": segment}).one()
+        applicant, household, in_segment = (int(value) for value in row)
+        assert min(applicant, household, in_segment) >= 0, "exposure is a sum of non-negative amounts"
         return applicant, household, in_segment
 
     def exists(self, application_id: str) -> bool:

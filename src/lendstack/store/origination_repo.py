@@ -59,7 +59,7 @@ def _now(now: datetime | None) -> datetime:
 _a = applications.c
 _EXISTS = select(func.count()).select_from(applications).where(_a.application_id == bindparam("application_id"))
 _STATUS = select(_a.status).where(_a.application_id == bindparam("application_id"))
-_SET_STATUS = (update(applications).where(_a.application_id == bindparam("id"))
+_SET_STATUS = (update(applications).where(_a.application_id == bindparam("id"), _a.status == bindparam("from_status"))
                .values(status=bindparam("status"), updated_at=bindparam("at")))
 _APPLICANT = select(applicants.c.applicant_id).where(applicants.c.applicant_id == bindparam("applicant_id"))
 _INSERT_APPLICANT = insert(applicants)
@@ -107,12 +107,23 @@ class ApplicationRepository:
             raise ApplicationError("application_id", f"no application {application_id!r}")
         return str(status)
 
-    def set_status(self, application_id: str, status: str, *, reason: str = "", now: datetime | None = None) -> None:
-        """Move the application along its lifecycle; an illegal move raises `StatusError` and changes nothing."""
+    def set_status(self, application_id: str, status: str, *, reason: str = "", now: datetime | None = None,
+                   current: str | None = None) -> None:
+        """Move the application along its lifecycle; an illegal move raises `StatusError` and changes nothing.
+
+        A caller that knows the current status (it just wrote it) passes `current` and saves the read;
+        the update then only applies from that status, and anything else is a broken invariant."""
         at = _now(now)
-        check_transition(application_id, self.status_of(application_id), status)
-        self.connection.execute(_SET_STATUS, {"id": application_id, "status": status, "at": at})
+        known = current if current is not None else self.status_of(application_id)
+        check_transition(application_id, known, status)
+        updated = self.connection.execute(_SET_STATUS, {"id": application_id, "status": status, "at": at,
+                                                        "from_status": known})
+        assert updated.rowcount == 1, f"{application_id!r} was not in status {known!r}"
         self._log(application_id, status, reason, at)
+
+    def status_or_none(self, application_id: str) -> str | None:
+        status = self.connection.execute(_STATUS, {"application_id": application_id}).scalar_one_or_none()
+        return None if status is None else str(status)
 
     def history(self, application_id: str) -> list[StatusChange]:
         h = application_status_history.c
@@ -120,7 +131,7 @@ class ApplicationRepository:
         return [StatusChange(r.status, r.reason, r.changed_at) for r in self.connection.execute(query)]
 
     def save_snapshots(self, application_id: str, bundle: DataBundle) -> None:
-        assert self._exists(application_id), f"no application {application_id!r}"
+        # The application must exist: the foreign key on application_id refuses a snapshot without one.
         rows = [_snapshot_row(application_id, snap) for snap in bundle.snapshots.values()]
         if rows:
             self.connection.execute(_INSERT_SNAPSHOTS, rows)  # one executemany for every source
