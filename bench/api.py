@@ -11,7 +11,9 @@ Idempotency-Key: a full decision (gather, fraud, score, price, limit) stored wit
 
 The bench key gets its own rate limit (far above the load): this measures the API, not the limiter.
 Sizes come from the environment so the smoke test can run it in seconds:
-LENDSTACK_BENCH_API_RPS, _SECONDS, _SATURATION_SECONDS, _USERS, _WARMUP, _WORKERS (uvicorn processes).
+LENDSTACK_BENCH_API_RPS, _SECONDS, _SATURATION_SECONDS, _USERS, _WARMUP, _WORKERS (uvicorn processes),
+_LOOP and _HTTP (uvicorn's loop and http choices, default auto: uvloop and httptools when installed,
+as they are by pyproject; asyncio and h11 to compare).
 
 The server process loads the model and freezes the garbage collector's view of the heap before it
 serves (gc.freeze(): the modules, the model and the compiled kernels are never scanned again); a
@@ -92,7 +94,9 @@ def _serve() -> None:
 
     workers = int(os.environ.get("LENDSTACK_BENCH_API_WORKERS", "1"))
     uvicorn.run("bench.api:_app", factory=True, host="127.0.0.1", port=int(os.environ["BENCH_API_PORT"]),
-                log_level="warning", access_log=False, workers=workers)
+                log_level="warning", access_log=False, workers=workers,
+                loop=os.environ.get("LENDSTACK_BENCH_API_LOOP", "auto"),
+                http=os.environ.get("LENDSTACK_BENCH_API_HTTP", "auto"))
 
 
 def _start_server(env: dict[str, str], base_url: str) -> subprocess.Popen[bytes]:
