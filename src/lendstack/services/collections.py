@@ -48,6 +48,7 @@ from lendstack.monitoring.collections import (
     step_due,
 )
 from lendstack.monitoring.early_warning import missed_in_last
+from lendstack.services.naming import application_id_of
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import installments, journal_entries, loans, postings
 from lendstack.store.tables_collections import (
@@ -164,7 +165,7 @@ def _paid_between(cash: Iterable[tuple[date, int]], first: date, last: date) -> 
 
 def _origination_pd(conn: Connection, loan_ids: Sequence[str]) -> dict[str, Decimal]:
     """The PD of the acting decision of loans booked from an application (loan id "L-<application id>")."""
-    by_app = {loan_id[2:]: loan_id for loan_id in loan_ids if loan_id.startswith("L-")}
+    by_app = {app: loan_id for loan_id in loan_ids if (app := application_id_of(loan_id)) is not None}
     out: dict[str, Decimal] = {}
     for chunk in _chunks(list(by_app)):
         query = select(decisions.c.application_id, decisions.c.pd).where(

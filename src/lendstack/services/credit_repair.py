@@ -33,13 +33,13 @@ from lendstack.monitoring.credit_repair import (
     unrepaired_count,
 )
 from lendstack.monitoring.portfolio import installment_paid_dates
+from lendstack.services.naming import LOAN_PREFIX
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import installments, journal_entries, loans, postings
 from lendstack.store.tables_decisioning import decisions
 from lendstack.store.tables_repair import credit_repair_applications as apps
 from lendstack.store.tables_repair import credit_repair_grants as grants
 
-LOAN_PREFIX = "L-"  # loans booked from an offer are named after the application (services.decisions)
 SCOPE = "repair.apply"
 LIST_LIMIT_MAX = 1_000
 LOANS_PER_BORROWER_MAX = 500

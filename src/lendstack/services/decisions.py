@@ -33,6 +33,7 @@ from lendstack.origination import (
 from lendstack.pricing import Exposure, apr_check
 from lendstack.products import get_product
 from lendstack.services.loans import book_loan
+from lendstack.services.naming import loan_id_of
 from lendstack.store import UnitOfWork
 from lendstack.store.decision_repo import DecisionRepository, ReviewItem
 from lendstack.store.origination_repo import ApplicationRepository
@@ -401,7 +402,7 @@ def accept_offer(engine: Engine, application_id: str, on: date, key: str) -> dic
     offer = stored.decision["offer"] if stored.outcome == "approve" else (review.counter_offer if review else None)
     if offer is None:
         raise DecisionInputError("application_id", f"{application_id!r} has no offer to accept ({stored.outcome})")
-    loan_id = f"L-{application_id}"
+    loan_id = loan_id_of(application_id)
     booked = book_loan(engine, loan_id=loan_id, product=offer["product_id"],
                        amount=Money(int(offer["amount_minor"]), offer["currency"]), term=int(offer["term"]), on=on,
                        key=key, rate_annual=Decimal(offer["rate_annual"]))

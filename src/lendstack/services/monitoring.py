@@ -32,6 +32,7 @@ from lendstack.monitoring.portfolio import (
     roll_rates,
     vintage_curves,
 )
+from lendstack.services.naming import LOAN_PREFIX
 from lendstack.store import UnitOfWork
 from lendstack.store.ledger_repo import SqlLedger
 from lendstack.store.tables import installments, journal_entries, loans, postings
@@ -39,7 +40,6 @@ from lendstack.store.tables_origination import applicants, applications
 
 ROLL_WINDOW_DAYS = 30
 # Loans booked from an offer are named after their application (services.decisions.accept_offer).
-LOAN_PREFIX = "L-"
 UNKNOWN = "unknown"  # segment/region of a loan booked without an application (direct bookings, imports)
 ORIGIN_COLUMNS = ("segment", "region")
 CONCENTRATION_BY = ("product_id", "funder_id", "segment", "region")

@@ -37,6 +37,7 @@ from lendstack.scoring.registry import read_manifest
 from lendstack.services.decisions import comparison_report
 from lendstack.services.models import default_registry_dir
 from lendstack.services.monitoring import book_date, portfolio_report, read_loans
+from lendstack.services.naming import LOAN_PREFIX, loan_id_of
 from lendstack.services.stress import run_stress
 from lendstack.store.tables import loans
 from lendstack.store.tables_decisioning import decisions
@@ -167,11 +168,6 @@ def age_band(age: int) -> str:
     return "<25" if age < 25 else "25-34" if age < 35 else "35-44" if age < 45 else "45-59" if age < 60 else "60+"
 
 
-def loan_id_of(application_id: str) -> str:
-    """The loan an accepted offer books (services.decisions.accept_offer's convention)."""
-    return f"L-{application_id}"
-
-
 def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
     ids = [loan_id_of(a) for a in frame["application_id"].unique().to_list()]
     found: list[tuple[str, str, date | None, int]] = []
@@ -189,7 +185,7 @@ def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date) -> pl.Dat
         ((pl.col("status") == "written_off") | (pl.col("days_past_due") > BAD_DPD_DAYS)).alias("bad_now"),
         pl.col("disbursed_on").is_not_null().alias("booked"),
     )
-    joined = frame.with_columns((pl.lit("L-") + pl.col("application_id")).alias("loan_id")).join(
+    joined = frame.with_columns((pl.lit(LOAN_PREFIX) + pl.col("application_id")).alias("loan_id")).join(
         book.select("loan_id", "booked", "matured", "bad_now"), on="loan_id", how="left")
     return joined.with_columns(
         pl.col("booked").fill_null(False), pl.col("matured").fill_null(False),

@@ -39,11 +39,11 @@ from lendstack.monitoring.stress import (
     scheduled_principal,
 )
 from lendstack.services.monitoring import book_date, read_loans
+from lendstack.services.naming import LOAN_PREFIX
 from lendstack.store.tables import installments
 from lendstack.store.tables_decisioning import decisions
 
 # Loans booked from an accepted offer are named after their application (services.decisions.accept_offer).
-LOAN_PREFIX = "L-"
 _SCHEDULE_COLUMNS = ("loan_id", "due_date", "principal_minor", "principal_paid_minor", "capitalized")
 METHOD = {
     "pd": "annual PD by bucket (ECL tables), log-odds shifted by the scenario's shocks × sensitivities, phased in "

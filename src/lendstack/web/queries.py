@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from lendstack.ledger import JournalEntry
+from lendstack.services.naming import loan_id_of
 from lendstack.servicing import Loan, ServicingError
 from lendstack.store import UnitOfWork
 from lendstack.store.decision_repo import DecisionRepository
@@ -49,7 +50,7 @@ def application_view(engine: Engine, application_id: str) -> dict[str, Any] | No
         snapshots = list(repo.snapshots(application_id).snapshots.values())
         history = repo.history(application_id)
         status = repo.status_of(application_id)
-        loan_id = f"L-{application_id}"
+        loan_id = loan_id_of(application_id)
         booked = uow.connection.execute(select(loans.c.loan_id).where(loans.c.loan_id == loan_id)).first()
         row = uow.connection.execute(select(applications).where(applications.c.application_id == application_id)).one()
     return {"application": dict(row._mapping), "status": status, "history": history, "snapshots": snapshots,
