@@ -232,3 +232,37 @@ def test_real_http_receiver_verifies_the_signature(engine: Engine,
     assert wh.verify_signature(created["secret"], headers["X-Lendstack-Timestamp"], body,
                                headers["X-Lendstack-Signature"], now=datetime.now(UTC))
     assert json.loads(body)["aggregate_id"] == "L9"
+
+
+def test_a_name_rebound_to_an_internal_address_gets_nothing(engine: Engine, monkeypatch: pytest.MonkeyPatch,
+                                                            receiver: tuple[str, list[tuple[dict[str, str], bytes]]]
+                                                            ) -> None:
+    """DNS rebinding: the name was public (or unresolvable) when subscribed, and points at the server's
+    own network when sent to. The send resolves again, refuses, and records a failed attempt."""
+    url, received = receiver
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    monkeypatch.setenv(wh.ALLOW_HOSTS_ENV, "")
+    wh.create_subscription(engine, url=f"http://hooks.rebind.invalid:{port}/hook", event_types=["loan.disbursed"])
+    monkeypatch.setattr(wh, "resolve_host", lambda host: ["127.0.0.1"] if host == "hooks.rebind.invalid" else [])
+    emit(engine, "loan.disbursed", "L1")
+    counts = wh.dispatch(engine, now=datetime.now(UTC))
+    assert counts["attempted"] == 1 and counts["delivered"] == 0 and counts["failed"] == 1
+    assert received == []
+    with engine.connect() as conn:
+        error = conn.execute(select(webhook_deliveries.c.last_error)).scalar_one()
+    assert "internal address" in error and "127.0.0.1" in error
+
+
+def test_a_name_is_sent_to_the_address_checked_at_send(engine: Engine, monkeypatch: pytest.MonkeyPatch,
+                                                       receiver: tuple[str, list[tuple[dict[str, str], bytes]]]
+                                                       ) -> None:
+    url, received = receiver
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    monkeypatch.setenv(wh.ALLOW_HOSTS_ENV, "127.0.0.0/8")  # the network, not the name: the name is resolved
+    monkeypatch.setattr(wh, "resolve_host", lambda host: ["127.0.0.1"] if host == "receiver.test" else [])
+    wh.create_subscription(engine, url=f"http://receiver.test:{port}/hook", event_types=["loan.disbursed"])
+    emit(engine, "loan.disbursed", "L2")
+    assert wh.dispatch(engine, now=datetime.now(UTC))["delivered"] == 1
+    (headers, body), = received
+    assert headers["Host"] == f"receiver.test:{port}"
+    assert json.loads(body)["aggregate_id"] == "L2"

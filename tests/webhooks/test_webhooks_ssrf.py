@@ -69,3 +69,32 @@ def test_refused_subscription_stores_nothing(engine: Engine, monkeypatch: pytest
     assert caught.value.field == "url"
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(webhook_subscriptions)).scalar_one() == 0
+
+
+# --- at send time: the name is resolved again, checked, and the checked address is used -----------
+
+
+def test_pin_connects_to_the_checked_address_and_keeps_the_name() -> None:
+    dns = fake_dns({"hooks.example": [PUBLIC_IP, "93.184.216.35"], "v6.example": ["2606:4700:4700::1111"]})
+    assert wh.pin("https://hooks.example:8443/in?x=1", allow_hosts=[], resolve=dns) == (
+        f"https://{PUBLIC_IP}:8443/in?x=1", "hooks.example")
+    assert wh.pin("http://v6.example/h", allow_hosts=[], resolve=dns) == (
+        "http://[2606:4700:4700::1111]/h", "v6.example")
+    assert wh.pin(f"http://{PUBLIC_IP}/h", allow_hosts=[], resolve=dns) == (f"http://{PUBLIC_IP}/h", None)
+
+
+def test_pin_refuses_a_name_that_now_points_inside_or_nowhere() -> None:
+    rebound = fake_dns({"hooks.example": ["127.0.0.1"], "half.example": [PUBLIC_IP, "169.254.169.254"]})
+    for url in ("https://hooks.example/in", "https://half.example/in", "https://gone.example/in",
+                "http://10.0.0.1/in", "ftp://hooks.example/in"):
+        with pytest.raises(wh.WebhookError) as caught:
+            wh.pin(url, allow_hosts=[], resolve=rebound)
+        assert caught.value.field == "url"
+
+
+def test_pin_leaves_allow_listed_names_alone() -> None:
+    dns = fake_dns({"receiver.internal": ["10.0.0.5"]})
+    assert wh.pin("http://receiver.internal:81/h", allow_hosts=["receiver.internal"], resolve=dns) == (
+        "http://receiver.internal:81/h", None)
+    assert wh.pin("http://named.internal/h", allow_hosts=["10.0.0.0/8"],
+                  resolve=fake_dns({"named.internal": ["10.1.1.1"]})) == ("http://10.1.1.1/h", "named.internal")

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
@@ -143,7 +143,46 @@ def _internal(address: str) -> bool:
 def _check_url(url: str, *, allow_hosts: Iterable[str] | None = None, resolve: Resolver = resolve_host) -> str:
     """An http(s) URL without credentials whose host is on the internet, unless allow-listed
     (`allow_hosts`, default LENDSTACK_WEBHOOK_ALLOW_HOSTS): the server must not be made to POST
-    into its own network (SSRF). A name that does not resolve yet is accepted: it reaches nothing."""
+    into its own network (SSRF). A name that does not resolve yet is accepted: it reaches nothing
+    (and `pin` checks the name again at every send)."""
+    host = _host_of(url)
+    names, networks = _allow_list(allow_hosts)
+    if host in names:
+        return url
+    literal = _literal_ip(host)
+    _refuse_internal(host, [literal] if literal is not None else resolve(host), networks)
+    return url
+
+
+def pin(url: str, *, allow_hosts: Iterable[str] | None = None,
+        resolve: Resolver | None = None) -> tuple[str, str | None]:
+    """At send time: (the URL to connect to, the host name it stands for, or None if unchanged).
+
+    A subscription's URL was checked when it was made, but a name can point elsewhere since (DNS
+    rebinding: public at the check, 127.0.0.1 at the send). So resolve it once now, check every
+    address, and connect to the checked address itself, sending the name as Host (and as TLS SNI,
+    so the certificate is still verified for the name)."""
+    host = _host_of(url)
+    names, networks = _allow_list(allow_hosts)
+    literal = _literal_ip(host)
+    if host in names or literal is not None:
+        if literal is not None and host not in names:
+            _refuse_internal(host, [literal], networks)
+        return url, None  # allow-listed by name, or an address (which cannot rebind)
+    addresses = (resolve or resolve_host)(host)  # looked up at the call: tests stand in a resolver
+    if not addresses:
+        raise WebhookError("url", f"host {host!r} does not resolve")
+    _refuse_internal(host, addresses, networks)
+    parts = urlsplit(url)
+    address = addresses[0].split("%", 1)[0]
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port is not None:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc)), host
+
+
+def _host_of(url: str) -> str:
+    """The URL's host name after the shape checks (scheme, no credentials, a valid port)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > URL_LENGTH_MAX:
         raise WebhookError("url", "must be an absolute http(s) URL")
@@ -153,20 +192,22 @@ def _check_url(url: str, *, allow_hosts: Iterable[str] | None = None, resolve: R
         parts.port  # noqa: B018 - parsing it is the check: a bad port raises
     except ValueError:
         raise WebhookError("url", "has an invalid port") from None
-    host = parts.hostname.rstrip(".")
-    names, networks = _allow_list(allow_hosts)
-    if host in names:
-        return url
+    return parts.hostname.rstrip(".")
+
+
+def _literal_ip(host: str) -> str | None:
     try:
-        addresses = [str(ipaddress.ip_address(host))]  # a literal IP needs no lookup
+        return str(ipaddress.ip_address(host))  # a literal IP needs no lookup
     except ValueError:
-        addresses = resolve(host)
+        return None
+
+
+def _refuse_internal(host: str, addresses: Sequence[str], networks: tuple[IpNetwork, ...]) -> None:
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         if _internal(address) and not any(ip in network for network in networks):
             raise WebhookError("url", f"host {host!r} is an internal address ({address}); "
                                       f"allow it in {ALLOW_HOSTS_ENV} if this is intended")
-    return url
 
 
 def _check_types(event_types: Sequence[str]) -> list[str]:
@@ -306,8 +347,19 @@ def backoff(delivery_id: str, attempts: int) -> timedelta:
 
 
 def httpx_sender(url: str, body: bytes, headers: Mapping[str, str]) -> int:
-    """The default sender: one POST, a 5 s timeout, no redirects (a redirect is not a delivery)."""
-    return httpx.post(url, content=body, headers=dict(headers), timeout=SEND_TIMEOUT_S).status_code
+    """The default sender: one POST to the address `pin` checked just now, a 5 s timeout, no
+    redirects (a redirect is not a delivery). A refused or unresolvable host raises WebhookError,
+    which the dispatcher records as a failed attempt."""
+    target, host = pin(url)
+    sent_headers, extensions = dict(headers), {}
+    if host is not None:
+        parts = urlsplit(url)
+        sent_headers["Host"] = host if parts.port is None else f"{host}:{parts.port}"
+        if parts.scheme == "https":
+            extensions["sni_hostname"] = host  # TLS: SNI and certificate check for the name
+    with httpx.Client(timeout=SEND_TIMEOUT_S, follow_redirects=False) as client:
+        request = client.build_request("POST", target, content=body, headers=sent_headers, extensions=extensions)
+        return client.send(request).status_code
 
 
 def request_for(delivery: Mapping[str, Any] | RowMapping, secret: str, now: datetime) -> tuple[bytes, dict[str, str]]:
