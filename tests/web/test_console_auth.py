@@ -160,3 +160,40 @@ def test_language_from_cookie_then_accept_language(login_as: Login) -> None:
     assert switched.status_code == 303 and switched.headers["location"] == "/console/loans"
     assert "未偿本金" in client.get("/console/loans", headers={"Accept-Language": "en"}).text
     assert client.get("/lang/xx?next=https://evil.example", follow_redirects=False).headers["location"] == "/console"
+
+
+def test_a_change_that_fails_with_a_server_error_is_audited(login_as: Login, engine: Engine,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit row is written when the response starts; a route that raises never starts one, and
+    is audited as a 500 all the same."""
+    from lendstack.web import routes_applications
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the review store is down")
+
+    monkeypatch.setattr(routes_applications, "assign_review", broken)
+    client = login_as("admin")
+    client_500 = type(client)(client.app, raise_server_exceptions=False, cookies=client.cookies)
+    response = client_500.post("/console/reviews/A-1/assign", headers={"X-CSRF-Token": csrf_of(client)})
+    assert response.status_code == 500
+    with engine.connect() as conn:
+        audited = conn.execute(select(api_audit.c.status, api_audit.c.path).where(
+            api_audit.c.key_id.like("user:admin%"))).all()
+    assert (500, "/console/reviews/A-1/assign") in [tuple(r) for r in audited]
+
+
+def test_a_change_is_audited_before_its_response_is_sent(login_as: Login, engine: Engine,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the audit row cannot be written, the client does not see the change's success."""
+    from lendstack.web import guard
+
+    client = login_as("admin")
+    token = csrf_of(client)
+
+    def failing_audit(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(guard, "record_action", failing_audit)
+    client_500 = type(client)(client.app, raise_server_exceptions=False, cookies=client.cookies)
+    response = client_500.post("/console/reviews/A-missing/assign", headers={"X-CSRF-Token": token})
+    assert response.status_code == 500

@@ -6,7 +6,8 @@
    deny by default → 403;
 3. CSRF: every non-GET request carries the session's token (form field `csrf_token` or header
    X-CSRF-Token, compared in constant time) → else 403 problem+json;
-4. audit: every non-GET request, allowed or refused, leaves an api_audit row (key_id "user:<name>").
+4. audit: every non-GET request, allowed or refused, and every read of personal data leaves an
+   api_audit row (key_id "user:<name>"), committed before the response starts.
 
 All checks run before the route sees the request, so a refused request writes nothing but its
 audit row."""
@@ -74,15 +75,25 @@ class ConsoleGuard:
 
     async def _read_audited(self, request: Request, session: StaffSession, scope: Scope, receive: Receive,
                             send: Send) -> None:
-        status: list[int] = []
+        await self._audited(request, session, scope, receive, send)
 
-        async def recording_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))
+    async def _audited(self, request: Request, session: StaffSession, scope: Scope, receive: Receive,
+                       send: Send) -> None:
+        """Run the route; its audit row is committed when the response starts, BEFORE any of it is sent:
+        no page of personal data leaves, and no success is shown, without its audit row."""
+        audited_once: list[bool] = []
+
+        async def audit_then_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not audited_once:
+                audited_once.append(True)
+                await run_in_threadpool(self._audit, request, session, int(message["status"]))
             await send(message)
 
-        await self.app(scope, receive, recording_send)
-        await run_in_threadpool(self._audit, request, session, status[0] if status else 500)
+        try:
+            await self.app(scope, receive, audit_then_send)
+        finally:
+            if not audited_once:  # the route raised before answering: the server error is audited too
+                await run_in_threadpool(self._audit, request, session, 500)
 
     async def _change(self, request: Request, token: str, session: StaffSession, scope: Scope, receive: Receive,
                       send: Send) -> None:
@@ -97,15 +108,7 @@ class ConsoleGuard:
             refused = problem_response(403, "csrf", detail, CSRF_FIELD)
             await self._refuse(request, refused, session, scope, receive, send)
             return
-        status: list[int] = []
-
-        async def recording_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))
-            await send(message)
-
-        await self.app(scope, _replay(body, receive), recording_send)
-        await run_in_threadpool(self._audit, request, session, status[0] if status else 500)
+        await self._audited(request, session, scope, _replay(body, receive), send)
 
     async def _refuse(self, request: Request, response: Response, session: StaffSession | None, scope: Scope,
                       receive: Receive, send: Send) -> None:
