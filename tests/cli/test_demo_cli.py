@@ -96,6 +96,15 @@ def test_serving_prints_logins_and_a_partner_key_first(env: Path, monkeypatch: p
     seen = client.get("/v1/applications?limit=50", headers={"Authorization": f"Bearer {key['key']}"})
     assert seen.status_code == 200 and seen.json()["items"], "the partner sees the applications it brought"
     assert {item["partner_id"] for item in seen.json()["items"]} == {DEMO_PARTNER}
+    # A second serve issues a new key and revokes the first: demo credentials do not pile up.
+    again = json.loads(runner.invoke(app, ["demo", "--port", "8123", "--json"]).output)["api_key"]
+    engine = make_engine(f"sqlite:///{env}")
+    try:
+        assert again["key"] != key["key"]
+        assert authenticate(engine, key["key"]) is None
+        assert authenticate(engine, again["key"]) is not None
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize(("args", "field"), [

@@ -183,10 +183,19 @@ def _shown_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def _partner_key(engine: Engine) -> dict[str, str]:
-    from lendstack.api.keys import create_key
+DEMO_KEY_LABEL = "lendstack demo"
+KEYS_SCANNED_MAX = 10_000  # bounded: the demo book holds a handful of keys
 
-    new = create_key(engine, "partner", partner_id=DEMO_PARTNER, label="lendstack demo")
+
+def _partner_key(engine: Engine) -> dict[str, str]:
+    """A new partner key for this serve (a key is stored hashed, so the last one cannot be shown again);
+    the demo keys of earlier serves are revoked, so live credentials do not pile up run after run."""
+    from lendstack.api.keys import create_key, list_keys, revoke_key
+
+    for key in list_keys(engine, KEYS_SCANNED_MAX, 0):
+        if key["label"] == DEMO_KEY_LABEL and key["partner_id"] == DEMO_PARTNER and not key["revoked"]:
+            revoke_key(engine, key["key_id"])
+    new = create_key(engine, "partner", partner_id=DEMO_PARTNER, label=DEMO_KEY_LABEL)
     return {"key_id": new.key_id, "key": new.token, "role": new.role, "partner_id": new.partner_id}
 
 
