@@ -114,6 +114,17 @@ MATRIX |= {
     ("GET", "/console/reports/audit"): frozenset({ADMIN, AUDITOR, RISK}),
 }
 
+# Staff management (issue 6): only admin creates, disables, enables, unlocks staff users or sets their
+# password; the auditor (read-only on everything) also sees who has access.
+MATRIX |= {
+    ("GET", "/console/staff"): frozenset({ADMIN, AUDITOR}),
+    ("POST", "/console/staff"): frozenset({ADMIN}),
+    ("POST", "/console/staff/{username}/disable"): frozenset({ADMIN}),
+    ("POST", "/console/staff/{username}/enable"): frozenset({ADMIN}),
+    ("POST", "/console/staff/{username}/password"): frozenset({ADMIN}),
+    ("POST", "/console/staff/{username}/unlock"): frozenset({ADMIN}),
+}
+
 # The contract is public; everything else needs a key.
 PUBLIC = frozenset({("GET", "/v1/openapi.json"), ("GET", "/v1/docs")})
 

@@ -109,13 +109,18 @@ def csrf_token_for(token: str) -> str:
 # --------------------------------------------------------------------------- users
 
 
-def _check_new_user(username: str, password: str, role: str, display_name: str) -> None:
-    if not USERNAME_PATTERN.fullmatch(username):
-        raise StaffError("username", "3-32 characters: a lowercase letter, then lowercase letters, digits, . _ -")
+def _check_password(password: str) -> None:
+    """The one password rule (creation and reset alike)."""
     if len(password) < PASSWORD_LENGTH_MIN:
         raise StaffError("password", f"must be at least {PASSWORD_LENGTH_MIN} characters")
     if len(password) > PASSWORD_LENGTH_MAX:
         raise StaffError("password", f"must be at most {PASSWORD_LENGTH_MAX} characters")
+
+
+def _check_new_user(username: str, password: str, role: str, display_name: str) -> None:
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise StaffError("username", "3-32 characters: a lowercase letter, then lowercase letters, digits, . _ -")
+    _check_password(password)
     if role not in STAFF_ROLES:
         raise StaffError("role", f"must be one of {', '.join(STAFF_ROLES)}, got {role!r}")
     if len(display_name) > DISPLAY_NAME_LENGTH_MAX:
@@ -132,7 +137,7 @@ def record_action(conn: Connection, *, actor: str, role: str, method: str, path:
 
 
 def create_user(engine: Engine, username: str, password: str, role: str, *, display_name: str = "",
-                actor: str = "cli", client: str = "") -> dict[str, Any]:
+                actor: str = "cli", actor_role: str = "", client: str = "") -> dict[str, Any]:
     """Create a staff user; the creation is audited in the same transaction. Errors name the field."""
     _check_new_user(username, password, role, display_name)
     password_hash = _hasher.hash(password)  # before the transaction: hashing is slow on purpose
@@ -143,7 +148,7 @@ def create_user(engine: Engine, username: str, password: str, role: str, *, disp
                 raise StaffError("username", f"{username!r} already exists")
             conn.execute(insert(staff_users).values(username=username, password_hash=password_hash, role=role,
                                                     display_name=display_name or username, created_at=now))
-            record_action(conn, actor=actor, role=ADMIN if actor == "cli" else "", method="CREATE",
+            record_action(conn, actor=actor, role=actor_role or (ADMIN if actor == "cli" else ""), method="CREATE",
                           path=f"staff_users/{username}", status=201, client=client)
     except IntegrityError as exc:  # a concurrent create of the same name won the race
         raise StaffError("username", f"{username!r} already exists") from exc
@@ -162,13 +167,134 @@ def get_user(engine: Engine, username: str) -> StaffUser | None:
 
 
 def list_users(engine: Engine, limit: int = USERS_LIST_MAX) -> list[dict[str, Any]]:
+    """Every staff user (by username) with status: disabled_at, locked_until (only while the login
+    throttle holds) and last_login_at (the newest successful login in the audit trail), ISO text or None."""
     assert 0 < limit <= USERS_LIST_MAX
-    c = staff_users.c
-    query = select(c.username, c.role, c.display_name, c.created_at, c.disabled_at).order_by(c.username).limit(limit)
+    c, f = staff_users.c, staff_login_failures.c
+    query = (select(c.username, c.role, c.display_name, c.created_at, c.disabled_at, f.locked_until)
+             .join_from(staff_users, staff_login_failures, f.username == c.username, isouter=True)
+             .order_by(c.username).limit(limit))
+    now = utcnow()
     with engine.connect() as conn:
         rows = conn.execute(query).all()
+        last_logins = _last_logins(conn, [r.username for r in rows])
     return [{"username": r.username, "role": r.role, "display_name": r.display_name,
-             "created_at": r.created_at.isoformat(), "disabled": r.disabled_at is not None} for r in rows]
+             "created_at": r.created_at.isoformat(), "disabled": r.disabled_at is not None,
+             "disabled_at": _iso(r.disabled_at),
+             "locked_until": _iso(r.locked_until) if r.locked_until is not None and r.locked_until > now else None,
+             "last_login_at": _iso(last_logins.get(r.username))} for r in rows]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _last_logins(conn: Connection, usernames: list[str]) -> dict[str, datetime]:
+    """{username: time of the newest successful login}: start_session audits each one (POST /login, 303)."""
+    assert len(usernames) <= USERS_LIST_MAX
+    if not usernames:
+        return {}
+    a = api_audit.c
+    query = (select(a.key_id, func.max(a.at)).where(a.key_id.in_([f"user:{u}" for u in usernames]),
+                                                     a.path == LOGIN_PATH, a.status == 303).group_by(a.key_id))
+    return {key_id.removeprefix("user:"): at for key_id, at in conn.execute(query).all()}
+
+
+# --------------------------------------------------------------------------- administering users
+# Each command is one transaction that changes the user and writes its audit row (method = the
+# command, path = staff_users/<name>); `by` is the admin acting (None: the CLI). Errors name the field.
+
+
+class StaffNotFound(StaffError):
+    def __init__(self, username: str) -> None:
+        super().__init__("username", f"no staff user {username!r}")
+
+
+def _actor(by: StaffUser | None) -> tuple[str, str]:
+    return (by.actor, by.role) if by is not None else ("cli", ADMIN)
+
+
+def _user_row(conn: Connection, username: str, *, for_update: bool = False) -> Any:
+    c = staff_users.c
+    query = select(c.username, c.role, c.disabled_at).where(c.username == username)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
+    if row is None:
+        raise StaffNotFound(username)
+    return row
+
+
+def _end_sessions(conn: Connection, username: str) -> int:
+    """Delete every session of `username`: the next request with any of their cookies goes to /login."""
+    return int(conn.execute(delete(staff_sessions).where(staff_sessions.c.username == username)).rowcount or 0)
+
+
+def disable_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> dict[str, Any]:
+    """Set disabled_at and end the user's sessions at once. An admin cannot disable themself, and the
+    last active admin cannot be disabled (the console would have nobody left to manage staff)."""
+    if by is not None and by.username == username:
+        raise StaffError("username", "you cannot disable your own account")
+    actor, actor_role = _actor(by)
+    now = utcnow()
+    c = staff_users.c
+    with engine.begin() as conn:
+        row = _user_row(conn, username, for_update=True)
+        if row.disabled_at is not None:
+            raise StaffError("username", f"{username!r} is already disabled")
+        if row.role == ADMIN:
+            # Locks the active admins' rows (PostgreSQL) so two admins cannot disable each other at once.
+            admins = conn.execute(select(c.username).where(c.role == ADMIN, c.disabled_at.is_(None))
+                                  .with_for_update()).scalars().all()
+            if set(admins) <= {username}:
+                raise StaffError("username", f"{username!r} is the last active admin")
+        conn.execute(update(staff_users).where(c.username == username).values(disabled_at=now))
+        ended = _end_sessions(conn, username)
+        record_action(conn, actor=actor, role=actor_role, method="DISABLE", path=f"staff_users/{username}",
+                      status=200, client=client)
+    return {"username": username, "disabled_at": now.isoformat(), "sessions_ended": ended}
+
+
+def enable_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> dict[str, Any]:
+    actor, actor_role = _actor(by)
+    c = staff_users.c
+    with engine.begin() as conn:
+        row = _user_row(conn, username, for_update=True)
+        if row.disabled_at is None:
+            raise StaffError("username", f"{username!r} is not disabled")
+        conn.execute(update(staff_users).where(c.username == username).values(disabled_at=None))
+        record_action(conn, actor=actor, role=actor_role, method="ENABLE", path=f"staff_users/{username}",
+                      status=200, client=client)
+    return {"username": username, "disabled_at": None}
+
+
+def set_password(engine: Engine, username: str, password: str, *, by: StaffUser | None = None,
+                 client: str = "") -> dict[str, Any]:
+    """A new password (the create_user rule) and every session of the user ended, theirs included."""
+    _check_password(password)
+    actor, actor_role = _actor(by)
+    password_hash = _hasher.hash(password)  # before the transaction: hashing is slow on purpose
+    with engine.begin() as conn:
+        _user_row(conn, username, for_update=True)
+        conn.execute(update(staff_users).where(staff_users.c.username == username)
+                     .values(password_hash=password_hash))
+        ended = _end_sessions(conn, username)
+        record_action(conn, actor=actor, role=actor_role, method="PASSWORD", path=f"staff_users/{username}",
+                      status=200, client=client)
+    return {"username": username, "sessions_ended": ended}
+
+
+def unlock_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> dict[str, Any]:
+    """Clear the login throttle of a locked user (the failure count too), so they may log in now."""
+    actor, actor_role = _actor(by)
+    f = staff_login_failures.c
+    with engine.begin() as conn:
+        _user_row(conn, username)
+        locked_until = conn.execute(select(f.locked_until).where(f.username == username)).scalar_one_or_none()
+        if locked_until is None or locked_until <= utcnow():
+            raise StaffError("username", f"{username!r} is not locked")
+        conn.execute(delete(staff_login_failures).where(f.username == username))
+        record_action(conn, actor=actor, role=actor_role, method="UNLOCK", path=f"staff_users/{username}",
+                      status=200, client=client)
+    return {"username": username, "locked_until": None}
 
 
 def ensure_demo_staff(engine: Engine) -> list[tuple[str, str, str]]:

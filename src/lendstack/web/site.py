@@ -26,6 +26,7 @@ from lendstack.web import (
     routes_loans,
     routes_ops,
     routes_reports,
+    routes_staff,
 )
 from lendstack.web.guard import ConsoleGuard
 
@@ -34,6 +35,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 CONSOLE_ROUTERS: list[ModuleType] = [routes_auth, routes_applications, routes_loans, routes_ops]
 CONSOLE_ROUTERS += [routes_dashboard, routes_catalog]  # console-pages: dashboard, products, policies, models
 CONSOLE_ROUTERS += [routes_collections, routes_reports]  # console-ops: collections queue and cases, reports
+CONSOLE_ROUTERS += [routes_staff]  # staff management (admin only)
 
 
 def create_site(engine: Engine | None = None, *, registry_dir: str | Path | None = None,
