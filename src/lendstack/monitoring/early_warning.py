@@ -243,14 +243,152 @@ def _device_features(device: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def rows_frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
-    """Rows (each with loan_id) as one frame with a stable schema, so an all-null column still has a type."""
+def row_schema() -> dict[str, Any]:
+    """The frame schema of the rows (loan_id first): stable, so an all-null column still has a type."""
     schema: dict[str, Any] = {"loan_id": pl.Utf8, "bucket": pl.Utf8, "status": pl.Utf8}
     floats = {"revenue_trailing_mean", "revenue_volatility", "margin_m1", "margin_trailing_mean", "utilisation",
               "utilisation_change", "mileage_km", "mileage_drop"}
     for name in sorted(ROW_NAMES - set(schema)):
         schema[name] = pl.Float64 if name in floats else pl.Int64
-    return pl.DataFrame([dict(r) for r in rows], schema=schema, orient="row")
+    return schema
+
+
+def rows_frame(rows: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
+    """Rows (each with loan_id) as one frame with the stable row_schema()."""
+    return pl.DataFrame([dict(r) for r in rows], schema=row_schema(), orient="row")
+
+
+# --------------------------------------------------------------------------- the book as one frame
+#
+# build_row, columnar: the same features from three frames (loans, installments, snapshots) of a whole
+# book, with polars expressions instead of a Python loop per loan. book_rows/build_row stay the
+# reference; the property test in tests/monitoring/test_early_warning_frame.py holds the two equal.
+
+LOAN_FRAME_SCHEMA: dict[str, Any] = {
+    "loan_id": pl.Utf8, "status": pl.Utf8, "days_past_due": pl.Int64, "bucket": pl.Utf8,
+    "restructure_count": pl.Int64, "principal_disbursed_minor": pl.Int64, "principal_capitalized_minor": pl.Int64,
+    "principal_repaid_minor": pl.Int64, "principal_written_off_minor": pl.Int64,
+}
+INSTALLMENT_FRAME_SCHEMA: dict[str, Any] = {"loan_id": pl.Utf8, "due_date": pl.Date, "settled": pl.Boolean}
+SNAPSHOT_FRAME_SCHEMA: dict[str, Any] = {"loan_id": pl.Utf8, "source": pl.Utf8, "as_of": pl.Date, "payload": pl.Utf8}
+# The payload fields the features read, typed as the row path converts them (int(...), float(...)).
+PAYLOAD_DTYPES: dict[str, dict[str, Any]] = {
+    "pos": {"revenue_minor": pl.Int64, "cost_minor": pl.Int64},
+    "tax": {"arrears_minor": pl.Int64},
+    "bureau": {"open_loans": pl.Int64, "inquiries_6m": pl.Int64, "utilisation": pl.Float64},
+    "telematics": {"region_exits": pl.Int64, "mileage_km": pl.Float64},
+    "device": {"device_id": pl.Utf8},
+}
+assert {s: set(f) for s, f in PAYLOAD_DTYPES.items()} == {s: set(f) for s, f in SOURCE_FIELDS.items()}
+
+
+def book_features(loans: pl.DataFrame, installments: pl.DataFrame, snapshots: pl.DataFrame,
+                  as_of: date) -> pl.DataFrame:
+    """rows_frame of build_row for every loan of `loans`, in its order: installments (loan_id, due_date,
+    settled) and snapshots (loan_id, source, as_of, payload as JSON text) of any loans and dates; those
+    of other loans or dated after `as_of` are ignored. Each payload is decoded once, by polars."""
+    for frame, schema, name in ((loans, LOAN_FRAME_SCHEMA, "loans"), (installments, INSTALLMENT_FRAME_SCHEMA,
+                                "installments"), (snapshots, SNAPSHOT_FRAME_SCHEMA, "snapshots")):
+        missing = set(schema) - set(frame.columns)
+        assert not missing, f"{name} frame lacks {sorted(missing)}"
+    assert loans["loan_id"].is_unique().all(), "one row per loan"
+    dated = snapshots.filter(pl.col("as_of") <= as_of)
+    frame = _state_frame(loans)
+    for part in (missed_frame(installments, as_of), _pos_frame(dated), _bureau_frame(dated),
+                 _telematics_frame(dated), _device_frame(dated), _tax_frame(dated)):
+        frame = frame.join(part, on="loan_id", how="left", maintain_order="left")
+    # a loan without installments due or without POS data counts zero of them, as the row path does
+    frame = frame.with_columns(pl.col("missed_last_3", "revenue_months").fill_null(0))
+    out = frame.select(pl.col(name).cast(dtype) for name, dtype in row_schema().items())
+    assert out.height == loans.height and set(out.columns) == ROW_NAMES | {"loan_id"}
+    return out
+
+
+def _state_frame(loans: pl.DataFrame) -> pl.DataFrame:
+    outstanding = (pl.col("principal_disbursed_minor") + pl.col("principal_capitalized_minor")
+                   - pl.col("principal_repaid_minor") - pl.col("principal_written_off_minor"))
+    return loans.select("loan_id", "status", "bucket", "restructure_count", pl.col("days_past_due").alias("dpd"),
+                        outstanding.alias("principal_outstanding_minor"))
+
+
+def missed_frame(installments: pl.DataFrame, as_of: date, window: int = MISSED_WINDOW) -> pl.DataFrame:
+    """missed_in_last per loan (loan_id, missed_last_3); loans with nothing due before `as_of` are absent."""
+    due = installments.filter(pl.col("due_date") < as_of).sort("loan_id", "due_date", "settled")
+    from_end = pl.int_range(pl.len(), 0, -1).over("loan_id")  # sorted ascending: the latest due is 1
+    return (due.filter(from_end <= window).group_by("loan_id")
+            .agg((~pl.col("settled")).sum().cast(pl.Int64).alias("missed_last_3")))
+
+
+def _history(snapshots: pl.DataFrame, source: str) -> pl.DataFrame:
+    """One source's snapshots, latest first per loan: loan_id, k (1 = the latest), the payload fields read."""
+    part = snapshots.filter(pl.col("source") == source).sort("loan_id", "as_of", descending=[False, True])
+    fields = part["payload"].str.json_decode(dtype=pl.Struct(PAYLOAD_DTYPES[source])).struct.unnest()
+    return pl.concat([part.select("loan_id"), fields], how="horizontal").with_columns(
+        k=pl.int_range(1, pl.len() + 1).over("loan_id"))
+
+
+def _at(name: str, k: int) -> pl.Expr:
+    """In a per-loan aggregation: the field of the k-th latest snapshot (null if there are fewer)."""
+    return pl.col(name).filter(pl.col("k") == k).first()
+
+
+def _mean_of(values: pl.Expr) -> pl.Expr:
+    """Sum left to right (as Python's sum) over the count; null when empty."""
+    return pl.when(values.count() > 0).then(values.cum_sum().last() / values.count())
+
+
+def _pos_frame(snapshots: pl.DataFrame) -> pl.DataFrame:
+    rev, k = pl.col("revenue_minor"), pl.col("k")
+    pos = _history(snapshots, "pos").filter(k <= REVENUE_MONTHS).with_columns(
+        margin=pl.when(rev > 0).then((rev - pl.col("cost_minor")) / rev),
+        # the row path's margins list holds only months with revenue: its [0] is the latest of them
+        margin_rank=(rev > 0).cum_sum().over("loan_id"),
+    )
+    mean_all = rev.sum() / pl.len()
+    return pos.group_by("loan_id").agg(
+        *(_at("revenue_minor", i).alias(f"revenue_m{i}") for i in range(1, REVENUE_MONTHS + 1)),
+        pl.len().alias("revenue_months"),
+        _mean_of(rev.filter(k >= 2)).alias("revenue_trailing_mean"),
+        pl.when((pl.len() >= 3) & (rev.sum() != 0)).then(rev.std(ddof=0) / mean_all).alias("revenue_volatility"),
+        _at("margin", 1).alias("margin_m1"),
+        _mean_of(pl.col("margin").filter((rev > 0) & (pl.col("margin_rank") >= 2))).alias("margin_trailing_mean"),
+    )
+
+
+def _bureau_frame(snapshots: pl.DataFrame) -> pl.DataFrame:
+    bureau = _history(snapshots, "bureau").filter(pl.col("k") <= 2)
+    return bureau.group_by("loan_id").agg(
+        _at("open_loans", 1).alias("open_loans"),
+        (_at("open_loans", 1) - _at("open_loans", 2)).alias("new_loans_elsewhere"),
+        _at("inquiries_6m", 1).alias("inquiries_6m"),
+        (_at("inquiries_6m", 1) - _at("inquiries_6m", 2)).alias("inquiries_6m_change"),
+        _at("utilisation", 1).alias("utilisation"),
+        (_at("utilisation", 1) - _at("utilisation", 2)).alias("utilisation_change"),
+    )
+
+
+def _telematics_frame(snapshots: pl.DataFrame) -> pl.DataFrame:
+    tele = _history(snapshots, "telematics").filter(pl.col("k") <= 2)
+    last_km, prev_km = _at("mileage_km", 1), _at("mileage_km", 2)
+    return tele.group_by("loan_id").agg(
+        _at("region_exits", 1).alias("vehicle_region_exits"),
+        last_km.alias("mileage_km"),
+        pl.when(prev_km > 0).then(1 - last_km / prev_km).alias("mileage_drop"),
+    )
+
+
+def _device_frame(snapshots: pl.DataFrame) -> pl.DataFrame:
+    ids = pl.col("device_id")
+    # ne_missing: None != "a" is True and None != None False in Python too
+    return _history(snapshots, "device").group_by("loan_id").agg(
+        ids.ne_missing(ids.shift(1)).slice(1).sum().cast(pl.Int64).alias("device_changes"),
+        ((pl.len() > 1) & _at("device_id", 1).ne_missing(_at("device_id", 2))).cast(pl.Int64).alias("device_changed"),
+    )
+
+
+def _tax_frame(snapshots: pl.DataFrame) -> pl.DataFrame:
+    tax = _history(snapshots, "tax").filter(pl.col("k") == 1)
+    return tax.select("loan_id", pl.col("arrears_minor").alias("tax_arrears_minor"))
 
 
 # --------------------------------------------------------------------------- indicators as data

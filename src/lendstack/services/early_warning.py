@@ -12,16 +12,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+import polars as pl
+from sqlalchemy import ColumnElement, Connection, Engine, Select, Text, and_, cast, func, insert, select, update
 
 from lendstack.events import DomainEvent
 from lendstack.monitoring.early_warning import (
+    INSTALLMENT_FRAME_SCHEMA,
+    LOAN_FRAME_SCHEMA,
     SEVERITIES,
+    SNAPSHOT_FRAME_SCHEMA,
     Alert,
     EarlyWarningError,
     IndicatorSet,
     LoanState,
     PostLoanRecord,
+    book_features,
     build_row,
     check_not_late,
     evaluate,
@@ -29,7 +34,6 @@ from lendstack.monitoring.early_warning import (
     load_indicators,
     missed_in_last,
     parse_record,
-    rows_frame,
     transition,
 )
 from lendstack.servicing.loan import LIVE_STATUSES
@@ -140,10 +144,9 @@ def _due_and_settled(conn: Connection, loan_ids: Sequence[str]) -> dict[str, lis
     if not loan_ids:
         return {}
     i = installments
-    settled = and_(i.c.principal_paid_minor >= i.c.principal_minor, i.c.interest_paid_minor >= i.c.interest_minor,
-                   i.c.fee_paid_minor >= i.c.fee_minor)
     out: dict[str, list[tuple[date, bool]]] = defaultdict(list)
-    for r in conn.execute(select(i.c.loan_id, i.c.due_date, settled.label("settled")).where(i.c.loan_id.in_(loan_ids))):
+    query = select(i.c.loan_id, i.c.due_date, _settled().label("settled")).where(i.c.loan_id.in_(loan_ids))
+    for r in conn.execute(query):
         out[r.loan_id].append((r.due_date, bool(r.settled)))
     return out
 
@@ -160,6 +163,48 @@ def _histories(conn: Connection, as_of: date, loan_ids: Sequence[str]) -> dict[s
     return out
 
 
+def book_frame(conn: Connection, as_of: date, loan_ids: Sequence[str] | None = None) -> pl.DataFrame:
+    """The book as one frame: rows_frame(book_rows(...)), built columnar from three set queries, for a
+    whole-book run. Live loans are selected by a join in each query, not by a list of ids."""
+    live = _live(loan_ids)
+    book = _read(conn, select(*(loans.c[name] for name in LOAN_FRAME_SCHEMA)).where(live)
+                 .order_by(loans.c.loan_id), LOAN_FRAME_SCHEMA)
+    i, t = installments, post_loan_snapshots
+    due = (select(i.c.loan_id, _text(i.c.due_date), _settled().label("settled"))
+           .join(loans, loans.c.loan_id == i.c.loan_id))
+    # the payload as JSON text: polars decodes it once per snapshot, not the driver into dicts
+    dated = (select(t.c.loan_id, t.c.source, _text(t.c.as_of), _text(t.c.payload))
+             .join(loans, loans.c.loan_id == t.c.loan_id))
+    frame = book_features(book, _read(conn, due.where(live, i.c.due_date < as_of), INSTALLMENT_FRAME_SCHEMA),
+                          _read(conn, dated.where(live, t.c.as_of <= as_of), SNAPSHOT_FRAME_SCHEMA), as_of)
+    assert frame["loan_id"].equals(book["loan_id"]), "one row per live loan, in loan_id order"
+    return frame
+
+
+def _live(loan_ids: Sequence[str] | None) -> ColumnElement[bool]:
+    live = loans.c.status.in_([s.value for s in LIVE_STATUSES])
+    return live if loan_ids is None else and_(live, loans.c.loan_id.in_(loan_ids))
+
+
+def _settled() -> ColumnElement[bool]:
+    i = installments
+    return and_(i.c.principal_paid_minor >= i.c.principal_minor, i.c.interest_paid_minor >= i.c.interest_minor,
+                i.c.fee_paid_minor >= i.c.fee_minor)
+
+
+def _text(column: ColumnElement[Any]) -> ColumnElement[str]:
+    """Dates as ISO text and JSON as text, parsed by polars: a Python date or dict per row costs more
+    than everything else of book_frame."""
+    return cast(column, Text).label(str(getattr(column, "name", "")))
+
+
+def _read(conn: Connection, query: Select[Any], schema: dict[str, Any]) -> pl.DataFrame:
+    """A result set as a frame; strict=False lets SQLite's 0/1 become booleans; dates come as ISO text."""
+    text_schema = {name: pl.Utf8 if dtype == pl.Date else dtype for name, dtype in schema.items()}
+    frame = pl.DataFrame(conn.execute(query).all(), schema=text_schema, orient="row", strict=False)
+    return frame.with_columns(pl.col(n).str.to_date("%Y-%m-%d") for n, d in schema.items() if d == pl.Date)
+
+
 # --------------------------------------------------------------------------- runs and alerts
 
 
@@ -168,13 +213,13 @@ def run(engine: Engine, as_of: date, indicators: IndicatorSet | None = None) -> 
     as they are (with their lifecycle), only new ones are stored and announced."""
     ind = indicators or load_indicators()
     with UnitOfWork(engine) as uow:
-        rows = book_rows(uow.connection, as_of)
-        alerts = evaluate(ind, rows_frame(rows), as_of)
+        frame = book_frame(uow.connection, as_of)
+        alerts = evaluate(ind, frame, as_of)
         new = _store_alerts(uow, alerts)
     by_severity: dict[str, int] = defaultdict(int)
     for alert in alerts:
         by_severity[alert.severity] += 1
-    return {"as_of": as_of.isoformat(), "indicator_set": ind.version, "loans": len(rows), "alerts": len(alerts),
+    return {"as_of": as_of.isoformat(), "indicator_set": ind.version, "loans": frame.height, "alerts": len(alerts),
             "new_alerts": len(new), "by_severity": dict(sorted(by_severity.items()))}
 
 
