@@ -125,6 +125,14 @@ MATRIX |= {
     ("POST", "/console/staff/{username}/unlock"): frozenset({ADMIN}),
 }
 
+# Refunds pay money out of suspense back to a borrower: the staff who take repayments (admin,
+# collections), never a partner. A 助贷 partner forwards money in; paying out is the lender's own act.
+REFUND = COLLECT - {PARTNER}
+MATRIX |= {
+    ("POST", "/v1/loans/{loan_id}/refund"): REFUND,
+    ("POST", "/console/loans/{loan_id}/refund"): REFUND,
+}
+
 # The contract is public; everything else needs a key.
 PUBLIC = frozenset({("GET", "/v1/openapi.json"), ("GET", "/v1/docs")})
 

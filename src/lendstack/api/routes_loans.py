@@ -1,5 +1,5 @@
 """Loans: list (filter by status), one loan, its schedule, its statement (installments + ledger
-entries), and the money moves (disburse, repay, prepay), each idempotent by Idempotency-Key."""
+entries), and the money moves (disburse, repay, prepay, refund), each idempotent by Idempotency-Key."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from lendstack.api.problems import Problem
 from lendstack.api.security import principal_of
 from lendstack.ledger import JournalEntry
 from lendstack.money import Money
-from lendstack.services.loans import disburse_loan, get_loan, prepay_loan, repay_loan, summary
+from lendstack.services.loans import disburse_loan, get_loan, prepay_loan, refund_loan, repay_loan, summary
 from lendstack.servicing import Loan
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import loans
@@ -150,3 +150,19 @@ def prepay(loan_id: str, request: Request, engine: EngineDep, body: PrepaymentRe
     amount = Money(body.amount_minor, body.currency)
     return _move(request, engine, loan_id, key, body,
                  lambda k: prepay_loan(engine, loan_id, body.on or _today(), amount, k, full=body.full))
+
+
+class RefundRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_minor: StrictInt = Field(gt=0, le=10**15, description="minor units, at most the loan's suspense balance")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    on: date | None = None  # value date; today (UTC) when left out
+
+
+@router.post("/loans/{loan_id}/refund", status_code=201, tags=["loans"])
+def refund(loan_id: str, request: Request, engine: EngineDep, body: RefundRequest,
+           key: Annotated[str, IdempotencyKey]) -> JSONResponse:
+    """Pay money held in suspense (an overpayment) back to the borrower; closed loans included."""
+    amount = Money(body.amount_minor, body.currency)
+    return _move(request, engine, loan_id, key, body,
+                 lambda k: refund_loan(engine, loan_id, body.on or _today(), amount, k))

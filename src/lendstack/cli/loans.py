@@ -1,4 +1,4 @@
-"""`lendstack loan ...`: book, disburse, repay, prepay, restructure, write off, show."""
+"""`lendstack loan ...`: book, disburse, repay, prepay, refund, restructure, write off, show."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lendstack.money import Money
 from lendstack.money.money import format_minor
 from lendstack.services import loans as svc
 
-loan_app = typer.Typer(help="Loan accounts: book, disburse, repay, prepay, restructure, write off.",
+loan_app = typer.Typer(help="Loan accounts: book, disburse, repay, prepay, refund, restructure, write off.",
                        no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 Key = Annotated[str, typer.Option(help="Idempotency key: a retry with the same key does nothing twice")]
@@ -72,6 +72,15 @@ def prepay_cmd(loan_id: Annotated[str, typer.Argument()], amount: Annotated[str,
     """Prepay principal (reduce installment or term, as the product says), with any prepayment fee."""
     _print(run_or_fail(lambda: svc.prepay_loan(open_engine(), loan_id, parse_day(on, "on"),
                                                _money(amount, currency), key, full=full), as_json=as_json), as_json)
+
+
+@loan_app.command("refund")
+def refund_cmd(loan_id: Annotated[str, typer.Argument()],
+               amount: Annotated[str, typer.Option(help="Major units, at most the suspense balance")], on: OnOpt,
+               key: Key, currency: Annotated[str, typer.Option()] = "CNY", as_json: JsonOpt = False) -> None:
+    """Pay money held in the loan's suspense (an overpayment) back to the borrower; closed loans too."""
+    _print(run_or_fail(lambda: svc.refund_loan(open_engine(), loan_id, parse_day(on, "on"),
+                                               _money(amount, currency), key), as_json=as_json), as_json)
 
 
 @loan_app.command("restructure")

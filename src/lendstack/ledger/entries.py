@@ -27,6 +27,7 @@ class LedgerError(ValueError):
 class EntryKind(StrEnum):
     DISBURSE = "disburse"
     REPAY = "repay"
+    REFUND = "refund"  # money held in suspense paid back to the borrower 退还暂收款
     PREPAY = "prepay"
     ACCRUE_INTEREST = "accrue_interest"
     ACCRUE_PENALTY = "accrue_penalty"

@@ -13,7 +13,18 @@ from sqlalchemy import Engine
 
 from lendstack.money import Money, MoneyError
 from lendstack.products import LoanProduct, get_product
-from lendstack.servicing import Loan, Outcome, ServicingError, book, disburse, prepay, repay, restructure, write_off
+from lendstack.servicing import (
+    Loan,
+    Outcome,
+    ServicingError,
+    book,
+    disburse,
+    prepay,
+    refund,
+    repay,
+    restructure,
+    write_off,
+)
 from lendstack.store import UnitOfWork
 from lendstack.store.loan_repo import ConcurrentUpdate
 
@@ -86,10 +97,19 @@ def book_loan(
 def _command(
     engine: Engine, scope: str, loan_id: str, key: str, request: dict[str, Any], step: Callable[[Loan], Outcome]
 ) -> dict[str, Any]:
+    return _command_in(engine, scope, loan_id, key, request, lambda loan, _uow: step(loan))
+
+
+def _command_in(
+    engine: Engine, scope: str, loan_id: str, key: str, request: dict[str, Any],
+    step: Callable[[Loan, UnitOfWork], Outcome],
+) -> dict[str, Any]:
+    """Run `step` on the locked loan in one unit of work; the step may read more through the uow."""
+
     def work(uow: UnitOfWork) -> dict[str, Any]:
         loan = uow.loans.get(loan_id, for_update=True)
         try:
-            outcome = step(loan)
+            outcome = step(loan, uow)
         except MoneyError as exc:
             raise ServicingError(exc.field, exc.message) from exc
         record(uow, outcome)
@@ -114,6 +134,18 @@ def prepay_loan(
     request = {"on": on.isoformat(), "amount_minor": amount.amount_minor, "currency": amount.currency, "full": full}
     return _command(engine, "loan.prepay", loan_id, key, request,
                     lambda loan: prepay(loan, on, amount, key, full=full))
+
+
+def refund_loan(engine: Engine, loan_id: str, on: date, amount: Money, key: str) -> dict[str, Any]:
+    """Pay up to the loan's suspense balance back to the borrower (any status but approved)."""
+    request = {"on": on.isoformat(), "amount_minor": amount.amount_minor, "currency": amount.currency}
+
+    def step(loan: Loan, uow: UnitOfWork) -> Outcome:
+        # A closed loan's own cursor stopped when it closed: keep its refund out of days EOD has closed.
+        return refund(loan, amount.amount_minor, on, key, currency=amount.currency,
+                      closed_through=uow.loans.closed_through())
+
+    return _command_in(engine, "loan.refund", loan_id, key, request, step)
 
 
 def write_off_loan(engine: Engine, loan_id: str, on: date, key: str) -> dict[str, Any]:

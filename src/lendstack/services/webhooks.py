@@ -42,7 +42,7 @@ from lendstack.store.tables_webhooks import webhook_deliveries, webhook_subscrip
 # The events partners may subscribe to (what the services write to the outbox).
 EVENT_TYPES = frozenset({
     "application.decided", "application.reviewed", "loan.booked", "loan.disbursed", "loan.repaid",
-    "loan.prepaid", "loan.overdue", "loan.restructured", "loan.written_off",
+    "loan.prepaid", "loan.overdue", "loan.restructured", "loan.written_off", "loan.refunded",
 })
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 STATUSES = (PENDING, DELIVERED, DEAD)

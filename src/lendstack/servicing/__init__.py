@@ -14,6 +14,7 @@ from lendstack.servicing.eod_columnar import eod_book
 from lendstack.servicing.errors import ServicingError
 from lendstack.servicing.loan import Installment, Loan, LoanStatus, LoanTerms, expected_balances
 from lendstack.servicing.outcome import Outcome
+from lendstack.servicing.refund import refund
 
 __all__ = [
     "BUCKETS",
@@ -33,6 +34,7 @@ __all__ = [
     "eod_one",
     "expected_balances",
     "prepay",
+    "refund",
     "repay",
     "restructure",
     "write_off",

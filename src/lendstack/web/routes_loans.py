@@ -1,6 +1,8 @@
 """Loans: the list and one loan (schedule, payments, ledger entries, status/DPD history), with
-disburse (admin, credit officer) and repay (admin, collections agent) forms. Each form carries an
-idempotency key made when the form is drawn, so a retried or double-clicked post moves money once.
+disburse (admin, credit officer), repay and refund (admin, collections agent) forms; the refund
+form pays money held in suspense back to the borrower and shows only while there is some. Each
+form carries an idempotency key made when the form is drawn, so a retried or double-clicked post
+moves money once.
 The loan page charts DPD over the loan's life (ECharts, with the same points as a table)."""
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from starlette.responses import RedirectResponse, Response
 from lendstack.api.common import engine_of
 from lendstack.ledger import CHART, AccountCode, EntryKind, JournalEntry
 from lendstack.money import Money, MoneyError
+from lendstack.money.money import format_minor
 from lendstack.monitoring.portfolio import dpd_at, installment_paid_dates
-from lendstack.services.loans import disburse_loan, repay_loan
+from lendstack.services.loans import disburse_loan, refund_loan, repay_loan
 from lendstack.servicing import Loan, ServicingError
 from lendstack.store import UnitOfWork
 from lendstack.store.idempotency import IdempotencyConflict
@@ -39,8 +42,9 @@ def new_form_key() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _error(exc: Exception) -> dict[str, str]:
-    return {"field": str(getattr(exc, "field", "form")), "message": str(getattr(exc, "message", exc))}
+def _error(exc: Exception, form: str = "") -> dict[str, str]:
+    """The error for the page; `form` says which form it belongs to (two forms both have an amount)."""
+    return {"field": str(getattr(exc, "field", "form")), "message": str(getattr(exc, "message", exc)), "form": form}
 
 
 @router.get("/console/loans")
@@ -61,6 +65,9 @@ def _loan_page(request: Request, loan_id: str, *, error: dict[str, str] | None =
                                "dpd_points": dpd_points, "dpd_max": max((d for _, d in dpd_points), default=0),
                                "dpd_json": script_json([[day.isoformat(), dpd] for day, dpd in dpd_points]),
                                "repay_key": (values or {}).get("idempotency_key") or new_form_key(),
+                               "refund_key": (values or {}).get("refund_key") or new_form_key(),
+                               "refund_amount": (values or {}).get("refund_amount")
+                               or format_minor(view["loan"].suspense_minor, view["loan"].currency),
                                "disburse_key": new_form_key(), "today": datetime.now(UTC).date().isoformat()}
     return render(request, "loan.html", context, status_code=status_code)
 
@@ -205,3 +212,23 @@ async def disburse(loan_id: str, request: Request) -> Response:
     except MONEY_ERRORS as exc:
         return _loan_page(request, loan_id, error=_error(exc), status_code=422)
     return RedirectResponse(f"/console/loans/{loan_id}?flash=disbursed", status_code=303)
+
+
+@router.post("/console/loans/{loan_id}/refund")
+async def refund(loan_id: str, request: Request) -> Response:
+    """Pay money held in suspense back to the borrower (up to the suspense balance)."""
+    form = await request.form()
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    engine = engine_of(request)
+    try:
+        view = loan_view(engine, loan_id)
+        if view is None:
+            raise FormError("loan_id", f"unknown loan {loan_id!r}")
+        amount_text = form_text(form, "refund_amount", required=True, length_max=20).replace(",", "")
+        amount = Money.of_major(amount_text, view["loan"].currency)
+        key = form_text(form, "refund_key", required=True, length_max=64)
+        on = await run_in_threadpool(_value_date, engine, form_text(form, "refund_on", length_max=10))
+        await run_in_threadpool(refund_loan, engine, loan_id, on, amount, f"console-refund-{key}")
+    except MONEY_ERRORS as exc:
+        return _loan_page(request, loan_id, error=_error(exc, "refund"), values=values, status_code=422)
+    return RedirectResponse(f"/console/loans/{loan_id}?flash=refunded", status_code=303)
