@@ -16,11 +16,12 @@ from __future__ import annotations
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
 from lendstack.events import DomainEvent
 from lendstack.ledger import AccountCode, EntryKind
@@ -49,7 +50,7 @@ from lendstack.monitoring.collections import (
 )
 from lendstack.monitoring.early_warning import missed_in_last
 from lendstack.services.naming import application_id_of
-from lendstack.store import UnitOfWork
+from lendstack.store import Outbox, UnitOfWork
 from lendstack.store.tables import installments, journal_entries, loans, postings
 from lendstack.store.tables_collections import (
     collection_cases,
@@ -200,158 +201,282 @@ def _check_as_of(uow: UnitOfWork, as_of: date) -> None:
 # --------------------------------------------------------------------------- the daily run
 
 
-class _Run:
-    """The state of one run: its unit of work, strategy, date, channels and counters."""
+class _RunOutbox(Outbox):
+    """The run's outbox: every event (the run's own and the OutboxChannel's) is kept in the order it
+    was added and written with one insert per chunk, so the outbox reads as a per-loan run's would."""
 
-    def __init__(self, uow: UnitOfWork, strategy: Strategy, as_of: date, channels: Mapping[str, Channel]) -> None:
+    def __init__(self, target: Outbox) -> None:
+        super().__init__(target.connection)
+        self.target = target
+        self.events: list[DomainEvent] = []
+
+    def add_many(self, events: Iterable[DomainEvent]) -> None:
+        self.events.extend(events)
+
+    def flush(self) -> None:
+        self.target.add_many(self.events)
+        self.events = []
+
+
+class _Run:
+    """The state of one run: its unit of work, strategy, date, channels and counters, and the rows it
+    has not written yet (history, messages, events): `flush` writes each table with one statement."""
+
+    def __init__(self, uow: UnitOfWork, strategy: Strategy, as_of: date, channels: Mapping[str, Channel],
+                 outbox: _RunOutbox) -> None:
         self.uow, self.strategy, self.as_of, self.channels = uow, strategy, as_of, channels
         self.conn = uow.connection
+        self.outbox = outbox
         self.now = datetime.now(UTC)
         self.counts: Counter[str] = Counter()
+        self.history_rows: list[dict[str, Any]] = []
+        self.message_rows: list[dict[str, Any]] = []
+        self.sent: set[str] = set()  # message ids known to be stored (or about to be) ...
+        self.checked: set[str] = set()  # ... out of the ids already looked up
 
     def history(self, case_id: str, kind: str, detail: dict[str, Any], by: str = SYSTEM) -> None:
-        _history(self.conn, case_id, self.as_of, kind, detail, by, self.now)
+        self.history_rows.append({"case_id": case_id, "on": self.as_of, "kind": kind, "by": by, "detail": detail,
+                                  "at": self.now})
+
+    def message_ids(self, loan_id: str, step_id: str, channels: Sequence[str]) -> list[str]:
+        return [message_id(loan_id, step_id, self.as_of, c) for c in channels]
+
+    def look_up_sent(self, ids: Iterable[str]) -> None:
+        """Which of these message ids are stored already: one query per IN chunk, not one per loan."""
+        todo = sorted(set(ids) - self.checked)
+        m = collection_messages.c
+        for chunk in _chunks(todo):
+            self.sent.update(self.conn.execute(select(m.message_id).where(m.message_id.in_(chunk))).scalars())
+        self.checked.update(todo)
 
     def send(self, step: Step, step_id: str, case_id: str, values: MessageValues, channels: Sequence[str]) -> int:
         """Send a step's message on each channel unless it was sent already (same loan, step, day)."""
+        ids = dict(zip(channels, self.message_ids(values.loan_id, step_id, channels), strict=True))
+        self.look_up_sent(ids.values())  # a no-op when the chunk looked them up beforehand
+        todo = [(channel, mid) for channel, mid in ids.items() if mid not in self.sent]
+        if not todo:
+            return 0
         body = self.strategy.render(step.template, values)
-        ids = {c: message_id(values.loan_id, step_id, self.as_of, c) for c in channels}
-        done = set(self.conn.execute(select(collection_messages.c.message_id)
-                                     .where(collection_messages.c.message_id.in_(list(ids.values())))).scalars())
-        sent = 0
-        for channel, mid in ids.items():
-            if mid in done:
-                continue
+        for channel, mid in todo:
             message = Message(mid, values.loan_id, case_id, self.as_of, step_id, step.action, channel,
                               self.strategy.doc.default_language, step.template, body)
             receipt = self.channels[channel].send(message)
-            self.conn.execute(insert(collection_messages).values(
-                message_id=mid, loan_id=values.loan_id, case_id=case_id, as_of=self.as_of, step_id=step_id,
-                action=step.action, channel=channel, language=message.language, template=step.template,
-                body=dict(body), sent_at=self.now,
-                receipt={"channel": receipt.channel, "reference": receipt.reference, "status": receipt.status,
-                         "at": receipt.at.isoformat()}))
-            sent += 1
-        self.counts["messages_sent"] += sent
-        return sent
+            self.sent.add(mid)
+            self.message_rows.append({
+                "message_id": mid, "loan_id": values.loan_id, "case_id": case_id, "as_of": self.as_of,
+                "step_id": step_id, "action": step.action, "channel": channel, "language": message.language,
+                "template": step.template, "body": dict(body), "sent_at": self.now,
+                "receipt": {"channel": receipt.channel, "reference": receipt.reference, "status": receipt.status,
+                            "at": receipt.at.isoformat()}})
+        self.counts["messages_sent"] += len(todo)
+        return len(todo)
+
+    def flush(self) -> None:
+        """Write what the chunk produced: one executemany per table (the cases are written by the caller
+        first, so a history row or message never precedes its case)."""
+        if self.message_rows:
+            self.conn.execute(insert(collection_messages), self.message_rows)
+        if self.history_rows:
+            self.conn.execute(insert(collection_history), self.history_rows)
+        self.outbox.flush()
+        self.message_rows, self.history_rows = [], []
 
 
 def run(engine: Engine, as_of: date, *, strategy: Strategy | None = None,
         channels: ChannelFactory | None = None) -> dict[str, Any]:
-    """The daily collections run (after end of day for `as_of`). Idempotent per day."""
+    """The daily collections run (after end of day for `as_of`). Idempotent per day.
+
+    Set-based: the loans are worked in chunks of IN_CHUNK, each chunk read with one query per table
+    and written with one statement per table; the results are those of working the loans one by one
+    in loan-id order (tests/services/test_collections_batch.py compares the two on random books)."""
     strat = strategy or load_strategy()
     with UnitOfWork(engine) as uow:
         _check_as_of(uow, as_of)
-        state = _Run(uow, strat, as_of, (channels or outbox_channels)(uow))
-        overdue = {r.loan_id: r for r in uow.connection.execute(
-            select(loans).where(loans.c.status == "overdue", loans.c.days_past_due > 0).order_by(loans.c.loan_id))}
-        open_cases = {r.loan_id: r for r in uow.connection.execute(
-            select(collection_cases).where(collection_cases.c.status == "open"))}
-        _evaluate_promises(state, open_cases)
-        _close_cured(state, {k: v for k, v in open_cases.items() if k not in overdue})
-        _work_overdue(state, overdue)
-        _send_reminders(state)
+        outbox = _RunOutbox(uow.outbox)
+        uow.outbox = outbox  # the channels built below write to it through the unit of work
+        try:
+            state = _Run(uow, strat, as_of, (channels or outbox_channels)(uow), outbox)
+            overdue = {r.loan_id: r for r in uow.connection.execute(
+                select(loans).where(loans.c.status == "overdue", loans.c.days_past_due > 0)
+                .order_by(loans.c.loan_id))}
+            open_cases = {r.loan_id: r for r in uow.connection.execute(
+                select(collection_cases).where(collection_cases.c.status == "open"))}
+            _evaluate_promises(state, open_cases)
+            _close_cured(state, {k: v for k, v in open_cases.items() if k not in overdue})
+            _work_overdue(state, overdue)
+            _send_reminders(state)
+            assert not outbox.events and not state.history_rows and not state.message_rows, "all flushed"
+        finally:
+            uow.outbox = outbox.target
     counts = state.counts
     return {"as_of": as_of.isoformat(), "strategy": strat.version, "overdue_loans": len(overdue),
             **{k: counts[k] for k in ("cases_opened", "cases_updated", "cases_closed", "steps_taken", "held",
                                       "messages_sent", "reminders_sent", "promises_kept", "promises_broken")}}
 
 
+def _update_many(conn: Connection, table: Any, key: str, rows: Sequence[dict[str, Any]]) -> None:
+    """UPDATE table SET <the rows' other keys> WHERE key = row[key], one executemany per set of columns."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(sorted(row))].append({(f"b_{k}" if k == key else k): v for k, v in row.items()})
+    for columns, params in groups.items():
+        statement = update(table).where(table.c[key] == bindparam(f"b_{key}"))
+        statement = statement.values({c: bindparam(c) for c in columns if c != key})
+        conn.execute(statement, params)
+
+
 def _evaluate_promises(state: _Run, open_cases: Mapping[str, Any]) -> None:
     """Pending promises of open cases: kept once the cash since the promise covers it, broken after the
     promised date plus grace. A broken promise escalates the case (high risk from then on)."""
     p = collection_promises
-    pending = state.conn.execute(select(p).where(p.c.status == "pending", p.c.case_id.in_(
-        [c.case_id for c in open_cases.values()]))).all() if open_cases else []
-    if not pending:
-        return
+    by_case = {c.case_id: c for c in open_cases.values()}
+    pending: list[Any] = []
+    for chunk in _chunks(sorted(by_case)):
+        pending += state.conn.execute(select(p).where(p.c.status == "pending", p.c.case_id.in_(chunk))
+                                      .order_by(p.c.loan_id, p.c.promise_id)).all()
+    pending.sort(key=lambda r: (r.loan_id, r.promise_id))
+    for start in range(0, len(pending), IN_CHUNK):
+        _evaluate_chunk(state, pending[start:start + IN_CHUNK], open_cases)
+
+
+def _evaluate_chunk(state: _Run, pending: Sequence[Any], open_cases: Mapping[str, Any]) -> None:
     cash = cash_received(state.conn, sorted({r.loan_id for r in pending}), min(r.made_on for r in pending))
     grace = state.strategy.doc.promise.grace_days
+    evaluated, escalated, outcomes = [], [], []
     for promise in pending:
         paid = _paid_between(cash.get(promise.loan_id, ()), promise.made_on, min(state.as_of, promise.follow_up_on))
         status = promise_status(int(promise.amount_minor), paid, promise.promised_for, grace, state.as_of)
-        state.conn.execute(update(p).where(p.c.promise_id == promise.promise_id).values(
-            status=status, paid_minor=paid, evaluated_on=state.as_of))
+        evaluated.append({"promise_id": promise.promise_id, "status": status, "paid_minor": paid,
+                          "evaluated_on": state.as_of})
+        outcomes.append((promise, status, paid))
+    broken = [(promise, open_cases[promise.loan_id]) for promise, status, _ in outcomes if status == "broken"]
+    state.look_up_sent(mid for promise, _ in broken
+                       for mid in state.message_ids(promise.loan_id, "promise_broken", ("sms",)))
+    for promise, status, paid in outcomes:
         if status == "kept":
             _promise_kept(state, promise, paid)
         elif status == "broken":
-            _promise_broken(state, promise, paid, open_cases[promise.loan_id])
+            escalated.append(_promise_broken(state, promise, paid, open_cases[promise.loan_id]))
+    _update_many(state.conn, collection_promises, "promise_id", evaluated)
+    _update_many(state.conn, collection_cases, "case_id", escalated)
+    state.flush()
 
 
 def _promise_kept(state: _Run, promise: Any, paid: int) -> None:
     state.counts["promises_kept"] += 1
     state.history(promise.case_id, "promise_kept", {"promise_id": promise.promise_id, "paid_minor": paid})
-    state.uow.outbox.add(DomainEvent.new(PROMISE_KEPT, "loan", promise.loan_id, {
+    state.outbox.add(DomainEvent.new(PROMISE_KEPT, "loan", promise.loan_id, {
         "case_id": promise.case_id, "promise_id": promise.promise_id, "amount_minor": int(promise.amount_minor),
         "paid_minor": paid, "as_of": state.as_of.isoformat()}, occurred_at=state.now))
 
 
-def _promise_broken(state: _Run, promise: Any, paid: int, case: Any) -> None:
+def _promise_broken(state: _Run, promise: Any, paid: int, case: Any) -> dict[str, Any]:
+    """History, event and message of a broken promise; returns the case's escalation (written by the caller)."""
     state.counts["promises_broken"] += 1
-    c = collection_cases.c
-    state.conn.execute(update(collection_cases).where(c.case_id == case.case_id).values(
-        escalated=True, broken_promises=case.broken_promises + 1, next_action="escalate", updated_at=state.now))
     state.history(case.case_id, "promise_broken", {"promise_id": promise.promise_id, "paid_minor": paid,
                                                    "amount_minor": int(promise.amount_minor)})
     state.history(case.case_id, "escalated", {"reason": "promise_broken"})
-    state.uow.outbox.add(DomainEvent.new(PROMISE_BROKEN, "loan", promise.loan_id, {
+    state.outbox.add(DomainEvent.new(PROMISE_BROKEN, "loan", promise.loan_id, {
         "case_id": case.case_id, "promise_id": promise.promise_id, "amount_minor": int(promise.amount_minor),
         "paid_minor": paid, "as_of": state.as_of.isoformat()}, occurred_at=state.now))
     step = Step("promise_broken", case.stage, "high", "escalate", ("sms",), "promise_broken", 1)
     values = MessageValues(promise.loan_id, int(case.amount_overdue_minor), case.currency,
                            promise.promised_for, int(case.days_past_due))
     state.send(step, "promise_broken", case.case_id, values, step.channels)
+    return {"case_id": case.case_id, "escalated": True, "broken_promises": case.broken_promises + 1,
+            "next_action": "escalate", "updated_at": state.now}
 
 
 def _close_cured(state: _Run, cases: Mapping[str, Any]) -> None:
     """Close the cases of loans no longer overdue; their still-pending promises are cancelled."""
-    if not cases:
-        return
-    status = {r.loan_id: r.status for r in state.conn.execute(
-        select(loans.c.loan_id, loans.c.status).where(loans.c.loan_id.in_(list(cases))))}
-    for loan_id, case in sorted(cases.items()):
-        reason = {"closed": "closed", "written_off": "written_off"}.get(status[loan_id], "current")
-        c = collection_cases.c
-        state.conn.execute(update(collection_cases).where(c.case_id == case.case_id).values(
-            status="closed", closed_on=state.as_of, close_reason=reason, next_action="", as_of=state.as_of,
-            updated_at=state.now))
+    ids = sorted(cases)
+    for chunk in _chunks(ids):
+        status = {r.loan_id: r.status for r in state.conn.execute(
+            select(loans.c.loan_id, loans.c.status).where(loans.c.loan_id.in_(chunk)))}
+        closing, cancelled = [], []
+        for loan_id in chunk:
+            case = cases[loan_id]
+            reason = {"closed": "closed", "written_off": "written_off"}.get(status[loan_id], "current")
+            closing.append({"case_id": case.case_id, "status": "closed", "closed_on": state.as_of,
+                            "close_reason": reason, "next_action": "", "as_of": state.as_of,
+                            "updated_at": state.now})
+            cancelled.append({"b_case_id": case.case_id})
+            state.history(case.case_id, "closed", {"reason": reason})
+            state.outbox.add(DomainEvent.new(CASE_CLOSED, "loan", loan_id, {
+                "case_id": case.case_id, "reason": reason, "as_of": state.as_of.isoformat()},
+                occurred_at=state.now))
+            state.counts["cases_closed"] += 1
+        _update_many(state.conn, collection_cases, "case_id", closing)
         p = collection_promises.c
-        state.conn.execute(update(collection_promises).where(p.case_id == case.case_id, p.status == "pending")
-                           .values(status="cancelled", evaluated_on=state.as_of))
-        state.history(case.case_id, "closed", {"reason": reason})
-        state.uow.outbox.add(DomainEvent.new(CASE_CLOSED, "loan", loan_id, {
-            "case_id": case.case_id, "reason": reason, "as_of": state.as_of.isoformat()}, occurred_at=state.now))
-        state.counts["cases_closed"] += 1
+        state.conn.execute(update(collection_promises).where(p.case_id == bindparam("b_case_id"),
+                                                             p.status == "pending")
+                           .values(status="cancelled", evaluated_on=state.as_of), cancelled)
+        state.flush()
 
 
 def _work_overdue(state: _Run, overdue: Mapping[str, Any]) -> None:
-    if not overdue:
-        return
-    ids = sorted(overdue)
+    for chunk in _chunks(sorted(overdue)):
+        _work_chunk(state, [overdue[loan_id] for loan_id in chunk])
+
+
+def _work_chunk(state: _Run, chunk: Sequence[Any]) -> None:
+    """One chunk of overdue loans: read everything the roll model and the strategy need with one query
+    per table, plan each loan's case (pure), then take the steps and write the cases in bulk."""
+    ids = [loan.loan_id for loan in chunk]
     conn, as_of = state.conn, state.as_of
     insts = _installments(conn, ids)
     cash = cash_received(conn, ids, as_of - timedelta(days=PAID_WINDOW_DAYS))
     pds, alerts = _origination_pd(conn, ids), _open_alerts(conn, ids)
     # read after the promises were evaluated: a broken promise has just escalated its case
-    cases = {r.loan_id: r for r in conn.execute(select(collection_cases).where(collection_cases.c.status == "open"))}
-    holding = set(conn.execute(select(collection_promises.c.case_id).where(
-        collection_promises.c.status == "pending")).scalars())
-    for loan_id in ids:
-        loan = overdue[loan_id]
-        due = [i for i in insts.get(loan_id, []) if i.due_date < as_of and _unpaid(i) > 0]
+    c, p = collection_cases.c, collection_promises.c
+    cases = {r.loan_id: r for r in conn.execute(select(collection_cases).where(c.status == "open",
+                                                                              c.loan_id.in_(ids)))}
+    holding = set(conn.execute(select(p.case_id).where(p.status == "pending", p.loan_id.in_(ids))).scalars())
+    plans = []
+    for loan in chunk:
+        due = [i for i in insts.get(loan.loan_id, []) if i.due_date < as_of and _unpaid(i) > 0]
         amount_overdue = sum(_unpaid(i) for i in due) + _receivable(loan, "penalty")
+        case = cases.get(loan.loan_id)
         inputs = RollInputs(
             bucket=loan.bucket, days_past_due=int(loan.days_past_due),
-            missed_last_3=missed_in_last([(i.due_date, _unpaid(i) == 0) for i in insts.get(loan_id, [])], as_of),
-            paid_last_30_minor=_paid_between(cash.get(loan_id, ()), as_of - timedelta(days=PAID_WINDOW_DAYS), as_of),
-            origination_pd=pds.get(loan_id), open_alerts=alerts.get(loan_id, 0),
-            broken_promises=int(cases[loan_id].broken_promises) if loan_id in cases else 0)
-        oldest_due = due[0].due_date if due else as_of
-        _work_case(state, loan, cases.get(loan_id), inputs, amount_overdue, oldest_due, holding)
+            missed_last_3=missed_in_last([(i.due_date, _unpaid(i) == 0) for i in insts.get(loan.loan_id, [])],
+                                         as_of),
+            paid_last_30_minor=_paid_between(cash.get(loan.loan_id, ()), as_of - timedelta(days=PAID_WINDOW_DAYS),
+                                             as_of),
+            origination_pd=pds.get(loan.loan_id), open_alerts=alerts.get(loan.loan_id, 0),
+            broken_promises=int(case.broken_promises) if case is not None else 0)
+        plans.append(_plan_case(state, loan, case, inputs, amount_overdue, due[0].due_date if due else as_of,
+                                holding))
+    state.look_up_sent(mid for plan in plans if plan.step_due
+                       for mid in state.message_ids(plan.loan_id, plan.step.step_id, plan.step.channels))
+    opened: list[dict[str, Any]] = []
+    updated: list[dict[str, Any]] = []
+    for plan in plans:
+        (opened if plan.case is None else updated).append(_work_case(state, plan))
+    if opened:
+        conn.execute(insert(collection_cases), opened)
+    _update_many(conn, collection_cases, "case_id", [row for row in updated if row])
+    state.flush()
 
 
-def _work_case(state: _Run, loan: Any, case: Any, inputs: RollInputs, amount_overdue: int, oldest_due: date,
-               holding: set[str]) -> None:
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the run does with one overdue loan today, computed from the preloaded rows (no I/O)."""
+
+    loan_id: str
+    loan: Any
+    case: Any  # the open case row, None: a case is opened today
+    case_id: str
+    roll: int
+    step: Step
+    values: dict[str, Any]  # the case's columns as of today
+    held: bool  # a promise is pending: no dunning
+    step_due: bool
+    message: MessageValues
+
+
+def _plan_case(state: _Run, loan: Any, case: Any, inputs: RollInputs, amount_overdue: int, oldest_due: date,
+               holding: set[str]) -> _Plan:
     strat, as_of = state.strategy, state.as_of
     roll = roll_ppm(inputs, strat.doc.roll_model)
     escalated = bool(case.escalated) if case is not None else False
@@ -363,40 +488,56 @@ def _work_case(state: _Run, loan: Any, case: Any, inputs: RollInputs, amount_ove
               "bucket": loan.bucket, "stage": step.stage, "risk_band": band, "roll_ppm": roll,
               "amount_overdue_minor": amount_overdue, "exposure_minor": exposure,
               "priority_minor": priority_minor(basis, roll), "strategy": strat.version, "updated_at": state.now}
-    if case is None:
-        case = _open_case(state, loan.loan_id, values)
+    # a new case has taken no step yet (last stage '', no last day) and no promise can be pending on it
+    case_id = case.case_id if case is not None else f"C-{loan.loan_id}-{as_of:%Y%m%d}"
+    held = case is not None and case.case_id in holding
+    due = not held and step_due(case.last_stage if case is not None else "",
+                                case.last_step_on if case is not None else None, step, as_of)
+    message = MessageValues(loan.loan_id, amount_overdue, loan.currency, oldest_due, inputs.days_past_due)
+    return _Plan(loan.loan_id, loan, case, case_id, roll, step, values, held, due, message)
+
+
+def _work_case(state: _Run, plan: _Plan) -> dict[str, Any]:
+    """Take the plan's step; returns the case row to insert (a new case) or the columns to update
+    (empty when the stored case already holds them: a second run of the day writes nothing)."""
+    values, step = dict(plan.values), plan.step
+    if plan.case is None:
+        _open_case(state, plan.loan_id, plan.case_id, values)
     else:
         state.counts["cases_updated"] += 1
-    c = collection_cases.c
-    if case.case_id in holding:  # a promise is pending: no dunning until it is kept or broken
+    if plan.held:  # a promise is pending: no dunning until it is kept or broken
         state.counts["held"] += 1
         values["next_action"] = "follow_up"
-    elif step_due(case.last_stage, case.last_step_on, step, as_of):
-        state.send(step, step.step_id, case.case_id,
-                   MessageValues(loan.loan_id, amount_overdue, loan.currency, oldest_due, inputs.days_past_due),
-                   step.channels)
-        state.history(case.case_id, "step", {"step_id": step.step_id, "action": step.action,
-                                             "channels": list(step.channels), "roll_ppm": roll})
+    elif plan.step_due:
+        state.send(step, step.step_id, plan.case_id, plan.message, step.channels)
+        state.history(plan.case_id, "step", {"step_id": step.step_id, "action": step.action,
+                                             "channels": list(step.channels), "roll_ppm": plan.roll})
         state.counts["steps_taken"] += 1
-        values |= {"last_stage": step.stage, "last_step_on": as_of,
+        values |= {"last_stage": step.stage, "last_step_on": state.as_of,
                    "next_action": "" if step.action == "reminder" else step.action}
-    state.conn.execute(update(collection_cases).where(c.case_id == case.case_id).values(**values))
+    if plan.case is None:
+        return _new_case_row(state, plan.loan_id, plan.case_id, values)
+    stored = plan.case._mapping
+    if all(stored[k] == v for k, v in values.items() if k != "updated_at"):
+        return {}
+    return {"case_id": plan.case_id, **values}
 
 
-def _open_case(state: _Run, loan_id: str, values: dict[str, Any]) -> Any:
-    case_id = f"C-{loan_id}-{state.as_of:%Y%m%d}"
-    row = {**values, "case_id": case_id, "loan_id": loan_id, "status": "open", "opened_on": state.as_of,
-           "closed_on": None, "close_reason": "", "escalated": False, "broken_promises": 0, "collector": "",
-           "assigned_at": None, "last_stage": "", "last_step_on": None, "next_action": "", "created_at": state.now}
-    state.conn.execute(insert(collection_cases).values(**row))
+def _new_case_row(state: _Run, loan_id: str, case_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    row = {"case_id": case_id, "loan_id": loan_id, "status": "open", "opened_on": state.as_of, "closed_on": None,
+           "close_reason": "", "escalated": False, "broken_promises": 0, "collector": "", "assigned_at": None,
+           "last_stage": "", "last_step_on": None, "next_action": "", "created_at": state.now}
+    return row | values
+
+
+def _open_case(state: _Run, loan_id: str, case_id: str, values: dict[str, Any]) -> None:
     state.history(case_id, "opened", {"days_past_due": values["days_past_due"], "bucket": values["bucket"],
                                       "amount_overdue_minor": values["amount_overdue_minor"]})
-    state.uow.outbox.add(DomainEvent.new(CASE_OPENED, "loan", loan_id, {
+    state.outbox.add(DomainEvent.new(CASE_OPENED, "loan", loan_id, {
         "case_id": case_id, "as_of": state.as_of.isoformat(), "days_past_due": values["days_past_due"],
         "amount_overdue_minor": values["amount_overdue_minor"], "currency": values["currency"]},
         occurred_at=state.now))
     state.counts["cases_opened"] += 1
-    return state.conn.execute(select(collection_cases).where(collection_cases.c.case_id == case_id)).one()
 
 
 def _send_reminders(state: _Run) -> None:
@@ -409,13 +550,16 @@ def _send_reminders(state: _Run) -> None:
     query = (select(installments, loans.c.currency).join(loans, loans.c.loan_id == i.loan_id)
              .where(loans.c.status == "active", i.due_date.in_(targets))
              .order_by(i.loan_id, i.seq))
-    for inst in state.conn.execute(query):
-        amount = _unpaid(inst)
-        step = state.strategy.reminder_for((inst.due_date - state.as_of).days)
-        if amount <= 0 or step is None:
-            continue
-        values = MessageValues(inst.loan_id, amount, inst.currency, inst.due_date, 0)
-        state.counts["reminders_sent"] += state.send(step, step.step_id, "", values, step.channels)
+    due = [(inst, step) for inst in state.conn.execute(query)
+           if _unpaid(inst) > 0 and (step := state.strategy.reminder_for((inst.due_date - state.as_of).days))]
+    for start in range(0, len(due), IN_CHUNK):
+        chunk = due[start:start + IN_CHUNK]
+        state.look_up_sent(mid for inst, step in chunk
+                           for mid in state.message_ids(inst.loan_id, step.step_id, step.channels))
+        for inst, step in chunk:
+            values = MessageValues(inst.loan_id, _unpaid(inst), inst.currency, inst.due_date, 0)
+            state.counts["reminders_sent"] += state.send(step, step.step_id, "", values, step.channels)
+        state.flush()
 
 
 # --------------------------------------------------------------------------- contact log and promises

@@ -5,9 +5,10 @@ killed mid-way leaves whole chunks done and the rest closed through the day befo
 again continues from there. Running a day that is already closed does nothing (idempotent).
 
 After each closed day the after-loan hooks run (switch them off with `hooks=False`, as the
-close-only benchmark does): the early-warning indicators as of that day, and at a month end the
-ECL provision dated that day. Both are idempotent per date, so a run killed between a close and
-its hooks repeats them for the last closed day when it is started again.
+close-only benchmark does): the early-warning indicators as of that day, then the daily
+collections run (its P(roll) reads the alerts just raised), and at a month end the ECL provision
+dated that day. All are idempotent per date, so a run killed between a close and its hooks
+repeats them for the last closed day when it is started again.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from sqlalchemy import Engine, func, select
 
 from lendstack.events import DomainEvent
 from lendstack.ledger import AccountCode, EntryKind
+from lendstack.monitoring.collections import Strategy, load_strategy
 from lendstack.monitoring.early_warning import IndicatorSet, load_indicators
-from lendstack.services import early_warning, monitoring
+from lendstack.services import collections, early_warning, monitoring
 from lendstack.services.loans import record
 from lendstack.servicing import DEFAULT_AGING, AgingPolicy, eod_one
 from lendstack.servicing.commands import CATCH_UP_DAYS_MAX
@@ -59,6 +61,10 @@ class EodReport:
     early_warning_runs: int = 0  # hooks: indicator runs, one per closed day with live loans
     alerts_new: int = 0
     provisions_posted: int = 0  # provision journal entries (one per currency whose allowance moved)
+    collections_runs: int = 0  # hooks: daily collections runs, one per closed day
+    collection_cases_opened: int = 0
+    collection_cases_closed: int = 0
+    collection_messages_sent: int = 0  # dunning steps, promise-broken notices and due-date reminders
 
 
 def run_eod(
@@ -90,12 +96,18 @@ def run_eod(
 
 
 def after_day(engine: Engine, day: date, report: EodReport) -> None:
-    """The after-loan hooks of one closed day; both are idempotent per date. A day with no live
-    loan costs one count query (and a month end one more, for the provision's history)."""
+    """The after-loan hooks of one closed day; all are idempotent per date. A day with no live
+    loan costs a few cheap queries (collections still closes the cases of loans repaid or written off)."""
     if _live_loans(engine) > 0:
         outcome = early_warning.run(engine, day, default_indicators())
         report.early_warning_runs += 1
         report.alerts_new += int(outcome["new_alerts"])
+    if _closed_on(engine, day):
+        worked = collections.run(engine, day, strategy=default_strategy())
+        report.collections_runs += 1
+        report.collection_cases_opened += int(worked["cases_opened"])
+        report.collection_cases_closed += int(worked["cases_closed"])
+        report.collection_messages_sent += int(worked["messages_sent"])
     if is_month_end(day) and not _provision_after(engine, day):
         report.provisions_posted += int(monitoring.post_provision(engine, day)["entries_posted"])
 
@@ -104,6 +116,20 @@ def after_day(engine: Engine, day: date, report: EodReport) -> None:
 def default_indicators() -> IndicatorSet:
     """The shipped indicator set, parsed once per process (~0.1 s a parse: too much for every day)."""
     return load_indicators()
+
+
+@cache
+def default_strategy() -> Strategy:
+    """The shipped collections strategy, parsed once per process (~0.1 s a parse)."""
+    return load_strategy()
+
+
+def _closed_on(engine: Engine, day: date) -> bool:
+    """The book stands closed through `day` (or has no live loan): collections work the day the book
+    shows. A replay of an earlier day (`start=`) finds the book further on and leaves collections alone."""
+    with UnitOfWork(engine) as uow:
+        closed = uow.loans.closed_through()
+    return closed is None or closed == day
 
 
 def is_month_end(day: date) -> bool:
