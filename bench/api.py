@@ -13,7 +13,8 @@ The bench key gets its own rate limit (far above the load): this measures the AP
 Sizes come from the environment so the smoke test can run it in seconds:
 LENDSTACK_BENCH_API_RPS, _SECONDS, _SATURATION_SECONDS, _USERS, _WARMUP, _WORKERS (uvicorn processes),
 _LOOP and _HTTP (uvicorn's loop and http choices, default auto: uvloop and httptools when installed,
-as they are by pyproject; asyncio and h11 to compare).
+as they are by pyproject; asyncio and h11 to compare), _CHECKPOINT (background, as `lendstack serve`
+runs it, or auto: SQLite's checkpoint inside the commit that fills the WAL).
 
 The server process loads the model and freezes the garbage collector's view of the heap before it
 serves (gc.freeze(): the modules, the model and the compiled kernels are never scanned again); a
@@ -44,7 +45,7 @@ from sqlalchemy import func, select
 from lendstack.api.keys import create_key
 from lendstack.services.models import default_registry_dir, ensure_default_model, scoring_model
 from lendstack.sim import generate_applications, to_application_json
-from lendstack.store.db import make_engine, upgrade
+from lendstack.store.db import WalCheckpointer, make_engine, upgrade
 from lendstack.store.tables_decisioning import decisions
 
 LOCUSTFILE = Path(__file__).with_name("api_locust.py")
@@ -77,6 +78,8 @@ def _app() -> Any:
     from lendstack.api.ratelimit import Rate, RateLimits
 
     engine = make_engine(os.environ["BENCH_API_DB"])
+    if os.environ.get("LENDSTACK_BENCH_API_CHECKPOINT", "background") == "background":
+        WalCheckpointer(engine).start()  # as `lendstack serve` does: checkpoints off the request path
     limits = RateLimits(by_key={os.environ["BENCH_API_KEY_ID"]: Rate(1_000_000.0, 1_000_000)})
     app = create_app(engine, registry_dir=os.environ["BENCH_API_REGISTRY"], rate_limits=limits)
     # Load the model now, then move everything alive (modules, the model, numba's compiled kernels)

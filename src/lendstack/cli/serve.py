@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from lendstack.cli.context import open_engine
 from lendstack.cli.output import console, fail, print_json
+from lendstack.store.db import WalCheckpointer
 
 
 def register(app: typer.Typer) -> None:
@@ -50,9 +51,22 @@ def run_site(engine: Engine, host: str, port: int, registry_dir: Path | None = N
     site = create_site(engine, registry_dir=root)
     if Registry(root).champion() is not None:  # never train at start-up: that is the demo's or an operator's call
         scoring_model(root)
+    checkpointer = _wal_checkpointer(engine)
     gc.collect()
     gc.freeze()
-    uvicorn.run(site, host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(site, host=host, port=port, log_level="info")
+    finally:
+        if checkpointer is not None:
+            checkpointer.stop()
+
+
+def _wal_checkpointer(engine: Engine) -> WalCheckpointer | None:
+    """SQLite on a file: checkpoints in the background, not inside a request (store.db.WalCheckpointer)."""
+    database = engine.url.database or ""
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return None
+    return WalCheckpointer(engine).start()
 
 
 def _create_key(engine: Engine, role: str, partner: str, label: str, as_json: bool) -> None:

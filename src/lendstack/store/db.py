@@ -11,11 +11,17 @@ synchronous=NORMAL under WAL: a commit is durable against a crash of the process
 the OS page cache and is replayed on the next open); only a power loss or kernel crash can lose the
 last transactions before a checkpoint, and the database is never corrupted. FULL would fsync the
 WAL on every commit.
+
+A serving process moves WAL checkpoints off the request path (`WalCheckpointer`): by default the
+commit that pushes the WAL past 1,000 pages copies them into the database and fsyncs, inside that
+request (measured: commit p99 11 ms and max 20 ms with it, 0.4 ms and 0.7 ms without).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +36,10 @@ DEFAULT_DATABASE_URL = "sqlite:///lendstack.db"  # relative to the working direc
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY_OPTION = "lendstack_read_only"  # execution option: BEGIN (deferred) instead of BEGIN IMMEDIATE
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+WAL_CHECKPOINT_INTERVAL_S = 1.0
+# With the background checkpointer, a commit checkpoints only past this many WAL pages (~40 MB): a
+# backstop that bounds the WAL if the thread falls behind or fails, never reached in normal running.
+WAL_BACKSTOP_PAGES = 10_000
 
 
 def database_url() -> str:
@@ -77,6 +87,64 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+class WalCheckpointer:
+    """SQLite WAL checkpoints in a background thread instead of inside some request's commit.
+
+    Moves the automatic checkpoint of the engine's connections from 1,000 to WAL_BACKSTOP_PAGES pages
+    (the pool is emptied so every connection is made again with it) and runs a PASSIVE checkpoint
+    every `interval_s` on a connection of its own: PASSIVE takes no write lock and waits for nobody,
+    so requests go on committing while the pages are copied. For a serving process (`lendstack serve`, the demo, the
+    API benchmark); batch jobs keep SQLite's default. `stop()` ends the thread after a last checkpoint."""
+
+    def __init__(self, engine: Engine, interval_s: float = WAL_CHECKPOINT_INTERVAL_S) -> None:
+        assert engine.dialect.name == "sqlite", "WAL checkpoints are SQLite's"
+        assert 0.0 < interval_s <= 60.0, f"interval_s must be in (0, 60], got {interval_s}"
+        database = engine.url.database or ""
+        assert database and database != ":memory:", "a file database: a memory one has no WAL"
+        self.path, self.interval_s = database, interval_s
+        self.checkpoints = 0  # PASSIVE checkpoints run (each copies what no reader still needs)
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lendstack-wal-checkpoint", daemon=True)
+        event.listen(engine, "connect", _no_autocheckpoint)
+        engine.dispose()  # pooled connections were made with the automatic checkpoint on
+
+    def start(self) -> WalCheckpointer:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+        assert not self._thread.is_alive(), "the checkpointer did not stop"
+
+    def _loop(self) -> None:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                stopping = self._stop.wait(self.interval_s)
+                self._checkpoint(connection)
+                if stopping:
+                    return
+        finally:
+            connection.close()
+
+    def _checkpoint(self, connection: sqlite3.Connection) -> None:
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.checkpoints += 1
+        except sqlite3.Error:
+            self.errors += 1  # e.g. the file went away under a test; the next interval tries again
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_BACKSTOP_PAGES}")
+    finally:
+        cursor.close()
 
 
 @contextmanager
