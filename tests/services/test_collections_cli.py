@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_collections_service import OVERDUE_DAY, book, close_days
+from test_collections_service import OVERDUE_DAY, book, close_days, collectors
 from typer.testing import CliRunner
 
 from lendstack.cli.main import app
@@ -30,6 +30,7 @@ def test_collections_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     upgrade(engine)
     book(engine, {"L0": 12_000, "L1": 30_000})
     close_days(engine, OVERDUE_DAY)
+    collectors(engine, "ann", "bob")
     engine.dispose()
     monkeypatch.setenv("LENDSTACK_DATABASE_URL", url)
     day = OVERDUE_DAY.isoformat()

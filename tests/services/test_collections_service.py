@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, insert, select
 from lendstack.money import Money
 from lendstack.monitoring.collections import CollectionsError, Message, Receipt
 from lendstack.services import collections as col
+from lendstack.services import staff
 from lendstack.services.eod import run_eod
 from lendstack.services.loans import book_loan, disburse_loan, get_loan, repay_loan, write_off_loan
 from lendstack.store import UnitOfWork
@@ -246,10 +247,19 @@ BAD_WRITES: list[tuple[str, Callable[[Engine, str], object], str]] = [
                                                  on=OVERDUE_DAY - timedelta(1), by="ann"), "on"),
     ("assign to nobody", lambda e, c: col.assign(e, c, "", by="lead"), "collector"),
     ("zero capacity", lambda e, c: col.assign(e, c, "ann", by="lead", capacity=0), "capacity"),
+    ("assign to a stranger", lambda e, c: col.assign(e, c, "mallory", by="lead"), "collector"),
+    ("auto-assign a stranger too", lambda e, c: col.auto_assign(e, ["ann", "mallory"], by="lead"), "collectors[1]"),
 ]
 
 
+def collectors(engine: Engine, *names: str, role: str = staff.COLLECTIONS) -> None:
+    """Staff users a case may go to (assignment checks for an enabled collections agent)."""
+    for name in names:
+        staff.create_user(engine, name, "correct horse battery", role)
+
+
 def test_bad_writes_name_the_field_and_change_nothing(overdue_book: Engine) -> None:
+    collectors(overdue_book, "ann")
     col.run(overdue_book, OVERDUE_DAY)
     case_id = case_of(overdue_book, "L0")["case_id"]
     before = snapshot(overdue_book)
@@ -279,7 +289,28 @@ def test_one_pending_promise_at_a_time_and_none_on_a_closed_case(overdue_book: E
     assert closed.value.field == "case_id"
 
 
+def test_cases_go_only_to_enabled_collections_agents(engine: Engine) -> None:
+    book(engine, {"A": 10_000})
+    close_days(engine, OVERDUE_DAY)
+    col.run(engine, OVERDUE_DAY)
+    case_id = col.list_queue(engine)[0]["case_id"]
+    collectors(engine, "ann", "gone")
+    collectors(engine, "olga", role=staff.CREDIT)
+    staff.disable_user(engine, "gone", by=None)
+    before = snapshot(engine)
+    for name in ("nobody", "olga", "gone"):  # unknown, another role, disabled
+        with pytest.raises(CollectionsError, match="not an enabled collections agent") as caught:
+            col.assign(engine, case_id, name, by="lead")
+        assert caught.value.field == "collector", name
+    with pytest.raises(CollectionsError) as auto:
+        col.auto_assign(engine, ["ann", "olga"], by="lead")
+    assert auto.value.field == "collectors[1]"
+    assert snapshot(engine) == before
+    assert col.assign(engine, case_id, "ann", by="lead")["collector"] == "ann"
+
+
 def test_queues_per_collector_with_capacity(engine: Engine) -> None:
+    collectors(engine, "ann", "bob")
     book(engine, {"A": 10_000, "B": 20_000, "C": 30_000, "D": 40_000})
     close_days(engine, OVERDUE_DAY)
     col.run(engine, OVERDUE_DAY)

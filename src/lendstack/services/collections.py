@@ -50,6 +50,7 @@ from lendstack.monitoring.collections import (
 )
 from lendstack.monitoring.early_warning import missed_in_last
 from lendstack.services.naming import application_id_of
+from lendstack.services.staff import COLLECTIONS
 from lendstack.store import Outbox, UnitOfWork
 from lendstack.store.tables import installments, journal_entries, loans, postings
 from lendstack.store.tables_collections import (
@@ -61,6 +62,7 @@ from lendstack.store.tables_collections import (
 )
 from lendstack.store.tables_decisioning import decisions
 from lendstack.store.tables_monitoring import ew_alerts
+from lendstack.store.tables_staff import staff_users
 
 CASE_OPENED = "collections.case_opened"
 CASE_CLOSED = "collections.case_closed"
@@ -73,6 +75,8 @@ IN_CHUNK = 500  # ids per IN (...) list: well under every backend's parameter li
 LIST_MAX = 1000
 PAID_WINDOW_DAYS = 30
 NAME_MAX, NOTE_MAX = 64, 2000
+COLLECTORS_MAX = 200  # one auto-assignment fills at most this many queues
+COLLECTOR_ROLE = COLLECTIONS  # the staff role that works cases
 CASH = AccountCode.SETTLEMENT_CASH.value
 CASH_KINDS = (EntryKind.REPAY.value, EntryKind.PREPAY.value)
 
@@ -689,6 +693,7 @@ def assign(engine: Engine, case_id: str, collector: str, *, by: str, capacity: i
     limit = _capacity(capacity, strategy)
     now = datetime.now(UTC)
     with UnitOfWork(engine) as uow:
+        _check_collectors(uow.connection, [agent], ["collector"])
         case = _open_case_for_update(uow.connection, case_id)
         if case.collector == agent:
             return get_case_in(uow.connection, case.case_id)
@@ -697,6 +702,20 @@ def assign(engine: Engine, case_id: str, collector: str, *, by: str, capacity: i
             raise CollectionsError("collector", f"{agent} already has {load} open cases (capacity {limit})")
         _assign_one(uow.connection, case, agent, who, now)
         return get_case_in(uow.connection, case.case_id)
+
+
+def _check_collectors(conn: Connection, names: Sequence[str], fields: Sequence[str]) -> None:
+    """A case goes only to someone who can log in and work it: an enabled staff user whose role is
+    collections agent (the console offers only those; the CLI and the service hold to it too)."""
+    assert len(names) == len(fields) and len(names) <= COLLECTORS_MAX
+    u = staff_users.c
+    found = {r.username: r for r in conn.execute(select(u.username, u.role, u.disabled_at)
+                                                  .where(u.username.in_(list(names))))}
+    for name, field in zip(names, fields, strict=True):
+        user = found.get(name)
+        if user is None or user.role != COLLECTOR_ROLE or user.disabled_at is not None:
+            raise CollectionsError(field, f"{name!r} is not an enabled collections agent "
+                                          f"(a staff user with role {COLLECTOR_ROLE})")
 
 
 def _capacity(capacity: int | None, strategy: Strategy | None) -> int:
@@ -718,12 +737,13 @@ def auto_assign(engine: Engine, collectors: Sequence[str], *, by: str, capacity:
     """Fill the collectors' queues from the unassigned cases, highest priority first, up to capacity."""
     who = check_text(by, "by", max_length=NAME_MAX)
     agents = [check_text(c, f"collectors[{i}]", max_length=NAME_MAX) for i, c in enumerate(collectors)]
-    if not agents or len(set(agents)) != len(agents):
-        raise CollectionsError("collectors", "one or more distinct collectors")
+    if not agents or len(set(agents)) != len(agents) or len(agents) > COLLECTORS_MAX:
+        raise CollectionsError("collectors", f"one to {COLLECTORS_MAX} distinct collectors")
     limit = _capacity(capacity, strategy)
     now = datetime.now(UTC)
     with UnitOfWork(engine) as uow:
         conn = uow.connection
+        _check_collectors(conn, agents, [f"collectors[{i}]" for i in range(len(agents))])
         c = collection_cases.c
         rows = {r.case_id: r for r in conn.execute(select(collection_cases).where(c.status == "open",
                                                                                     c.collector == ""))}
