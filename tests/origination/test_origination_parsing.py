@@ -48,6 +48,16 @@ def test_optional_fields_parse(document: dict[str, Any]) -> None:
     assert application.edits[1].at == datetime(2025, 5, 31, 19, 10, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("language", ["en", "zh-CN", None])
+def test_the_borrowers_language_is_optional_and_round_trips(document: dict[str, Any], language: str | None) -> None:
+    stated = copy.deepcopy(document)
+    if language is not None:
+        stated["applicant"]["language"] = language
+    application = parse_application(stated, today=TODAY)
+    assert application.applicant.language == (language or "")  # "" = not stated: the lender's default applies
+    assert parse_application(application_document(application), today=TODAY) == application
+
+
 def test_the_canonical_document_round_trips(document: dict[str, Any]) -> None:
     application = parse_application(document, today=TODAY)
     again = parse_application(application_document(application), today=TODAY)
@@ -120,6 +130,9 @@ BAD_INPUTS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("future edit", _set("edits", [{"at": "2026-03-01T03:00:00+08:00", "field": "x"}]), "edits.0.at"),
     ("latitude 91", _set("applicant.address_lat", 91.0), "applicant.address_lat"),
     ("lat without lon", _set("applicant.address_lat", 30.0), "applicant.address_lat"),
+    ("unknown language", _set("applicant.language", "fr"), "applicant.language"),
+    ("language in lower case", _set("applicant.language", "zh-cn"), "applicant.language"),
+    ("empty language", _set("applicant.language", ""), "applicant.language"),
 ]  # fmt: skip
 
 

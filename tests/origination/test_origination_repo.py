@@ -127,3 +127,23 @@ def test_sql_fraud_context_agrees_with_the_memory_one(engine: Engine, documents:
             assert run_fraud_checks(application, bundle, sql) == run_fraud_checks(application, bundle, memory)
         codes = {flag.code for flag in run_fraud_checks(planted[0], gather(planted[0], []), sql)}
         assert {"fraud.velocity.phone", "fraud.ring"} <= codes
+
+
+def test_the_applicants_language_is_stored_and_a_later_statement_wins(engine: Engine,
+                                                                     documents: list[dict[str, Any]]) -> None:
+    first = copy.deepcopy(documents[0])
+    first["applicant"] |= {"applicant_id": "C-lang"}
+    second = copy.deepcopy(documents[1])
+    second["applicant"] |= {"applicant_id": "C-lang", "language": "en"}
+    third = copy.deepcopy(documents[2])
+    third["applicant"] |= {"applicant_id": "C-lang"}  # states nothing: keeps what was said before
+
+    def language() -> str:
+        with engine.connect() as conn:
+            return str(conn.execute(select(applicants.c.language)
+                                    .where(applicants.c.applicant_id == "C-lang")).scalar_one())
+
+    for document, expected in ((first, ""), (second, "en"), (third, "en")):
+        with UnitOfWork(engine) as uow:
+            ApplicationRepository(uow.connection).add(parse_application(document, today=TODAY), now=NOW)
+        assert language() == expected

@@ -378,3 +378,27 @@ def test_other_channels_plug_in(overdue_book: Engine) -> None:
     assert events(overdue_book, col.MESSAGE_SENT) == 0  # that gateway does not use the outbox
     stored = col.list_messages(overdue_book)
     assert {m["receipt"]["reference"] for m in stored} == {f"gw-{k}" for k in range(1, len(sent) + 1)}
+
+
+def test_messages_go_out_in_the_borrowers_language(engine: Engine) -> None:
+    """An applicant who stated a language is written to in it; the others in the strategy's default."""
+    from lendstack.origination import parse_application
+    from lendstack.services.naming import loan_id_of
+    from lendstack.sim import generate_applications, to_application_json
+    from lendstack.store.origination_repo import ApplicationRepository
+
+    documents = [to_application_json(row) for row in generate_applications(2, seed=9).iter_rows(named=True)]
+    documents[0]["applicant"]["language"] = "en"
+    with UnitOfWork(engine) as uow:
+        repo = ApplicationRepository(uow.connection)
+        for document in documents:  # the second states nothing
+            repo.add(parse_application(document, today=date(2030, 1, 1)))
+    english, unstated = (loan_id_of(d["application_id"]) for d in documents)
+    book(engine, {english: 12_000, unstated: 12_000, "L9": 12_000})  # L9: booked without an application
+    close_days(engine, OVERDUE_DAY)
+    col.run(engine, OVERDUE_DAY)
+    with engine.connect() as conn:
+        sent = {(r.loan_id, r.language) for r in conn.execute(select(collection_messages))}
+    default = col.load_strategy().doc.default_language
+    assert default == "zh-CN" and {loan for loan, _ in sent} == {english, unstated, "L9"}
+    assert sent == {(english, "en"), (unstated, default), ("L9", default)}

@@ -35,6 +35,7 @@ class Applicant:
     identifiers: Identifiers
     address_lat: float | None = None  # geocoded declared address, when the channel supplies it
     address_lon: float | None = None
+    language: str = ""  # what to write to the borrower in: "en" | "zh-CN"; "" = not stated (lender's default)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ Unknown keys are refused everywhere (a misspelt field must not be silently ignor
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
@@ -60,6 +60,7 @@ class _Applicant(_Model):
     identifiers: _Identifiers
     address_lat: Lat | None = None
     address_lon: Lon | None = None
+    language: Literal["en", "zh-CN"] | None = None  # for messages to the borrower; the lender's default if absent
 
 
 class _Declared(_Model):
@@ -201,6 +202,7 @@ def _applicant(doc: _Document) -> Applicant:
         identifiers=Identifiers(**a.identifiers.model_dump()),
         address_lat=None if a.address_lat is None else float(a.address_lat),
         address_lon=None if a.address_lon is None else float(a.address_lon),
+        language=a.language or "",
     )
 
 
@@ -241,6 +243,8 @@ def application_document(application: Application) -> dict[str, Any]:
     }
     if a.address_lat is not None:
         applicant |= {"address_lat": a.address_lat, "address_lon": a.address_lon}
+    if a.language:
+        applicant["language"] = a.language
     d = application.declared
     document: dict[str, Any] = {
         "application_id": application.application_id,

@@ -21,12 +21,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, literal, select, update
 
 from lendstack.events import DomainEvent
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.monitoring.collections import (
     CONTACT_OUTCOMES,
+    LANGUAGES,
     PPM,
     CollectionsError,
     Message,
@@ -49,8 +50,9 @@ from lendstack.monitoring.collections import (
     step_due,
 )
 from lendstack.monitoring.early_warning import missed_in_last
-from lendstack.services.naming import application_id_of
+from lendstack.services.naming import LOAN_PREFIX, application_id_of
 from lendstack.services.staff import COLLECTIONS
+from lendstack.servicing.loan import LIVE_STATUSES
 from lendstack.store import Outbox, UnitOfWork
 from lendstack.store.tables import installments, journal_entries, loans, postings
 from lendstack.store.tables_collections import (
@@ -62,6 +64,7 @@ from lendstack.store.tables_collections import (
 )
 from lendstack.store.tables_decisioning import decisions
 from lendstack.store.tables_monitoring import ew_alerts
+from lendstack.store.tables_origination import applicants, applications
 from lendstack.store.tables_staff import staff_users
 
 CASE_OPENED = "collections.case_opened"
@@ -222,6 +225,20 @@ class _RunOutbox(Outbox):
         self.events = []
 
 
+def borrower_languages(conn: Connection) -> dict[str, str]:
+    """Live loans whose borrower stated a language (applicants.language), loan id → "en" | "zh-CN".
+    Loans not listed get the strategy's default_language. One query per run; only stated languages
+    are held, so the map is at most the live book."""
+    a, app = applicants.c, applications.c
+    query = (select(loans.c.loan_id, a.language)
+             .join(applications, loans.c.loan_id == literal(LOAN_PREFIX) + app.application_id)
+             .join(applicants, a.applicant_id == app.applicant_id)
+             .where(a.language != "", loans.c.status.in_([s.value for s in LIVE_STATUSES])))
+    found = {str(loan_id): str(language) for loan_id, language in conn.execute(query)}
+    assert set(found.values()) <= set(LANGUAGES), "applicants.language holds only en, zh-CN or ''"
+    return found
+
+
 class _Run:
     """The state of one run: its unit of work, strategy, date, channels and counters, and the rows it
     has not written yet (history, messages, events): `flush` writes each table with one statement."""
@@ -237,6 +254,7 @@ class _Run:
         self.message_rows: list[dict[str, Any]] = []
         self.sent: set[str] = set()  # message ids known to be stored (or about to be) ...
         self.checked: set[str] = set()  # ... out of the ids already looked up
+        self.languages = borrower_languages(self.conn)
 
     def history(self, case_id: str, kind: str, detail: dict[str, Any], by: str = SYSTEM) -> None:
         self.history_rows.append({"case_id": case_id, "on": self.as_of, "kind": kind, "by": by, "detail": detail,
@@ -262,8 +280,9 @@ class _Run:
             return 0
         body = self.strategy.render(step.template, values)
         for channel, mid in todo:
+            language = self.languages.get(values.loan_id, self.strategy.doc.default_language)
             message = Message(mid, values.loan_id, case_id, self.as_of, step_id, step.action, channel,
-                              self.strategy.doc.default_language, step.template, body)
+                              language, step.template, body)
             receipt = self.channels[channel].send(message)
             self.sent.add(mid)
             self.message_rows.append({

@@ -162,8 +162,11 @@ class ApplicationRepository:
         if self.connection.execute(_APPLICANT, {"applicant_id": a.applicant_id}).first() is None:
             self.connection.execute(_INSERT_APPLICANT, {
                 "applicant_id": a.applicant_id, "applicant_type": a.applicant_type, "segment": a.segment,
-                "region": a.region, "created_at": at,
+                "region": a.region, "created_at": at, "language": a.language,
             })  # fmt: skip
+        elif a.language:  # a later application that states a language: the borrower's latest word counts
+            self.connection.execute(update(applicants).where(applicants.c.applicant_id == a.applicant_id)
+                                    .values(language=a.language))
 
     @staticmethod
     def _row(application: Application, at: datetime) -> dict[str, Any]:

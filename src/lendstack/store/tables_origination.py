@@ -20,6 +20,7 @@ applicants = Table(
     Column("segment", Text, nullable=False),
     Column("region", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("language", Text, nullable=False, server_default=""),  # en | zh-CN | "" (not stated): migration 0012
 )
 
 applications = Table(
