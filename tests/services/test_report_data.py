@@ -66,3 +66,39 @@ def test_an_empty_book_reports_without_inventing_numbers(engine: Engine, tmp_pat
     assert bundle["quarter"] == "2026Q1" and bundle["drift"] is None and "no champion" in bundle["models_note"]
     assert bundle["security"]["calls"]["total"] == 0 and bundle["status"] == "insufficient_data"
     assert "季度审计报告" in render_html("audit", bundle)
+
+
+def test_bad_means_ever_90_plus_past_due_cured_or_not(engine: Engine) -> None:
+    """The models report's realized outcome: written off, or more than 90 DPD on any day up to the
+    report date, even if the borrower caught up since."""
+    import polars as pl
+
+    from lendstack.money import Money
+    from lendstack.services.eod import run_eod
+    from lendstack.services.loans import book_loan, disburse_loan, get_loan, prepay_loan, repay_loan
+
+    on = date(2026, 1, 10)
+    for app in ("A-cured", "A-paid"):
+        loan_id = f"L-{app}"
+        book_loan(engine, loan_id=loan_id, product="consumer_cny_12m", amount=Money(1_200_000, "CNY"), term=12,
+                  on=on, key=f"book-{loan_id}")
+        disburse_loan(engine, loan_id, on, f"disb-{loan_id}")
+    prepay_loan(engine, "L-A-paid", date(2026, 1, 20), Money(1_300_000, "CNY"), "pp", full=True)
+    run_eod(engine, date(2026, 5, 25), hooks=False)  # the first installment (due 2026-02-10) is 104 DPD
+    assert get_loan(engine, "L-A-cured").days_past_due > 90
+    repay_loan(engine, "L-A-cured", date(2026, 5, 26), Money(1_300_000, "CNY"), "cure")  # all arrears and more
+    run_eod(engine, date(2026, 5, 27), hooks=False)
+    assert get_loan(engine, "L-A-cured").days_past_due == 0, "cured"
+    frame = pl.DataFrame({"application_id": ["A-cured", "A-paid", "A-never-booked"]})
+    with engine.connect() as conn:
+        late = {r["application_id"]: r for r in rd._with_outcomes(conn, frame, date(2026, 9, 1)).to_dicts()}
+        early = {r["application_id"]: r for r in rd._with_outcomes(conn, frame, date(2026, 5, 1)).to_dicts()}
+    assert late["A-cured"]["matured"] is True and late["A-cured"]["bad"] is True  # 104 DPD in May, cured since
+    assert late["A-paid"]["matured"] is True and late["A-paid"]["bad"] is False
+    assert late["A-never-booked"]["booked"] is False and late["A-never-booked"]["bad"] is None
+    # On 2026-05-01 the first installment was 80 days past due: not matured, no outcome yet.
+    assert early["A-cured"]["matured"] is False and early["A-cured"]["bad"] is None
+    with engine.connect() as conn:  # the crossing itself: bad from the 91st day past due on
+        assert rd._ever_past_due(conn, ["L-A-cured"], date(2026, 5, 11)) == []
+        assert rd._ever_past_due(conn, ["L-A-cured"], date(2026, 5, 12)) == ["L-A-cured"]
+        assert rd._ever_past_due(conn, ["L-A-paid"], date(2026, 9, 1)) == []

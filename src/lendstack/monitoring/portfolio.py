@@ -242,6 +242,14 @@ def vintage_curves(
     return _curve_rows(frame, thresholds_days)
 
 
+def ever_past_due(paid_dates: pl.DataFrame, threshold_days: int, as_of: date) -> pl.DataFrame:
+    """Loans (column loan_id) more than `threshold_days` past due on some day up to `as_of`, cured
+    since or not: the usual "ever 90+" bad definition of a performance window."""
+    assert threshold_days >= 0, threshold_days
+    name = f"first_dpd{threshold_days}"
+    return _first_crossing(paid_dates, threshold_days).filter(pl.col(name) <= as_of).select("loan_id")
+
+
 def _first_crossing(paid_dates: pl.DataFrame, threshold_days: int) -> pl.DataFrame:
     crossing = pl.col("due_date") + pl.duration(days=threshold_days + 1)
     late = pl.col("paid_on").is_null() | (pl.col("paid_on") > crossing)  # paid that day: never closed 31+

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from lendstack.ledger import DEFAULT_FUNDER, AccountCode, BalanceKey, EntryKind, LedgerError
 from lendstack.monitoring.ecl import (
@@ -61,13 +61,19 @@ def read_installments(conn: Connection) -> pl.DataFrame:
 
 
 def read_payments(conn: Connection) -> pl.DataFrame:
-    """Per loan and effective date: principal + interest + fee repaid (credits of REPAY/PREPAY)."""
+    """Per loan and effective date: principal + interest + fee repaid (credits of REPAY/PREPAY).
+
+    A prepayment bills its fee and takes it in the same entry, so the fee receivable nets to zero
+    there and only the fee income credit shows it: that credit counts too. Without it a loan paid
+    off early with a fee never covered its last installment and looked delinquent for ever after."""
     p, e = postings.c, journal_entries.c
+    receivable = and_(e.kind.in_([k.value for k in _PAYMENT_KINDS]),
+                      p.account_code.in_([a.value for a in _PAID_ACCOUNTS]))
+    prepayment_fee = and_(e.kind == EntryKind.PREPAY.value, p.account_code == AccountCode.FEE_INCOME.value)
     query = (
         select(p.loan_id, e.effective_date, -func.sum(p.amount_minor))
         .select_from(postings.join(journal_entries))
-        .where(e.kind.in_([k.value for k in _PAYMENT_KINDS]), p.account_code.in_([a.value for a in _PAID_ACCOUNTS]),
-               p.amount_minor < 0, p.loan_id != "")
+        .where(or_(receivable, prepayment_fee), p.amount_minor < 0, p.loan_id != "")
         .group_by(p.loan_id, e.effective_date)
     )
     rows = [(str(r[0]), r[1], int(r[2])) for r in conn.execute(query).all()]

@@ -11,8 +11,9 @@ renders (HTML, PDF) and `lendstack report ... --json` prints.
 
 What "matured" and "bad" mean here (the book keeps no per-loan default flag): a booked loan is
 matured when it is closed, written off, or at least MATURITY_DAYS on book; it is bad when it is
-written off or more than BAD_DPD_DAYS past due now. A loan that was 90+ DPD and then cured
-counts as good: realized bad rates are a lower bound.
+written off, or was ever more than BAD_DPD_DAYS past due up to the report date ("ever 90+",
+from each installment's covering payment date, `monitoring.portfolio.ever_past_due`), cured since
+or not.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy import Connection, Engine, select
 
 from lendstack.monitoring.drift import DriftInputError, performance, stability_report, status_of
 from lendstack.monitoring.fairness import AuditColumns, audit, wilson
-from lendstack.monitoring.portfolio import LIVE, with_exposure
+from lendstack.monitoring.portfolio import LIVE, ever_past_due, installment_paid_dates, with_exposure
 from lendstack.scoring import Registry
 from lendstack.scoring.credit_model import CreditModel
 from lendstack.scoring.errors import ArtifactError
@@ -36,7 +37,7 @@ from lendstack.scoring.evaluation import bin_shares, calibration_table, pd_to_sc
 from lendstack.scoring.registry import read_manifest
 from lendstack.services.decisions import comparison_report
 from lendstack.services.models import default_registry_dir
-from lendstack.services.monitoring import book_date, portfolio_report, read_loans
+from lendstack.services.monitoring import book_date, portfolio_report, read_installments, read_loans, read_payments
 from lendstack.services.naming import LOAN_PREFIX, loan_id_of
 from lendstack.services.stress import run_stress
 from lendstack.store.tables import loans
@@ -179,10 +180,12 @@ def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date) -> pl.Dat
     book = pl.DataFrame(found, schema={"loan_id": pl.String, "status": pl.String, "disbursed_on": pl.Date,
                                        "days_past_due": pl.Int64}, orient="row")
     horizon = as_of - timedelta(days=MATURITY_DAYS)
+    ever = set(_ever_past_due(conn, book["loan_id"].to_list(), as_of))
     book = book.with_columns(
         (pl.col("status").is_in(["closed", "written_off"]) | (pl.col("disbursed_on") <= horizon)).fill_null(False)
         .alias("matured"),
-        ((pl.col("status") == "written_off") | (pl.col("days_past_due") > BAD_DPD_DAYS)).alias("bad_now"),
+        ((pl.col("status") == "written_off") | (pl.col("days_past_due") > BAD_DPD_DAYS)
+         | pl.col("loan_id").is_in(list(ever))).alias("bad_now"),
         pl.col("disbursed_on").is_not_null().alias("booked"),
     )
     joined = frame.with_columns((pl.lit(LOAN_PREFIX) + pl.col("application_id")).alias("loan_id")).join(
@@ -191,6 +194,17 @@ def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date) -> pl.Dat
         pl.col("booked").fill_null(False), pl.col("matured").fill_null(False),
         pl.when(pl.col("matured")).then(pl.col("bad_now")).otherwise(None).alias("bad"),
     ).drop("bad_now")
+
+
+def _ever_past_due(conn: Connection, loan_ids: list[str], as_of: date) -> list[str]:
+    """The loans among `loan_ids` ever more than BAD_DPD_DAYS past due by `as_of`."""
+    if not loan_ids:
+        return []
+    wanted = pl.Series("loan_id", loan_ids)
+    paid_dates = installment_paid_dates(read_installments(conn).filter(pl.col("loan_id").is_in(wanted)),
+                                        read_payments(conn).filter(pl.col("loan_id").is_in(wanted)))
+    found: list[str] = ever_past_due(paid_dates, BAD_DPD_DAYS, as_of)["loan_id"].to_list()
+    return found
 
 
 # --------------------------------------------------------------------------- models
