@@ -200,9 +200,8 @@ def _ever_past_due(conn: Connection, loan_ids: list[str], as_of: date) -> list[s
     """The loans among `loan_ids` ever more than BAD_DPD_DAYS past due by `as_of`."""
     if not loan_ids:
         return []
-    wanted = pl.Series("loan_id", loan_ids)
-    paid_dates = installment_paid_dates(read_installments(conn).filter(pl.col("loan_id").is_in(wanted)),
-                                        read_payments(conn).filter(pl.col("loan_id").is_in(wanted)))
+    wanted = pl.col("loan_id").is_in(loan_ids)
+    paid_dates = installment_paid_dates(read_installments(conn).filter(wanted), read_payments(conn).filter(wanted))
     found: list[str] = ever_past_due(paid_dates, BAD_DPD_DAYS, as_of)["loan_id"].to_list()
     return found
 
