@@ -16,6 +16,7 @@ import polars as pl
 from fastapi import APIRouter, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from lendstack.api.common import engine_of
@@ -180,17 +181,27 @@ def _latest_value_date(engine: Engine) -> date:
     return today if closed is None else max(today, closed + timedelta(days=1))
 
 
+def _typed_values(form: FormData) -> dict[str, str]:
+    """What the user typed, to show the form again after an error (never the CSRF token)."""
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+def _form_amount(engine: Engine, loan_id: str, form: FormData, field: str) -> Money:
+    """The amount in form field `field`, in the loan's currency ("1,234.50" → minor units)."""
+    view = loan_view(engine, loan_id)
+    if view is None:
+        raise FormError("loan_id", f"unknown loan {loan_id!r}")
+    text = form_text(form, field, required=True, length_max=20).replace(",", "")
+    return Money.of_major(text, view["loan"].currency)
+
+
 @router.post("/console/loans/{loan_id}/repay")
 async def repay(loan_id: str, request: Request) -> Response:
     form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    values = _typed_values(form)
     engine = engine_of(request)
     try:
-        view = loan_view(engine, loan_id)
-        if view is None:
-            raise FormError("loan_id", f"unknown loan {loan_id!r}")
-        amount_text = form_text(form, "amount", required=True, length_max=20).replace(",", "")
-        amount = Money.of_major(amount_text, view["loan"].currency)
+        amount = _form_amount(engine, loan_id, form, "amount")
         if amount.amount_minor <= 0:
             raise FormError("amount", "must be positive")
         key = form_text(form, "idempotency_key", required=True, length_max=64)
@@ -218,14 +229,10 @@ async def disburse(loan_id: str, request: Request) -> Response:
 async def refund(loan_id: str, request: Request) -> Response:
     """Pay money held in suspense back to the borrower (up to the suspense balance)."""
     form = await request.form()
-    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    values = _typed_values(form)
     engine = engine_of(request)
     try:
-        view = loan_view(engine, loan_id)
-        if view is None:
-            raise FormError("loan_id", f"unknown loan {loan_id!r}")
-        amount_text = form_text(form, "refund_amount", required=True, length_max=20).replace(",", "")
-        amount = Money.of_major(amount_text, view["loan"].currency)
+        amount = _form_amount(engine, loan_id, form, "refund_amount")
         key = form_text(form, "refund_key", required=True, length_max=64)
         on = await run_in_threadpool(_value_date, engine, form_text(form, "refund_on", length_max=10))
         await run_in_threadpool(refund_loan, engine, loan_id, on, amount, f"console-refund-{key}")
