@@ -43,8 +43,8 @@ def test_an_upfront_fee_raises_the_apr() -> None:
         method="equal_installment",
         start=date(2026, 1, 15),
     )
-    with_fee = apr_of(schedule, upfront_fee_minor=200_000)  # 2 % deducted at disbursement
-    assert with_fee > Decimal("0.155")  # a 2 % fee on a 1-year amortizing loan adds ~3.6 points
+    with_fee = apr_of(schedule, upfront_fee_minor=200_000)  # 2 %, billed with installment 1
+    assert with_fee > Decimal("0.155")  # a 2 % fee on a 1-year amortizing loan adds ~3.8 points
 
 
 def test_bullet_apr_counts_the_periods_to_maturity() -> None:

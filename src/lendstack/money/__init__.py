@@ -6,7 +6,7 @@ This package is a leaf: it imports nothing else from lendstack.
 from lendstack.money.currency import CURRENCIES, Currency, currency_of
 from lendstack.money.daycount import DayCount, year_fraction
 from lendstack.money.errors import MoneyError, RateCapExceeded
-from lendstack.money.irr import apr_by_irr, irr_periodic
+from lendstack.money.irr import PeriodTime, apr_by_irr, irr_periodic
 from lendstack.money.money import Money
 from lendstack.money.rates import (
     RATE_DECIMAL_PLACES,
@@ -25,6 +25,7 @@ __all__ = [
     "DayCount",
     "Money",
     "MoneyError",
+    "PeriodTime",
     "RateCapExceeded",
     "RoundingMode",
     "apr_by_irr",

@@ -71,7 +71,7 @@ class PrepaymentMode(StrEnum):
 class Fees(BaseModel):
     model_config = _FROZEN
 
-    upfront_rate: Rate = Decimal(0)  # of the amount, deducted at disbursement
+    upfront_rate: Rate = Decimal(0)  # of the amount, billed with installment 1 (never deducted: 砍头息 is banned)
     upfront_minor: NonNegativeMinor = 0  # a flat amount on top of upfront_rate
     periodic_rate: Rate = Decimal(0)  # per period, of the original principal
     prepayment_rate: Rate = Decimal(0)  # of the principal prepaid
@@ -188,7 +188,8 @@ class LoanProduct(BaseModel):
         return rate
 
     def upfront_fee_minor(self, amount_minor: int) -> int:
-        """Deducted at disbursement: the flat part plus upfront_rate × amount, rounded once."""
+        """Billed with the first installment (the whole amount is paid out): the flat part plus
+        upfront_rate × amount, rounded once."""
         return self.fees.upfront_minor + round_to_minor(
             Decimal(amount_minor) * self.fees.upfront_rate, self.rounding
         )
@@ -224,7 +225,9 @@ class LoanProduct(BaseModel):
         return schedule
 
     def check_apr(self, schedule: Schedule) -> Decimal:
-        """The schedule's APR including fees; RateCapExceeded naming rate_annual above the cap."""
+        """The schedule's APR including fees: the IRR of the loan's real flows (the whole amount out,
+        the upfront fee billed with installment 1, a broken first period counted by its length; see
+        schedule.apr_of); RateCapExceeded naming rate_annual above the cap."""
         apr = apr_of(schedule, self.upfront_fee_minor(schedule.amount_minor))
         check_rate_cap(apr, self.rate_cap_apr, "rate_annual")
         return apr

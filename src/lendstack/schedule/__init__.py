@@ -7,7 +7,7 @@ Imports only lendstack.money. Pure functions over frozen values.
 from lendstack.schedule.apr import apr_of
 from lendstack.schedule.batch import BatchSchedules, build_schedules_batch
 from lendstack.schedule.build import TERM_MAX, Schedule, ScheduleLine, build_schedule
-from lendstack.schedule.dates import add_months, due_dates
+from lendstack.schedule.dates import add_months, due_dates, next_due_on_day
 from lendstack.schedule.methods import Frequency, ScheduleMethod
 from lendstack.schedule.tranches import CalendarLine, Tranche, build_tranched, merge_lines
 
@@ -27,4 +27,5 @@ __all__ = [
     "build_tranched",
     "due_dates",
     "merge_lines",
+    "next_due_on_day",
 ]

@@ -19,7 +19,7 @@ from lendstack.money import (
 )
 from lendstack.money.daycount import day_count_days
 from lendstack.money.money import check_amount_minor
-from lendstack.schedule.dates import due_dates, is_broken_first_period, step_date
+from lendstack.schedule.dates import check_due_day, due_dates, is_broken_first_period, step_date
 from lendstack.schedule.exact import annuity_payment_minor, round_ratio
 from lendstack.schedule.methods import Frequency, ScheduleMethod
 
@@ -54,10 +54,15 @@ class Schedule:
     rate_annual: Decimal
     lines: tuple[ScheduleLine, ...]
     term: int = 0  # periods; 0 means one period per line (a bullet has one line over `term` periods)
+    # The end of the first period: lines[0].due_date, except for a bullet over several periods,
+    # whose one installment falls term − 1 periods after it. None means the regular date.
+    first_due_date: date | None = None
 
     def __post_init__(self) -> None:
         if self.term == 0:
             object.__setattr__(self, "term", len(self.lines))
+        if self.first_due_date is None:
+            object.__setattr__(self, "first_due_date", _regular_first_due_date(self))
         _assert_schedule_invariant(self)
 
     @property
@@ -81,10 +86,21 @@ class Schedule:
         return self.lines[-1].due_date
 
 
+def _regular_first_due_date(schedule: Schedule) -> date:
+    assert schedule.lines, "a schedule has at least one installment"
+    first = schedule.lines[0]
+    if schedule.term == len(schedule.lines):
+        return first.due_date
+    return step_date(first.period_start, 1, schedule.frequency)
+
+
 def _assert_schedule_invariant(schedule: Schedule) -> None:
     """Principal parts sum to the amount, remaining falls to 0, dates move forward."""
     lines = schedule.lines
     assert lines, "a schedule has at least one installment"
+    first_due = schedule.first_due_date
+    assert first_due is not None and lines[0].period_start < first_due <= lines[0].due_date, schedule
+    assert first_due == lines[0].due_date or schedule.term > len(lines), schedule
     assert schedule.total_principal_minor == schedule.amount_minor, "principal parts must sum to amount"
     remaining = schedule.amount_minor
     for seq, line in enumerate(lines, start=1):
@@ -110,6 +126,7 @@ class _Terms:
     rounding: RoundingMode
     first_due_date: date | None
     fee_per_period_minor: int
+    due_day: int | None
 
 
 def build_schedule(
@@ -125,8 +142,15 @@ def build_schedule(
     rounding: RoundingMode | str = RoundingMode.HALF_UP,
     first_due_date: date | None = None,
     fee_per_period_minor: int = 0,
+    due_day: int | None = None,
 ) -> Schedule:
-    """The repayment schedule of one loan; every bad argument raises MoneyError naming it."""
+    """The repayment schedule of one loan; every bad argument raises MoneyError naming it.
+
+    `due_day` is the contract's day of month (1..31): monthly dates computed by stepping (all of
+    them, or those after first_due_date) fall on min(due_day, days in the month), so a schedule
+    rebuilt from Feb 28 of a loan due on the 31st goes on with Mar 31, Apr 30. None keeps the
+    day of the date stepped from (start, or first_due_date). Weekly and bi-weekly ignore it.
+    """
     terms = _Terms(
         amount_minor=check_amount_minor(amount_minor, "amount_minor"),
         rate_annual=parse_rate(rate_annual, "rate_annual"),
@@ -139,9 +163,11 @@ def build_schedule(
         rounding=coerce_enum(RoundingMode, rounding, "rounding"),
         first_due_date=first_due_date,
         fee_per_period_minor=check_fee_minor(fee_per_period_minor),
+        due_day=None if due_day is None else check_due_day(due_day),
     )
     _check_first_due_date(terms.start, terms.frequency, first_due_date)
-    lines = _bullet_lines(terms) if terms.method is ScheduleMethod.BULLET else _periodic_lines(terms)
+    dates = due_dates(terms.start, terms.term, terms.frequency, terms.first_due_date, due_day=terms.due_day)
+    lines = _bullet_lines(terms, dates) if terms.method is ScheduleMethod.BULLET else _periodic_lines(terms, dates)
     return Schedule(
         amount_minor=terms.amount_minor,
         currency=terms.currency,
@@ -150,6 +176,7 @@ def build_schedule(
         rate_annual=terms.rate_annual,
         lines=tuple(lines),
         term=terms.term,
+        first_due_date=dates[0],
     )
 
 
@@ -273,8 +300,8 @@ def level_payment_minor(
     return round_ratio(amount_minor, term, rounding)
 
 
-def _periodic_lines(terms: _Terms) -> list[ScheduleLine]:
-    dates = due_dates(terms.start, terms.term, terms.frequency, terms.first_due_date)
+def _periodic_lines(terms: _Terms, dates: list[date]) -> list[ScheduleLine]:
+    assert len(dates) == terms.term
     payment = level_payment_minor(
         terms.method,
         terms.amount_minor,
@@ -302,9 +329,10 @@ def _periodic_lines(terms: _Terms) -> list[ScheduleLine]:
     return lines
 
 
-def _bullet_lines(terms: _Terms) -> list[ScheduleLine]:
+def _bullet_lines(terms: _Terms, dates: list[date]) -> list[ScheduleLine]:
     """One installment at maturity carrying all `term` periods of simple interest, rounded once."""
-    maturity = due_dates(terms.start, terms.term, terms.frequency, terms.first_due_date)[-1]
+    assert len(dates) == terms.term
+    maturity = dates[-1]
     if is_broken_first_period(terms.start, terms.frequency, terms.first_due_date):
         with localcontext() as ctx:
             ctx.prec = _DECIMAL_PRECISION
