@@ -39,10 +39,12 @@ from lendstack.ledger import DEFAULT_FUNDER, AccountCode, EntryKind
 from lendstack.schedule import build_schedule
 from lendstack.schedule.batch import build_schedules_batch
 from lendstack.services.loans import record
+from lendstack.services.monitoring import post_provision
 from lendstack.servicing import eod_one, expected_balances
 from lendstack.store import EntryColumns, PostingColumns, SqlLedger, UnitOfWork
 from lendstack.store.db import make_engine, normalize_url, upgrade
 from lendstack.store.pgtemp import PostgresUnavailable, throwaway_cluster
+from lendstack.store.reconcile_repo import reconcile_loans
 from lendstack.store.tables import postings
 
 EOD_DAY = date(2025, 7, 15)
@@ -175,6 +177,7 @@ def bench_eod(rep: Reporter, n: int, tmp: Path) -> dict[str, object]:
             eod_s = time.perf_counter() - t0
         assert report.loans_closed == n and report.days == 1, report
         _check_after_eod(engine, before)
+        checks = _time_checks(rep, engine, n)
     finally:
         engine.dispose()
     rep.say(f"EOD: {n:,} loans in {eod_s:.2f} s ({n / eod_s:,.0f} loans/s), {report.entries_posted:,} entries")
@@ -183,8 +186,30 @@ def bench_eod(rep: Reporter, n: int, tmp: Path) -> dict[str, object]:
         "eod_entries_posted": report.entries_posted, "eod_by_reference": report.by_reference,
         "eod_detail_loans": int(np.sum(bk.due[:, 0] == EOD_DAY.toordinal() - 1)),
         **{f"eod_{name}_s": round(s, 3) for name, s in sorted(timers.items())},
-        "book_setup_s": round(setup_s, 3), "book_verified_loans": len(sample),
+        "book_setup_s": round(setup_s, 3), "book_verified_loans": len(sample), **checks,
     }
+
+
+def _time_checks(rep: Reporter, engine: Engine, n: int) -> dict[str, object]:
+    """`lendstack ledger verify` over the book after its end of day: every running balance against
+    its postings, and every loan against its sub-ledger (target: 1M loans in under a minute); then
+    the month-end provision that brings every loan's loss allowance to its ECL."""
+    with UnitOfWork(engine) as uow:
+        t0 = time.perf_counter()
+        problems = uow.ledger.verify()
+        ledger_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        loans = reconcile_loans(uow.connection)
+        reconcile_s = time.perf_counter() - t0
+    assert problems == [] and loans.ok and loans.loans_checked == n, (problems[:3], loans.differences[:3])
+    t0 = time.perf_counter()
+    provision = post_provision(engine, EOD_DAY, dated=False, detail=False)
+    provision_s = time.perf_counter() - t0
+    rep.say(f"verify: ledger {ledger_s:.1f} s, {n:,} loans reconciled in {reconcile_s:.1f} s; "
+            f"provision: {provision['entries_posted']:,} entries in {provision_s:.1f} s")
+    return {"ledger_verify_s": round(ledger_s, 3), "loans_reconcile_s": round(reconcile_s, 3),
+            "verify_s": round(ledger_s + reconcile_s, 3), "provision_s": round(provision_s, 3),
+            "provision_entries": provision["entries_posted"]}
 
 
 def _sample(bk: Book) -> list[int]:

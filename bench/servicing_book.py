@@ -37,9 +37,10 @@ from lendstack.services.eod import run_eod
 from lendstack.servicing import Loan, LoanStatus, book, disburse, eod_one, expected_balances
 from lendstack.servicing.commands import terms_of
 from lendstack.servicing.eod_columnar import ROUNDING_CODES, div_round_array
+from lendstack.servicing.loan import SUBLEDGER_CODES
+from lendstack.servicing.replay import terms_to_json
 from lendstack.store import EntryColumns, PostingColumns, UnitOfWork
 from lendstack.store.db import make_engine, upgrade
-from lendstack.store.loan_repo import terms_to_json
 from lendstack.store.tables import LOAN_COUNTERS, LOAN_EOD_COLUMNS, installments, loans
 
 I64 = NDArray[np.int64]
@@ -50,10 +51,7 @@ RATES_PPM = tuple(range(72_000, 180_001, 12_000))  # inside the product's 7.2%..
 AMOUNT_STEP_MINOR = 10_000  # whole hundreds of yuan, as a lender's offer would be
 INSERT_LOANS_PER_ROUND = 100_000  # bounds the Python row tuples held at once (~1.2M installments)
 DISBURSE_KEY = "bench"
-RECEIVABLE_CODES = frozenset(
-    {AccountCode.LOAN_PRINCIPAL, AccountCode.INTEREST_RECEIVABLE, AccountCode.FEE_RECEIVABLE,
-     AccountCode.PENALTY_RECEIVABLE, AccountCode.SUSPENSE}
-)
+RECEIVABLE_CODES = frozenset(SUBLEDGER_CODES)
 
 
 @dataclass(frozen=True)
@@ -147,7 +145,10 @@ def fresh_sqlite(path: str) -> Engine:
 
 
 def store_book(engine: Engine, bk: Book, progress: Callable[[int], None] | None = None) -> None:
-    """Insert loans, installments and the ledger, one transaction per round of loans."""
+    """Insert loans, installments and the ledger, one transaction per round of loans; the book's
+    business date is the day it is ready for."""
+    with UnitOfWork(engine) as uow:
+        uow.book.open(bk.day)
     product = get_product(PRODUCT_ID)
     terms = {ppm: _terms_json(product, int(ppm)) for ppm in np.unique(bk.rates_ppm).tolist()}
     for lo in range(0, len(bk), INSERT_LOANS_PER_ROUND):
@@ -195,6 +196,8 @@ def _loan_columns(bk: Book, part: range, terms: dict[int, dict[str, Any]]) -> di
         "terms": [terms[p] for p in bk.rates_ppm[sl].tolist()], "principal_minor": amounts, "term": [TERM] * n,
         "upfront_fee_minor": [0] * n, "periodic_fee_minor": [0] * n,
         "disbursed_on": [days[d] for d in bk.disbursed[sl].tolist()], **counters,
+        "booked_on": [days[d] for d in bk.disbursed[sl].tolist()],
+        "due_day": [days[d].day for d in bk.disbursed[sl].tolist()],
         "accrued_through": [closed] * n, "days_past_due": [0] * n, "bucket": ["M0"] * n,
         "five_tier": ["normal"] * n, "restructure_count": [0] * n,
         "version": (2 + eod_days).tolist(),  # add, disburse, then one save per EOD day
@@ -324,6 +327,8 @@ def _raw_rows_via_service(bk: Book, sample: list[int], path: str) -> list[tuple[
     engine = fresh_sqlite(path)
     try:
         product = get_product(PRODUCT_ID)
+        with UnitOfWork(engine) as uow:  # the scratch book opens on the first disbursement
+            uow.book.open(date.fromordinal(int(min(bk.disbursed[k] for k in sample))))
         for k in sample:
             on = date.fromordinal(int(bk.disbursed[k]))
             booked = book(bk.loan_ids[k], product, Money(int(bk.amounts[k]), "CNY"), TERM,

@@ -27,8 +27,9 @@ def overpaid(booked: tuple[API, str, str]) -> tuple[TestClient, dict[str, str], 
 
 
 def test_the_roles_that_take_repayments_refund_and_partners_do_not() -> None:
-    assert MATRIX[ROUTE] == frozenset({"admin", "collections_agent"})
-    assert MATRIX[ROUTE] == MATRIX[("POST", "/v1/loans/{loan_id}/repayments")] - {"partner"}
+    # The staff who take repayments, and the back office (operations); never a partner.
+    assert MATRIX[ROUTE] == frozenset({"admin", "collections_agent", "operations"})
+    assert MATRIX[ROUTE] == (MATRIX[("POST", "/v1/loans/{loan_id}/repayments")] - {"partner"}) | {"operations"}
 
 
 def test_each_role_against_the_refund_route(overpaid: tuple[TestClient, dict[str, str], Any, str]) -> None:
@@ -47,9 +48,10 @@ def test_each_role_against_the_refund_route(overpaid: tuple[TestClient, dict[str
             assert response.headers["content-type"] == "application/problem+json"
             assert _snapshot(engine) == before
     statement = client.get(f"/v1/loans/{loan_id}/statement", headers=auth(tokens["admin"])).json()
-    assert statement["loan"]["suspense_minor"] == left == OVERPAID_MINOR - 200
+    assert statement["loan"]["suspense_minor"] == left == OVERPAID_MINOR - 100 * len(MATRIX[ROUTE])
     refunds = [e for e in statement["entries"] if e["kind"] == "refund"]
-    assert len(refunds) == 2 and all(sum(p["amount_minor"] for p in e["postings"]) == 0 for e in refunds)
+    assert len(refunds) == len(MATRIX[ROUTE])
+    assert all(sum(p["amount_minor"] for p in e["postings"]) == 0 for e in refunds)
     assert {(p["account"], p["amount_minor"]) for p in refunds[0]["postings"]} == {("2241", 100), ("1002", -100)}
 
 
@@ -59,7 +61,8 @@ def test_each_role_against_the_refund_route(overpaid: tuple[TestClient, dict[str
     ({"amount_minor": -1, "currency": "CNY"}, "amount_minor", ""),
     ({"amount_minor": "ten", "currency": "CNY"}, "amount_minor", ""),
     ({"amount_minor": 100, "currency": "USD"}, "currency", "USD"),
-    ({"amount_minor": 100, "currency": "CNY", "on": "2000-01-01"}, "on", "before the disbursement"),
+    ({"amount_minor": 100, "currency": "CNY", "on": "2000-01-01"}, "on", "before the business date"),
+    ({"amount_minor": 100, "currency": "CNY", "on": "2999-01-01"}, "on", "after the business date"),
     ({"amount_minor": 100, "currency": "CNY", "extra": 1}, "extra", ""),
 ])
 def test_bad_input_is_a_problem_naming_the_field_and_changes_nothing(

@@ -12,7 +12,7 @@ KEYS = (
     "eod_loans", "eod_s", "eod_speedup_vs_reference", "schedules_per_s", "journal_entries_per_s_sqlite",
     "journal_entries_per_s_postgres", "eod_entries_posted", "eod_loans_per_s", "reference_loans_per_s",
     "book_setup_s", "schedules_reference_per_s", "eod_read_s", "eod_compute_s", "eod_ledger_write_s",
-    "eod_loan_write_s",
+    "eod_loan_write_s", "ledger_verify_s", "loans_reconcile_s", "verify_s", "provision_s", "provision_entries",
 )
 
 

@@ -39,7 +39,9 @@ def test_loan_lifecycle_through_the_cli() -> None:
     trial = call("ledger", "trial-balance")
     rows = trial["currencies"]["CNY"]
     assert sum(r["debit_minor"] for r in rows) == sum(r["credit_minor"] for r in rows)
-    assert call("ledger", "verify") == {"ok": True, "problems": []}
+    verified = call("ledger", "verify")
+    assert verified["ok"] is True and verified["problems"] == []
+    assert verified["loans"] == {"checked": 1, "differing": 0, "orphan_balances": 0, "differences": []}
     aging = call("aging")
     assert sum(r["loans"] for r in aging["by_bucket"]) == 1
 

@@ -1,5 +1,6 @@
 """`lendstack loan refund`: pays an overpayment held in suspense back, --json like the other loan
-commands, idempotent by --key; errors exit 2 naming the field and change nothing."""
+commands, idempotent by --key; errors exit 2 naming the field and change nothing. Commands are dated
+on the book's business date (--on defaults to it); `lendstack eod` moves it."""
 
 from __future__ import annotations
 
@@ -35,8 +36,10 @@ def overpaid() -> None:
     call("loan", "book", "--loan-id", "C1", "--product", "consumer_cny_12m", "--amount", "12000", "--term", "12",
          "--on", "2026-01-10", "--key", "b1")
     call("loan", "disburse", "C1", "--on", "2026-01-10", "--key", "d1")
+    assert call("eod", "--date", "2026-01-11")["business_date"] == "2026-01-12"
     paid = call("loan", "repay", "C1", "--amount", "500", "--on", "2026-01-12", "--key", "p1")
     assert paid["suspense_minor"] == 50_000
+    assert call("eod", "--date", "2026-01-12")["business_date"] == "2026-01-13"  # the refunds' day
 
 
 def test_refund_through_the_cli_once_per_key() -> None:
@@ -46,9 +49,13 @@ def test_refund_through_the_cli_once_per_key() -> None:
     again = call("loan", "refund", "C1", "--amount", "200.00", "--on", "2026-01-13", "--key", "r1")
     assert again == refunded
     assert call("loan", "show", "C1")["suspense_minor"] == 30_000
-    assert call("ledger", "verify") == {"ok": True, "problems": []}
+    verified = call("ledger", "verify")  # now also reconciles every loan against its sub-ledger
+    assert verified["ok"] is True and verified["problems"] == []
+    assert verified["loans"] == {"checked": 1, "differing": 0, "orphan_balances": 0, "differences": []}
     other = fails("loan", "refund", "C1", "--amount", "100.00", "--on", "2026-01-13", "--key", "r1")
     assert other["field"] == "idempotency_key"
+    dated = call("loan", "refund", "C1", "--amount", "100.00", "--key", "r2")  # no --on: the business date
+    assert dated["on"] == "2026-01-13" and dated["suspense_minor"] == 20_000
 
 
 @pytest.mark.parametrize(("amount", "on", "field"), [
@@ -57,6 +64,8 @@ def test_refund_through_the_cli_once_per_key() -> None:
     ("-1", "2026-01-13", "amount_minor"),
     ("1.001", "2026-01-13", "amount"),
     ("1.00", "2026-01-11", "on"),
+    ("1.00", "2026-01-12", "on"),  # closed by end of day
+    ("1.00", "2026-01-14", "on"),  # after the business date: end of day has not closed 2026-01-13
     ("1.00", "someday", "on"),
 ])
 def test_errors_exit_2_name_the_field_and_change_nothing(amount: str, on: str, field: str) -> None:

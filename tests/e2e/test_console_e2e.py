@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from lendstack.api.app import create_app
 from lendstack.api.keys import create_key
+from lendstack.services.business_date import business_date
 from lendstack.services.decisions import list_reviews
 from lendstack.services.loans import get_loan
 from lendstack.store import UnitOfWork
@@ -25,6 +26,7 @@ from lendstack.store.decision_repo import DecisionRepository
 from lendstack.store.origination_repo import ApplicationRepository
 from lendstack.web.lang import catalog
 from lendstack.web.render import money
+from tests.book_dates import advance_to
 from tests.e2e.conftest import Book
 
 EN, ZH = catalog("en"), catalog("zh-CN")
@@ -250,13 +252,24 @@ def _accept_and_disburse(page: Page, base_url: str, book: Book, application_id: 
     loan_id = f"L-{application_id}"
     expect(page).to_have_url(f"{base_url}/console/loans/{loan_id}?flash=booked")
     expect(page.get_by_test_id("loan-status")).to_have_text(EN["loan_status.approved"])
-    # The money went out a month ago (a back-dated value date), so the first installment is due by today.
-    page.get_by_test_id("disburse-on").fill(month_before(datetime.now(UTC).date()).isoformat())
+    # Money moves on the book's business date: the form offers it, and a back-dated value date (a day
+    # end of day has closed) is refused, naming the date, with nothing paid out.
+    opened = business_date(book.engine)
+    assert opened is not None, "the seeding opened the book"
+    expect(page.get_by_test_id("business-date")).to_contain_text(opened.isoformat())
+    expect(page.get_by_test_id("disburse-on")).to_have_value(opened.isoformat())
+    page.get_by_test_id("disburse-on").fill(month_before(opened).isoformat())
+    page.get_by_test_id("disburse-submit").click()
+    expect(page.get_by_test_id("form-error")).to_contain_text("before the business date")
+    expect(page.get_by_test_id("loan-status")).to_have_text(EN["loan_status.approved"])
+    assert get_loan(book.engine, loan_id).disbursed_on is None
+    shot(page, "07a-disburse-back-dated-refused")
+    page.get_by_test_id("disburse-on").fill(opened.isoformat())
     page.get_by_test_id("disburse-submit").click()
     expect(page).to_have_url(f"{base_url}/console/loans/{loan_id}?flash=disbursed")
     expect(page.get_by_test_id("loan-status")).to_have_text(EN["loan_status.active"])
     loan = get_loan(book.engine, loan_id)
-    assert loan.principal_outstanding_minor == loan.principal_minor > 0
+    assert loan.principal_outstanding_minor == loan.principal_minor > 0 and loan.disbursed_on == opened
     expect(page.get_by_test_id("outstanding")).to_have_text(money(loan.principal_minor, "CNY"))
     expect(page.get_by_test_id("installment")).to_have_count(loan.term)
     expect(page.get_by_test_id("repay-form")).to_have_count(0)  # a credit officer does not take payments
@@ -265,12 +278,16 @@ def _accept_and_disburse(page: Page, base_url: str, book: Book, application_id: 
 
 
 def _repay_first_installment(page: Page, base_url: str, book: Book, loan_id: str, shot: Shot) -> None:
-    """Pays the first installment on its due date (today or a few days ago): principal falls by exactly
-    its principal part, and nothing is left over in suspense."""
-    page.goto(f"{base_url}/console/loans/{loan_id}")
+    """Pays the first installment on its due date: principal falls by exactly its principal part, and
+    nothing is left over in suspense. End of day first moves the book to the due date (a simulation
+    a month ahead of the calendar, as `lendstack eod --allow-future` would)."""
     loan = get_loan(book.engine, loan_id)
     first = loan.installments[0]
-    assert first.due_date <= datetime.now(UTC).date(), first
+    advance_to(book.engine, first.due_date)
+    assert business_date(book.engine) == first.due_date
+    page.goto(f"{base_url}/console/loans/{loan_id}")
+    expect(page.get_by_test_id("business-date")).to_contain_text(first.due_date.isoformat())
+    expect(page.get_by_test_id("repay-on")).to_have_value(first.due_date.isoformat())  # the business date
     due_minor = first.principal_minor + first.interest_minor + first.fee_minor
     expect(page.get_by_test_id("payment")).to_have_count(0)
     page.get_by_test_id("repay-amount").fill("-5")  # refused, naming the field; nothing posted
@@ -280,7 +297,7 @@ def _repay_first_installment(page: Page, base_url: str, book: Book, loan_id: str
     assert get_loan(book.engine, loan_id).principal_outstanding_minor == loan.principal_minor
 
     page.get_by_test_id("repay-amount").fill(money(due_minor, "CNY").removesuffix(" CNY"))
-    page.get_by_test_id("repay-on").fill(first.due_date.isoformat())
+    expect(page.get_by_test_id("repay-on")).to_have_value(first.due_date.isoformat())
     page.get_by_test_id("repay-submit").click()
     expect(page).to_have_url(f"{base_url}/console/loans/{loan_id}?flash=repaid")
     expect(page.get_by_test_id("flash")).to_have_text(EN["flash.repaid"])

@@ -43,11 +43,17 @@ def test_portfolio_report_and_provision(demo_url: str, monkeypatch: pytest.Monke
     report = call("portfolio", "report")
     assert report["loans"] == 40 and report["vintages"] and report["ecl"]["by_stage"]
     assert sum(r["loans"] for r in report["by_bucket"]) == sum(r["loans"] for r in report["by_class"])
-    posted = call("portfolio", "provision", "--as-of", report["as_of"])
+    # The report is as of the last closed day; a provision is a money command, dated on the business date
+    assert report["book_date"] == report["as_of"] and report["business_date"] > report["as_of"]
+    closed_day = call("portfolio", "provision", "--as-of", report["as_of"], code=2)
+    assert closed_day["error"]["field"] == "as_of" and "closed" in closed_day["error"]["message"]
+    posted = call("portfolio", "provision", "--as-of", report["business_date"])
     assert posted["entries_posted"] >= 1
-    assert call("portfolio", "provision", "--as-of", report["as_of"])["entries_posted"] == 0
+    assert call("portfolio", "provision", "--as-of", report["business_date"])["entries_posted"] == 0
     assert call("portfolio", "provision", "--as-of", "2026-13-01", code=2)["error"]["field"] == "as_of"
-    assert call("ledger", "verify") == {"ok": True, "problems": []}
+    verified = call("ledger", "verify")  # the ledger, and every loan against its sub-ledger
+    assert (verified["ok"], verified["problems"]) == (True, [])
+    assert verified["loans"] == {"checked": 40, "differing": 0, "orphan_balances": 0, "differences": []}
 
 
 def test_reconstructed_dpd_matches_servicing(demo_url: str) -> None:

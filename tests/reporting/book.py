@@ -3,7 +3,8 @@ applications decided (half in a split champion/challenger experiment, half in sh
 the approved offers accepted and disbursed, then four behaviours by PD rank:
 
 - current: pays every installment on its due date (live, M0);
-- prepaid: repays in full on day 10 (closed: matured, good);
+- prepaid: pays its first three installments on their due dates, then repays in full on day 95
+  (the product allows prepayment once three installments have fallen due; closed: matured, good);
 - written off: never pays, written off on day 95 (matured, bad);
 - late: never pays (live, overdue, not yet matured).
 
@@ -30,6 +31,7 @@ from lendstack.sim import generate_applications, to_application_json
 
 D0 = date(2026, 1, 5)
 AS_OF = D0 + timedelta(days=100)
+LAST_ACTS = D0 + timedelta(days=95)  # the write-offs and the prepayments
 APPLICATIONS = 40
 BEHAVIOURS = ("current", "prepaid", "written_off", "late")
 
@@ -84,25 +86,26 @@ def _arm(setup: Engines, application_id: str) -> str:
 
 
 def _live_through(facts: BookFacts) -> None:
-    """EOD (hooks off: they have their own tests) with each behaviour's actions on its days."""
+    """EOD (hooks off: they have their own tests) with each behaviour's actions on its days: every
+    command is dated on the business date, end of day closing the days in between."""
     engine = facts.engine
-    run_eod(engine, D0 + timedelta(days=9), hooks=False)
-    for loan_id in _with(facts, "prepaid"):
-        loan = get_loan(engine, loan_id)
-        payoff = loan.principal_outstanding_minor * 2  # more than enough: the rest stays as suspense
-        prepay_loan(engine, loan_id, D0 + timedelta(days=10), Money(payoff, loan.currency), f"prepay-{loan_id}",
-                    full=True)
     for month in (1, 2, 3):
         due = _add_months(D0, month)
         run_eod(engine, due - timedelta(days=1), hooks=False)
-        for loan_id in _with(facts, "current"):
+        for loan_id in _with(facts, "current", "prepaid"):
             loan = get_loan(engine, loan_id)
             owed = _owed(loan, due)
             if owed:
                 repay_loan(engine, loan_id, due, Money(owed, loan.currency), f"pay-{loan_id}-{month}")
-    run_eod(engine, D0 + timedelta(days=94), hooks=False)
+    run_eod(engine, LAST_ACTS - timedelta(days=1), hooks=False)
     for loan_id in _with(facts, "written_off"):
-        write_off_loan(engine, loan_id, D0 + timedelta(days=95), f"write-off-{loan_id}")
+        write_off_loan(engine, loan_id, LAST_ACTS, f"write-off-{loan_id}")
+    for loan_id in _with(facts, "prepaid"):
+        loan = get_loan(engine, loan_id)
+        assert loan.days_past_due == 0 and loan.terms.prepayment_min_periods <= 3, loan_id
+        payoff = loan.principal_outstanding_minor * 2  # more than enough: the rest stays as suspense
+        done = prepay_loan(engine, loan_id, LAST_ACTS, Money(payoff, loan.currency), f"prepay-{loan_id}", full=True)
+        assert done["status"] == "closed", loan_id
     run_eod(engine, AS_OF, hooks=False)
 
 
@@ -112,8 +115,8 @@ def _owed(loan: Loan, day: date) -> int:
     return max(0, unpaid + loan.penalty_receivable_minor - loan.suspense_minor) if unpaid else 0
 
 
-def _with(facts: BookFacts, behaviour: str) -> list[str]:
-    return sorted(k for k, v in facts.behaviour.items() if v == behaviour)
+def _with(facts: BookFacts, *behaviours: str) -> list[str]:
+    return sorted(k for k, v in facts.behaviour.items() if v in behaviours)
 
 
 def _add_months(day: date, months: int) -> date:

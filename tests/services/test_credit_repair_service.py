@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.book_dates import advance_to
 
 from lendstack.money import Money
 from lendstack.monitoring.credit_repair import CreditRepairError, ProgramConfig
@@ -27,10 +28,10 @@ from lendstack.store.tables import idempotency_keys, installments, outbox
 from lendstack.store.tables_repair import credit_repair_applications, credit_repair_grants
 
 # A loan with a real repayment history: booked, disbursed, each installment paid on its due date
-# or LATE_DAYS late through the services, then end of day to the closing date.
+# or LATE_DAYS late through the services (end of day closes the days in between, as money commands
+# are dated on the business date), then end of day to the closing date.
 START = date(2025, 1, 10)
 LATE_DAYS = 15
-EOD_DAILY = False  # True closes every day (the repay commands catch up by themselves: same history, slower)
 PENALTY_BUFFER_MINOR = 2_000  # covers the penalty of a late installment; the rest waits in suspense
 
 
@@ -56,14 +57,13 @@ def loan_with_history(engine: Engine, loan_id: str, paid: int, late: frozenset[i
     day = START
     for seq in range(1, paid + 1):
         pay_on = due_date(seq) + timedelta(days=LATE_DAYS if seq in late else 0)
-        if EOD_DAILY:
-            run_eod(engine, pay_on - timedelta(days=1), hooks=False)
+        advance_to(engine, pay_on)
         amount = _due_minor(engine, loan_id, seq) + (PENALTY_BUFFER_MINOR if seq in late else 0)
         repay_loan(engine, loan_id, pay_on, Money(amount, "CNY"), f"pay-{loan_id}-{seq}")
         day = pay_on
     if unpaid_after:
         day = due_date(paid + 1) + timedelta(days=20)
-    run_eod(engine, day, hooks=False)  # from the day the last repayment caught the loan up to
+    run_eod(engine, day, hooks=False)  # close the last payment day (or the unpaid stretch after it)
     return day
 
 

@@ -1,16 +1,19 @@
 """The daily collections run as an EOD hook (SQLite and PostgreSQL): once per closed day after early
 warning, counted in the report, idempotent per date (a repeat or a resumed run adds nothing), off with
-`hooks=False`, and left alone by a replay of an earlier day."""
+`hooks=False`, and left alone by a replay of an earlier day (which now closes nothing at all)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from lendstack.money import Money
 from lendstack.services import collections as col
-from lendstack.services.eod import run_eod
+from lendstack.services import eod as eod_service
+from lendstack.services.business_date import business_date
+from lendstack.services.eod import EodReport, after_day, run_eod
 from lendstack.services.loans import book_loan, disburse_loan, write_off_loan
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import outbox
@@ -40,7 +43,7 @@ def test_eod_runs_collections_every_closed_day(engine: Engine) -> None:
     book(engine)
     run_eod(engine, DUE - timedelta(days=4), hooks=False)
     report = run_eod(engine, OVERDUE_DAY)  # nobody pays: reminders, then every loan overdue
-    assert report.days == 14 and report.collections_runs == report.days + 1  # + the last closed day again
+    assert report.days == 14 and report.collections_runs == report.days  # once per closed day, no repeats
     assert report.early_warning_runs == report.collections_runs
     assert report.collection_cases_opened == 3 and report.collection_cases_closed == 0
     reminders = col.list_messages(engine, as_of=DUE - timedelta(days=3))
@@ -50,10 +53,14 @@ def test_eod_runs_collections_every_closed_day(engine: Engine) -> None:
     assert [c["loan_id"] for c in queue] == ["E2", "E1", "E0"]  # the largest amount overdue first
     assert all(c["as_of"] == OVERDUE_DAY.isoformat() and c["days_past_due"] == 10 for c in queue)
     before = rows(engine)
-    again = run_eod(engine, OVERDUE_DAY)  # the same day again: only the hooks, which change nothing
+    again = run_eod(engine, OVERDUE_DAY)  # the same day again: closed already, nothing runs
     assert (again.days, again.collections_runs, again.collection_cases_opened, again.collection_messages_sent) \
-        == (0, 1, 0, 0)
+        == (0, 0, 0, 0)
     assert rows(engine) == before
+    hooks = EodReport()
+    after_day(engine, OVERDUE_DAY, hooks)  # the day's hooks again (as a run killed before the move repeats them)
+    assert (hooks.collections_runs, hooks.collection_cases_opened, hooks.collection_messages_sent) == (1, 0, 0)
+    assert rows(engine) == before  # idempotent per date
 
 
 def test_cases_close_through_eod_when_a_loan_is_written_off(engine: Engine) -> None:
@@ -61,12 +68,13 @@ def test_cases_close_through_eod_when_a_loan_is_written_off(engine: Engine) -> N
     run_eod(engine, OVERDUE_DAY)
     assert len(col.list_queue(engine)) == 2
     write_off_loan(engine, ids[0], OVERDUE_DAY + timedelta(days=1), "wo")
+    assert len(col.list_queue(engine)) == 2  # the case closes when end of day works the day
     report = run_eod(engine, OVERDUE_DAY + timedelta(days=1))
     assert report.collection_cases_closed == 1 and [c["loan_id"] for c in col.list_queue(engine)] == [ids[1]]
     (closed,) = col.list_cases(engine, status="closed")
-    # EOD first redoes the hooks of the last closed day (a killed run may have skipped them): that run
-    # already sees the write-off booked for the next day and closes the case as of the day it works
-    assert closed["close_reason"] == "written_off" and closed["closed_on"] == OVERDUE_DAY.isoformat()
+    # The write-off is dated on the business date; that day's collections run closes the case as of it
+    written_off_on = OVERDUE_DAY + timedelta(days=1)
+    assert closed["close_reason"] == "written_off" and closed["closed_on"] == written_off_on.isoformat()
 
 
 def test_hooks_off_skip_collections(engine: Engine) -> None:
@@ -76,16 +84,36 @@ def test_hooks_off_skip_collections(engine: Engine) -> None:
     assert rows(engine)["collection_cases"] == 0 == rows(engine)["collection_messages"]
 
 
-def test_a_killed_run_resumes_and_a_replay_leaves_collections_alone(engine: Engine) -> None:
+class Killed(Exception):
+    pass
+
+
+def _killed(_engine: Engine, _day: date) -> None:
+    raise Killed
+
+
+def test_a_killed_run_resumes_and_a_replay_leaves_collections_alone(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     book(engine)
     run_eod(engine, OVERDUE_DAY - timedelta(days=1), hooks=False)
     partial = run_eod(engine, OVERDUE_DAY, chunk_loans=1, max_chunks=2)  # "killed" inside the day
-    assert partial.days == 0 and partial.collections_runs == 1  # the day before, the last fully closed
-    resumed = run_eod(engine, OVERDUE_DAY, chunk_loans=1)
-    assert resumed.days == 1 and resumed.collections_runs == 2
+    assert partial.days == 0 and partial.collections_runs == 0  # the day is not closed: no hooks ran
+    assert business_date(engine) == OVERDUE_DAY and rows(engine)["collection_cases"] == 0
+    with monkeypatch.context() as patched:  # "killed" after the day's loans and hooks, before the move
+        patched.setattr(eod_service, "_move_business_date", _killed)
+        with pytest.raises(Killed):
+            run_eod(engine, OVERDUE_DAY, chunk_loans=1)
+    assert business_date(engine) == OVERDUE_DAY
+    hooked = rows(engine)
+    assert hooked["collection_cases"] == 3
+    resumed = run_eod(engine, OVERDUE_DAY, chunk_loans=1)  # the day's hooks again, then the move
+    assert (resumed.days, resumed.loans_closed, resumed.collections_runs) == (1, 0, 1)
+    assert (resumed.collection_cases_opened, resumed.collection_messages_sent) == (0, 0)
+    assert rows(engine) == hooked and business_date(engine) == OVERDUE_DAY + timedelta(days=1)
     with UnitOfWork(engine) as uow:
         assert uow.loans.closed_through() == OVERDUE_DAY
     assert {c["as_of"] for c in col.list_queue(engine)} == {OVERDUE_DAY.isoformat()}
     before = rows(engine)
-    replay = run_eod(engine, OVERDUE_DAY, start=OVERDUE_DAY - timedelta(days=2))  # days already closed
-    assert replay.collections_runs == 1 and rows(engine) == before  # only the day the book stands on
+    replay = run_eod(engine, OVERDUE_DAY - timedelta(days=2))  # days already closed: nothing to do
+    assert (replay.days, replay.collections_runs) == (0, 0) and rows(engine) == before

@@ -72,6 +72,7 @@ def test_bad_means_ever_90_plus_past_due_cured_or_not(engine: Engine) -> None:
     """The models report's realized outcome: written off, or more than 90 DPD on any day up to the
     report date, even if the borrower caught up since."""
     import polars as pl
+    from tests.book_dates import advance_to
 
     from lendstack.money import Money
     from lendstack.services.eod import run_eod
@@ -83,7 +84,16 @@ def test_bad_means_ever_90_plus_past_due_cured_or_not(engine: Engine) -> None:
         book_loan(engine, loan_id=loan_id, product="consumer_cny_12m", amount=Money(1_200_000, "CNY"), term=12,
                   on=on, key=f"book-{loan_id}")
         disburse_loan(engine, loan_id, on, f"disb-{loan_id}")
-    prepay_loan(engine, "L-A-paid", date(2026, 1, 20), Money(1_300_000, "CNY"), "pp", full=True)
+    # L-A-paid pays its first three installments on their due dates (the product allows prepayment
+    # once three have fallen due), then pays off early with the prepayment fee: never past due.
+    for installment in get_loan(engine, "L-A-paid").installments[:3]:
+        advance_to(engine, installment.due_date)
+        repay_loan(engine, "L-A-paid", installment.due_date, Money(
+            installment.principal_minor + installment.interest_minor + installment.fee_minor, "CNY"),
+            f"pay-{installment.seq}")
+    advance_to(engine, date(2026, 4, 20))
+    paid_off = prepay_loan(engine, "L-A-paid", date(2026, 4, 20), Money(1_300_000, "CNY"), "pp", full=True)
+    assert paid_off["status"] == "closed" and get_loan(engine, "L-A-paid").days_past_due == 0
     run_eod(engine, date(2026, 5, 25), hooks=False)  # the first installment (due 2026-02-10) is 104 DPD
     assert get_loan(engine, "L-A-cured").days_past_due > 90
     repay_loan(engine, "L-A-cured", date(2026, 5, 26), Money(1_300_000, "CNY"), "cure")  # all arrears and more

@@ -8,8 +8,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.book_dates import advance_to
 
 from lendstack.money import Money, MoneyError
+from lendstack.products import LoanProduct, get_product
+from lendstack.services.business_date import business_date
 from lendstack.services.eod import run_eod
 from lendstack.services.loans import (
     book_loan,
@@ -22,10 +25,19 @@ from lendstack.services.loans import (
 )
 from lendstack.servicing import LoanStatus, ServicingError
 from lendstack.store import IdempotencyConflict, UnitOfWork
-from lendstack.store.tables import idempotency_keys, installments, journal_entries, loans, outbox, postings
+from lendstack.store.tables import (
+    book_state,
+    idempotency_keys,
+    installments,
+    journal_entries,
+    loan_commands,
+    loans,
+    outbox,
+    postings,
+)
 
-ON = date(2026, 3, 10)
-TABLES = (loans, installments, journal_entries, postings, outbox, idempotency_keys)
+ON = date(2026, 3, 10)  # the book opens on it: the first command (booking) is dated ON
+TABLES = (loans, installments, journal_entries, postings, outbox, idempotency_keys, loan_commands, book_state)
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -33,8 +45,17 @@ def counts(engine: Engine) -> dict[str, int]:
         return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0) for t in TABLES}
 
 
-def active_loan(engine: Engine, loan_id: str = "L1", amount_minor: int = 12_000_00) -> str:
-    book_loan(engine, loan_id=loan_id, product="consumer_cny_12m", amount=Money(amount_minor, "CNY"), term=12,
+def prepay_anytime() -> LoanProduct:
+    """consumer_cny_12m without its rule that 3 installments fall due before a prepayment: for
+    tests that pay a loan off in its first period."""
+    base = get_product("consumer_cny_12m")
+    return base.model_copy(update={"product_id": "consumer_cny_12m_prepay_anytime",
+                                   "prepayment": base.prepayment.model_copy(update={"min_periods_before": 0})})
+
+
+def active_loan(engine: Engine, loan_id: str = "L1", amount_minor: int = 12_000_00,
+                product: LoanProduct | str = "consumer_cny_12m") -> str:
+    book_loan(engine, loan_id=loan_id, product=product, amount=Money(amount_minor, "CNY"), term=12,
               on=ON, key=f"book-{loan_id}")
     disburse_loan(engine, loan_id, ON, f"disb-{loan_id}")
     return loan_id
@@ -42,16 +63,20 @@ def active_loan(engine: Engine, loan_id: str = "L1", amount_minor: int = 12_000_
 
 def test_retry_returns_the_first_result_and_posts_nothing_twice(engine: Engine) -> None:
     loan_id = active_loan(engine)
+    advance_to(engine, ON + timedelta(days=3))
     first = repay_loan(engine, loan_id, ON + timedelta(days=3), Money(50_000, "CNY"), "pay-1")
     before = counts(engine)
     again = repay_loan(engine, loan_id, ON + timedelta(days=3), Money(50_000, "CNY"), "pay-1")
     assert again == first
     assert counts(engine) == before
     assert get_loan(engine, loan_id).suspense_minor == 50_000
+    advance_to(engine, ON + timedelta(days=4))  # a retry after end of day moved the book still replays
+    assert repay_loan(engine, loan_id, ON + timedelta(days=3), Money(50_000, "CNY"), "pay-1") == first
 
 
 def test_same_key_with_another_body_is_refused(engine: Engine) -> None:
     loan_id = active_loan(engine)
+    advance_to(engine, ON + timedelta(days=3))
     repay_loan(engine, loan_id, ON + timedelta(days=3), Money(50_000, "CNY"), "pay-1")
     before = counts(engine)
     with pytest.raises(IdempotencyConflict) as err:
@@ -60,12 +85,14 @@ def test_same_key_with_another_body_is_refused(engine: Engine) -> None:
     assert counts(engine) == before
 
 
+# Dated on the business date (ON, the day L1 was booked and disbursed) unless the case is the date.
 BAD: list[tuple[str, Any, str]] = [
-    ("non-positive amount", lambda e: repay_loan(e, "L1", ON + timedelta(days=1), Money(0, "CNY"), "k"), "amount"),
-    ("negative amount", lambda e: repay_loan(e, "L1", ON + timedelta(days=1), Money(-5, "CNY"), "k"), "amount"),
-    ("mismatched currency", lambda e: repay_loan(e, "L1", ON + timedelta(days=1), Money(100, "USD"), "k"),
-     "currency"),
+    ("non-positive amount", lambda e: repay_loan(e, "L1", ON, Money(0, "CNY"), "k"), "amount"),
+    ("negative amount", lambda e: repay_loan(e, "L1", ON, Money(-5, "CNY"), "k"), "amount"),
+    ("mismatched currency", lambda e: repay_loan(e, "L1", ON, Money(100, "USD"), "k"), "currency"),
     ("date before disbursement", lambda e: repay_loan(e, "L1", ON - timedelta(days=1), Money(100, "CNY"), "k"),
+     "on"),
+    ("date after the business date", lambda e: repay_loan(e, "L1", ON + timedelta(days=1), Money(100, "CNY"), "k"),
      "on"),
     ("unknown loan", lambda e: repay_loan(e, "nope", ON, Money(100, "CNY"), "k"), "loan_id"),
     ("unknown product", lambda e: book_loan(e, loan_id="L2", product="no_such", amount=Money(10**6, "CNY"), term=12,
@@ -80,16 +107,19 @@ BAD: list[tuple[str, Any, str]] = [
                                                      rate_annual="0.36"), "rate_annual"),
     ("duplicate loan id", lambda e: book_loan(e, loan_id="L1", product="consumer_cny_12m",
                                               amount=Money(10**6, "CNY"), term=12, on=ON, key="k-dup"), "loan_id"),
-    ("prepay too small", lambda e: prepay_loan(e, "L1", ON + timedelta(days=5), Money(1, "CNY"), "k"), "amount"),
+    ("prepay too small", lambda e: prepay_loan(e, "LP", ON, Money(1, "CNY"), "k"), "amount"),
+    ("prepay before 3 installments fell due", lambda e: prepay_loan(e, "L1", ON, Money(13_000_00, "CNY"), "k",
+                                                                    full=True), "on"),
     ("disburse twice", lambda e: disburse_loan(e, "L1", ON, "k-again"), "status"),
-    ("empty idempotency key", lambda e: repay_loan(e, "L1", ON + timedelta(days=1), Money(100, "CNY"), ""),
-     "idempotency_key"),
+    ("empty idempotency key", lambda e: repay_loan(e, "L1", ON, Money(100, "CNY"), ""), "idempotency_key"),
 ]
 
 
 @pytest.mark.parametrize(("case", "call", "field"), BAD, ids=[b[0] for b in BAD])
 def test_bad_input_names_the_field_and_changes_nothing(engine: Engine, case: str, call: Any, field: str) -> None:
     active_loan(engine)
+    active_loan(engine, "LP", product=prepay_anytime())  # a product that lets a loan prepay from its first day
+    assert business_date(engine) == ON
     before = counts(engine)
     with pytest.raises((ServicingError, MoneyError)) as err:
         call(engine)
@@ -98,9 +128,11 @@ def test_bad_input_names_the_field_and_changes_nothing(engine: Engine, case: str
 
 
 def test_repayment_on_a_closed_loan_is_refused(engine: Engine) -> None:
-    loan_id = active_loan(engine)
+    loan_id = active_loan(engine, product=prepay_anytime())
+    advance_to(engine, ON + timedelta(days=20))
     paid_off = prepay_loan(engine, loan_id, ON + timedelta(days=20), Money(13_000_00, "CNY"), "payoff", full=True)
     assert paid_off["status"] == LoanStatus.CLOSED.value
+    advance_to(engine, ON + timedelta(days=21))
     before = counts(engine)
     with pytest.raises(ServicingError) as err:
         repay_loan(engine, loan_id, ON + timedelta(days=21), Money(100, "CNY"), "late")

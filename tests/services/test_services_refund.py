@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
-from tests.services.test_services_loans import ON, active_loan, counts
+from tests.book_dates import advance_to
+from tests.services.test_services_loans import ON, active_loan, counts, prepay_anytime
 
 from lendstack.ledger import AccountCode
 from lendstack.money import Money, MoneyError
+from lendstack.services.business_date import business_date
 from lendstack.services.eod import run_eod
 from lendstack.services.loans import get_loan, prepay_loan, refund_loan, repay_loan
 from lendstack.servicing import LoanStatus, ServicingError, expected_balances
@@ -23,13 +25,16 @@ OVERPAID_MINOR = 50_000
 
 def overpaid_loan(engine: Engine, loan_id: str = "L1") -> str:
     active_loan(engine, loan_id)
+    advance_to(engine, ON + timedelta(days=3))
     repay_loan(engine, loan_id, ON + timedelta(days=3), Money(OVERPAID_MINOR, "CNY"), f"over-{loan_id}")
     assert get_loan(engine, loan_id).suspense_minor == OVERPAID_MINOR
     return loan_id
 
 
 def closed_loan(engine: Engine, loan_id: str = "L1") -> str:
-    active_loan(engine, loan_id)
+    """Paid off on ON + 20, in its first period (a product without a minimum before prepayment)."""
+    active_loan(engine, loan_id, product=prepay_anytime())
+    advance_to(engine, ON + timedelta(days=20))
     paid_off = prepay_loan(engine, loan_id, ON + timedelta(days=20), Money(13_000_00, "CNY"), "payoff", full=True)
     assert paid_off["status"] == LoanStatus.CLOSED.value and paid_off["suspense_minor"] > 0
     return loan_id
@@ -49,6 +54,7 @@ def test_a_closed_loans_overpayment_is_paid_back_once(engine: Engine) -> None:
     loan_id = closed_loan(engine)
     held = get_loan(engine, loan_id).suspense_minor
     on = ON + timedelta(days=40)
+    advance_to(engine, on)
     first = refund_loan(engine, loan_id, on, Money(held, "CNY"), "refund-1")
     assert first["suspense_minor"] == 0 and first["refunded_minor"] == held and first["status"] == "closed"
     before = counts(engine)
@@ -63,6 +69,7 @@ def test_a_closed_loans_overpayment_is_paid_back_once(engine: Engine) -> None:
 
 def test_same_key_with_another_body_is_refused_naming_the_key(engine: Engine) -> None:
     loan_id = overpaid_loan(engine)
+    advance_to(engine, ON + timedelta(days=4))
     refund_loan(engine, loan_id, ON + timedelta(days=4), Money(10_000, "CNY"), "refund-1")
     before = counts(engine)
     with pytest.raises(IdempotencyConflict) as err:
@@ -75,6 +82,7 @@ def test_same_key_with_another_body_is_refused_naming_the_key(engine: Engine) ->
 
 def test_a_key_used_for_a_repayment_is_its_own_scope(engine: Engine) -> None:
     loan_id = overpaid_loan(engine)
+    advance_to(engine, ON + timedelta(days=4))
     result = refund_loan(engine, loan_id, ON + timedelta(days=4), Money(1, "CNY"), f"over-{loan_id}")
     assert result["suspense_minor"] == OVERPAID_MINOR - 1  # "loan.refund" keys do not collide with "loan.repay"
 
@@ -89,6 +97,7 @@ BAD: list[tuple[str, Any, str]] = [
     ("negative", _refund(-1), "amount_minor"),
     ("other currency", _refund(100, "USD"), "currency"),
     ("a day already closed", _refund(100, days=2), "on"),
+    ("a day end of day has not reached", _refund(100, days=5), "on"),
     ("before disbursement", _refund(100, days=-1), "on"),
     ("unknown loan", _refund(100, loan_id="nope"), "loan_id"),
     ("empty key", _refund(100, key=""), "idempotency_key"),
@@ -98,6 +107,7 @@ BAD: list[tuple[str, Any, str]] = [
 @pytest.mark.parametrize(("case", "call", "field"), BAD, ids=[b[0] for b in BAD])
 def test_bad_input_names_the_field_and_changes_nothing(engine: Engine, case: str, call: Any, field: str) -> None:
     overpaid_loan(engine)
+    advance_to(engine, ON + timedelta(days=4))  # the business date the cases are dated on (days=4)
     before = counts(engine)
     with pytest.raises((ServicingError, MoneyError)) as err:
         call(engine)
@@ -108,7 +118,9 @@ def test_bad_input_names_the_field_and_changes_nothing(engine: Engine, case: str
 
 def test_refunding_exactly_the_suspense_leaves_zero_and_more_is_refused(engine: Engine) -> None:
     loan_id = overpaid_loan(engine)
+    advance_to(engine, ON + timedelta(days=4))
     refund_loan(engine, loan_id, ON + timedelta(days=4), Money(OVERPAID_MINOR, "CNY"), "all")
+    advance_to(engine, ON + timedelta(days=5))
     before = counts(engine)
     with pytest.raises(ServicingError) as err:
         refund_loan(engine, loan_id, ON + timedelta(days=5), Money(1, "CNY"), "one-more")
@@ -118,8 +130,8 @@ def test_refunding_exactly_the_suspense_leaves_zero_and_more_is_refused(engine: 
 
 
 def test_a_closed_loan_takes_no_refund_in_a_day_end_of_day_has_closed(engine: Engine) -> None:
+    active_loan(engine, "L2")  # a live loan the book keeps closing days for after L1 closed
     loan_id = closed_loan(engine)
-    active_loan(engine, "L2")  # a live loan keeps end of day going after L1 closed
     book_day = ON + timedelta(days=60)
     run_eod(engine, book_day)
     before = counts(engine)
@@ -130,7 +142,10 @@ def test_a_closed_loan_takes_no_refund_in_a_day_end_of_day_has_closed(engine: En
     assert refund_loan(engine, loan_id, book_day + timedelta(days=1), Money(1, "CNY"), "late")["status"] == "closed"
 
 
-def test_a_refund_dated_ahead_first_closes_the_missing_days(engine: Engine) -> None:
+def test_a_refund_dated_ahead_is_refused_and_end_of_day_lets_suspense_pay_first(engine: Engine) -> None:
+    """A refund dated after the business date used to close the missing days itself; now it is
+    refused naming `on` and writes nothing (no day is closed). After end of day through the due
+    date, suspense has paid the first installment and only what is left can be refunded."""
     loan_id = overpaid_loan(engine)
     repay_loan(engine, loan_id, ON + timedelta(days=3), Money(200_000, "CNY"), "more")
     held = OVERPAID_MINOR + 200_000
@@ -138,10 +153,17 @@ def test_a_refund_dated_ahead_first_closes_the_missing_days(engine: Engine) -> N
     first = loan.installments[0]
     on = first.due_date + timedelta(days=1)
     before = counts(engine)
+    with pytest.raises(ServicingError) as ahead:
+        refund_loan(engine, loan_id, on, Money(1, "CNY"), "ahead")
+    assert ahead.value.field == "on" and "run end of day" in ahead.value.message
+    assert counts(engine) == before and get_loan(engine, loan_id) == loan  # refused: no day was closed either
+    assert business_date(engine) == ON + timedelta(days=3)
+    advance_to(engine, on)
+    before = counts(engine)
     with pytest.raises(ServicingError) as err:  # by `on`, suspense has paid the first installment
         refund_loan(engine, loan_id, on, Money(held, "CNY"), "ahead")
     assert err.value.field == "amount_minor"
-    assert counts(engine) == before and get_loan(engine, loan_id) == loan  # refused: no day was closed either
+    assert counts(engine) == before
     result = refund_loan(engine, loan_id, on, Money(1, "CNY"), "ahead-2")
     after = get_loan(engine, loan_id)
     assert after.accrued_through == first.due_date and not after.installments[0].is_open

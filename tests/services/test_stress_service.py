@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from tests.book_dates import advance_to
 from typer.testing import CliRunner
 
 from lendstack.cli.main import app
@@ -35,6 +36,7 @@ def small_book(engine: Engine) -> None:
         book_loan(engine, loan_id=loan_id, product=product, amount=Money(amount, currency), term=term, on=START,
                   key=f"b-{loan_id}")
         disburse_loan(engine, loan_id, START, f"d-{loan_id}")
+    advance_to(engine, date(2025, 2, 10))
     repay_loan(engine, "S1", date(2025, 2, 10), Money(3_000_00, "CNY"), "p1")
     run_eod(engine, date(2025, 4, 20), hooks=False)
 

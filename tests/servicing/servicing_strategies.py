@@ -96,10 +96,11 @@ def ledger_of(entries: list[JournalEntry]) -> dict[BalanceKey, int]:
 
 
 def loan_balances(balances: dict[BalanceKey, int], loan_id: str) -> dict[BalanceKey, int]:
-    """The loan's receivable and suspense balances (income and cash are the other side)."""
-    from lendstack.ledger import AccountCode as A
+    """The loan's sub-ledger balances: receivables, suspense, unearned and memo (income, expense,
+    cash and the allowance are the other side)."""
+    from lendstack.servicing.loan import SUBLEDGER_CODES
 
-    keep = {A.LOAN_PRINCIPAL, A.INTEREST_RECEIVABLE, A.FEE_RECEIVABLE, A.PENALTY_RECEIVABLE, A.SUSPENSE}
+    keep = set(SUBLEDGER_CODES)
     out: dict[BalanceKey, int] = defaultdict(int)
     for key, amount in balances.items():
         if key.loan_id == loan_id and key.code in keep and amount:

@@ -30,19 +30,21 @@ from lendstack.servicing import (
     write_off,
 )
 from tests.servicing.servicing_strategies import loan_balances, new_loans
-from tests.servicing.test_servicing_cases import ON, active, product, run_to
+from tests.servicing.test_servicing_cases import ANYTIME, ON, active, close_to, product, run_to
 
 A = AccountCode
 OVERPAID_MINOR = 150_000  # paid ten days after disbursement: nothing is due yet, all of it waits in suspense
 
 
 def overpaid() -> tuple[Loan, list[JournalEntry]]:
-    """An active loan with OVERPAID_MINOR in suspense, and every entry it took (disbursement included)."""
+    """An active loan with OVERPAID_MINOR in suspense, and every entry it took (disbursement and the
+    end of day of every day before the repayment included)."""
     approved = book("L", product(), Money(1_200_000, "CNY"), 12, on=ON).loan
     disbursed = disburse(approved, ON, "d")
-    paid = repay(disbursed.loan, ON + timedelta(days=10), Money(OVERPAID_MINOR, "CNY"), "early")
+    closed = close_to(disbursed.loan, ON + timedelta(days=9))
+    paid = repay(closed.loan, ON + timedelta(days=10), Money(OVERPAID_MINOR, "CNY"), "early")
     assert paid.loan.suspense_minor == OVERPAID_MINOR
-    return paid.loan, [*disbursed.entries, *paid.entries]
+    return paid.loan, [*disbursed.entries, *closed.entries, *paid.entries]
 
 
 def refund_day(loan: Loan) -> date:
@@ -132,12 +134,12 @@ def test_an_approved_loan_is_refused_as_not_disbursed() -> None:
 
 
 def test_a_closed_loans_overpayment_is_refunded() -> None:
-    loan = run_to(active(product()), ON + timedelta(days=20))
+    loan = run_to(active(product(prepayment=ANYTIME)), ON + timedelta(days=20))
     paid_off = prepay(loan, ON + timedelta(days=21), Money(2_000_000, "CNY"), "payoff", full=True)
     closed = paid_off.loan
     assert closed.status is LoanStatus.CLOSED and closed.suspense_minor > 0
     held = closed.suspense_minor
-    later = ON + timedelta(days=400)  # long after closing: a closed loan takes no EOD, so nothing catches up
+    later = ON + timedelta(days=400)  # long after closing: a closed loan takes no EOD, its own days stop
     out = refund(closed, held, later, "r1")
     assert out.loan == dataclasses.replace(closed, suspense_minor=0) and out.loan.status is LoanStatus.CLOSED
     [posted] = out.entries
@@ -147,7 +149,7 @@ def test_a_closed_loans_overpayment_is_refunded() -> None:
 
 def test_a_written_off_loans_suspense_is_still_the_borrowers_and_is_refunded() -> None:
     loan, _entries = overpaid()
-    off = write_off(loan, ON + timedelta(days=12), "wo").loan
+    off = write_off(run_to(loan, ON + timedelta(days=11)), ON + timedelta(days=12), "wo").loan
     assert off.status is LoanStatus.WRITTEN_OFF and off.suspense_minor == OVERPAID_MINOR  # write-off leaves it
     out = refund(off, OVERPAID_MINOR, ON + timedelta(days=13), "r1")
     assert out.loan.suspense_minor == 0 and out.loan.status is LoanStatus.WRITTEN_OFF
@@ -160,10 +162,21 @@ def test_a_closed_day_takes_no_refund() -> None:
         with pytest.raises(ServicingError) as err:
             refund(closed, 1, day, "r1")
         assert err.value.field == "on", day
+    assert refund(closed, 1, ON + timedelta(days=13), "r1").loan.suspense_minor == OVERPAID_MINOR - 1
+
+
+def test_a_refund_dated_after_the_next_open_day_is_refused_naming_on() -> None:
+    """A command no longer closes days itself: a live loan's refund dated past its next open day
+    would skip end of day (suspense may pay what fell due), so it is refused."""
+    loan, _entries = overpaid()
+    for day in (refund_day(loan) + timedelta(days=1), loan.installments[0].due_date + timedelta(days=2)):
+        with pytest.raises(ServicingError) as err:
+            refund(loan, 1, day, "r1")
+        assert err.value.field == "on" and "run end of day first" in err.value.message, day
 
 
 def test_the_books_last_closed_day_also_holds_for_a_closed_loan() -> None:
-    loan = run_to(active(product()), ON + timedelta(days=20))
+    loan = run_to(active(product(prepayment=ANYTIME)), ON + timedelta(days=20))
     closed = prepay(loan, ON + timedelta(days=21), Money(2_000_000, "CNY"), "payoff", full=True).loan
     book_closed = ON + timedelta(days=60)
     with pytest.raises(ServicingError) as err:
@@ -173,21 +186,25 @@ def test_the_books_last_closed_day_also_holds_for_a_closed_loan() -> None:
         == closed.suspense_minor - 1
 
 
-def test_a_refund_after_a_due_date_first_lets_suspense_pay_what_fell_due() -> None:
-    loan, _entries = overpaid()
+def test_a_refund_after_a_due_date_refunds_what_suspense_left_after_paying_what_fell_due() -> None:
+    """End of day on the due date lets suspense pay the installment; a refund after it refunds
+    only what is left (the refund itself no longer closes the days: end of day does)."""
+    loan, entries = overpaid()
     due = loan.installments[0].due_date
     first_due_minor = loan.installments[0].principal_minor + loan.installments[0].interest_minor
     on = due + timedelta(days=2)
-    caught_up = run_to(loan, on - timedelta(days=1))
-    left = caught_up.suspense_minor
-    assert left == OVERPAID_MINOR - first_due_minor and not caught_up.installments[0].is_open
+    caught_up = close_to(loan, on - timedelta(days=1))
+    left = caught_up.loan.suspense_minor
+    assert left == OVERPAID_MINOR - first_due_minor and not caught_up.loan.installments[0].is_open
     with pytest.raises(ServicingError) as err:
-        refund(loan, OVERPAID_MINOR, on, "r1")
+        refund(caught_up.loan, OVERPAID_MINOR, on, "r1")
     assert err.value.field == "amount_minor" and f"balance of {left} minor units" in err.value.message
-    out = refund(loan, left, on, "r1")
-    assert out.loan == dataclasses.replace(caught_up, suspense_minor=0)
-    assert [e.kind for e in out.entries][-1] is EntryKind.REFUND and all(
-        sums_by_currency(e) == {"CNY": 0} for e in out.entries)
+    out = refund(caught_up.loan, left, on, "r1")
+    assert out.loan == dataclasses.replace(caught_up.loan, suspense_minor=0)
+    [posted] = out.entries
+    assert posted.kind is EntryKind.REFUND and sums_by_currency(posted) == {"CNY": 0}
+    balances = apply_entries({}, [*entries, *caught_up.entries, *out.entries])
+    assert suspense_of(balances, "L") == 0 and loan_balances(balances, "L") == expected_balances(out.loan)
 
 
 # --- property: random overpaying plans --------------------------------------------------------------

@@ -9,10 +9,25 @@ import pytest
 
 from lendstack.money import Money
 from lendstack.products import LoanProduct, get_product
-from lendstack.servicing import AgingPolicy, FiveTier, Loan, LoanStatus, book, disburse, eod_one, prepay, repay
+from lendstack.servicing import (
+    AgingPolicy,
+    FiveTier,
+    Loan,
+    LoanStatus,
+    Outcome,
+    ServicingError,
+    book,
+    disburse,
+    eod_one,
+    prepay,
+    repay,
+)
 from lendstack.servicing.accrual import interest_target
 
 ON = date(2026, 1, 15)
+# consumer_cny_12m allows a prepayment only once 3 installments have fallen due; the prepayment
+# arithmetic below is worked inside the first periods, on the product without that rule.
+ANYTIME = {"mode": "reduce_installment", "min_periods_before": 0}
 
 
 def product(**changes: object) -> LoanProduct:
@@ -27,13 +42,19 @@ def active(prod: LoanProduct, amount_minor: int = 1_200_000, term: int = 12) -> 
     return disburse(loan, ON, "d").loan
 
 
-def run_to(loan: Loan, day: date) -> Loan:
+def close_to(loan: Loan, day: date) -> Outcome:
+    """End of day for every day after the loan's last closed day through `day`, with its entries."""
     assert loan.accrued_through is not None
+    out = Outcome(loan)
     d = loan.accrued_through + timedelta(days=1)
     while d <= day:
-        loan = eod_one(loan, d).loan
+        out = out.then(eod_one(out.loan, d))
         d += timedelta(days=1)
-    return loan
+    return out
+
+
+def run_to(loan: Loan, day: date) -> Loan:
+    return close_to(loan, day).loan
 
 
 def test_accrued_interest_equals_the_scheduled_interest_on_each_due_date() -> None:
@@ -72,7 +93,7 @@ def test_allocation_order_is_the_products() -> None:
 
 
 def test_an_overpayment_waits_in_suspense_and_pays_the_next_due_date() -> None:
-    loan = active(product())
+    loan = run_to(active(product()), ON + timedelta(days=9))
     early = repay(loan, ON + timedelta(days=10), Money(150_000, "CNY"), "early").loan
     assert early.suspense_minor == 150_000
     on_due = run_to(early, early.installments[0].due_date)
@@ -82,9 +103,10 @@ def test_an_overpayment_waits_in_suspense_and_pays_the_next_due_date() -> None:
 
 
 def test_prepayment_reduces_installment_or_term() -> None:
-    loan = run_to(active(product()), ON + timedelta(days=40))
+    loan = run_to(active(product(prepayment=ANYTIME)), ON + timedelta(days=40))
     loan = repay(loan, ON + timedelta(days=41), Money(200_000, "CNY"), "catch-up").loan
     day = ON + timedelta(days=50)
+    loan = run_to(loan, day - timedelta(days=1))
     reduce_installment = prepay(loan, day, Money(500_000, "CNY"), "pp").loan
     open_before = [i for i in loan.installments if i.due_date > day]
     open_after = [i for i in reduce_installment.installments if i.due_date > day]
@@ -93,16 +115,29 @@ def test_prepayment_reduces_installment_or_term() -> None:
         open_before[1].principal_minor + open_before[1].interest_minor)
     term_loan = run_to(active(product(prepayment={"mode": "reduce_term"})), ON + timedelta(days=40))
     term_loan = repay(term_loan, ON + timedelta(days=41), Money(200_000, "CNY"), "catch-up").loan
-    shorter = prepay(term_loan, day, Money(500_000, "CNY"), "pp").loan
+    shorter = prepay(run_to(term_loan, day - timedelta(days=1)), day, Money(500_000, "CNY"), "pp").loan
     assert len([i for i in shorter.installments if i.due_date > day]) < len(open_before)
 
 
 def test_paying_off_closes_the_loan() -> None:
-    loan = run_to(active(product(fees={"prepayment_rate": "0.01"})), ON + timedelta(days=20))
+    loan = run_to(active(product(fees={"prepayment_rate": "0.01"}, prepayment=ANYTIME)), ON + timedelta(days=20))
     out = prepay(loan, ON + timedelta(days=21), Money(2_000_000, "CNY"), "payoff", full=True)
     assert out.loan.status is LoanStatus.CLOSED and out.loan.principal_outstanding_minor == 0
     assert out.result["prepayment_fee_minor"] == 12_000  # 1 % of 1,200,000.00 minor units
     assert out.loan.suspense_minor > 0  # the rest is the borrower's, held in suspense
+
+
+def test_a_prepayment_before_the_products_minimum_periods_is_refused_naming_on() -> None:
+    loan = active(product())  # consumer_cny_12m's rule: 3 installments must have fallen due
+    assert loan.terms.prepayment_min_periods == 3
+    third_due = loan.installments[2].due_date
+    two_due = run_to(loan, third_due - timedelta(days=2))
+    with pytest.raises(ServicingError) as err:
+        prepay(two_due, third_due - timedelta(days=1), Money(2_000_000, "CNY"), "pp", full=True)
+    assert err.value.field == "on" and "3 installment(s)" in err.value.message and "2 have" in err.value.message
+    three_due = run_to(two_due, third_due - timedelta(days=1))
+    paid_off = prepay(three_due, third_due, Money(2_000_000, "CNY"), "pp", full=True).loan
+    assert paid_off.status is LoanStatus.CLOSED and paid_off.principal_outstanding_minor == 0
 
 
 @pytest.mark.parametrize(

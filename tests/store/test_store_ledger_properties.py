@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, delete
 
-from lendstack.ledger import AccountCode, EntryKind, JournalEntry, Posting, apply_entries, trial_balance
+from lendstack.ledger import MEMO_CODES, AccountCode, EntryKind, JournalEntry, Posting, apply_entries, trial_balance
 from lendstack.store import UnitOfWork, columns_from_entries
 from lendstack.store.tables import journal_entries, ledger_balances, postings
 
@@ -27,23 +27,33 @@ FUNDERS = ["self", "F1"]
 START = date(2025, 1, 1)
 
 
+ON_BALANCE = [code for code in AccountCode if code not in MEMO_CODES]
+MEMO = sorted(MEMO_CODES)
+
+
 @st.composite
 def balanced_postings(draw: st.DrawFn) -> tuple[Posting, ...]:
-    """1-3 currencies; in each, some debits/credits plus one line that makes the sum zero."""
+    """1-3 currencies; in each, some debits/credits plus one line that makes the sum zero, on the
+    balance sheet and, sometimes, on the memo accounts too (memo lines balance on their own)."""
     out: list[Posting] = []
     for currency in draw(st.lists(st.sampled_from(CURRENCIES), min_size=1, max_size=3, unique=True)):
-        amounts = draw(st.lists(st.integers(-(10**9), 10**9).filter(bool), min_size=1, max_size=4))
-        if sum(amounts) == 0:
-            amounts.append(draw(st.integers(1, 10**6)))
-            amounts.append(-amounts[-1])
-        else:
-            amounts.append(-sum(amounts))
-        for amount in amounts:
-            code = draw(st.sampled_from(list(AccountCode)))
-            out.append(
-                Posting(code, currency, amount, draw(st.sampled_from(LOANS)), draw(st.sampled_from(FUNDERS)))
-            )
+        for codes in [ON_BALANCE] + ([MEMO] if draw(st.booleans()) else []):
+            for amount in balanced_amounts(draw):
+                code = draw(st.sampled_from(codes))
+                out.append(
+                    Posting(code, currency, amount, draw(st.sampled_from(LOANS)), draw(st.sampled_from(FUNDERS)))
+                )
     return tuple(out)
+
+
+def balanced_amounts(draw: st.DrawFn) -> list[int]:
+    amounts = draw(st.lists(st.integers(-(10**9), 10**9).filter(bool), min_size=1, max_size=4))
+    if sum(amounts) == 0:
+        amounts.append(draw(st.integers(1, 10**6)))
+        amounts.append(-amounts[-1])
+    else:
+        amounts.append(-sum(amounts))
+    return amounts
 
 
 @st.composite

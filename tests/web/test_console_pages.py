@@ -4,6 +4,7 @@ and repaying through the console; the i18n catalogs are complete."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, select
 from lendstack.api.permissions import MATRIX
 from lendstack.origination.status import STATUSES
 from lendstack.services import staff
+from lendstack.services.business_date import open_book
 from lendstack.services.decisions import accept_offer, list_reviews
 from lendstack.services.loans import get_loan
 from lendstack.services.webhooks import STATUSES as DELIVERY_STATUSES
@@ -24,6 +26,7 @@ from lendstack.web.render import TEMPLATES_DIR
 from lendstack.web.routes_applications import GENDERS, REVIEW_ACTIONS
 from lendstack.web.routes_loans import LOAN_STATUSES
 from lendstack.web.routes_ops import ALERT_COMMANDS, ALERT_STATUSES
+from tests.book_dates import advance_to
 from tests.web.conftest import TODAY, Login, csrf_of, decide_until, hidden
 
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -134,22 +137,27 @@ def test_submit_simulated_then_typed_application(login_as: Login, engine: Engine
 
 def test_accept_disburse_and_repay_once(login_as: Login, engine: Engine, registry_dir: Path,
                                         documents: list[dict[str, Any]]) -> None:
+    open_book(engine, TODAY)  # as `lendstack db upgrade --business-date` does: the console works on it
     approved = decide_until(engine, registry_dir, documents, {"approve"})["approve"]
     officer = login_as("credit_officer")
     booked = officer.post(f"/console/applications/{approved}/accept", data={"csrf_token": csrf_of(officer)},
                           follow_redirects=False)
-    assert booked.status_code == 303
+    assert booked.status_code == 303, booked.text[:500]
     loan_id = booked.headers["location"].split("/")[-1].split("?")[0]
     page = officer.get(f"/console/loans/{loan_id}")
+    assert f'name="on" type="date" value="{TODAY.isoformat()}"' in page.text  # the business date, prefilled
     disbursed = officer.post(f"/console/loans/{loan_id}/disburse", follow_redirects=False, data={
         "csrf_token": csrf_of(officer), "idempotency_key": hidden(page.text, "idempotency_key"),
         "on": TODAY.isoformat()})
     assert disbursed.status_code == 303 and get_loan(engine, loan_id).status.value == "active"
+    assert get_loan(engine, loan_id).disbursed_on == TODAY
+    pay_day = date(2026, 2, 1)
+    advance_to(engine, pay_day)  # end of day moves the book to the payment's day
     collector = login_as("collections_agent")
     page = collector.get(f"/console/loans/{loan_id}")
     key = hidden(page.text, "idempotency_key")
     before = get_loan(engine, loan_id)
-    form = {"csrf_token": csrf_of(collector), "idempotency_key": key, "amount": "100.00", "on": "2026-02-01"}
+    form = {"csrf_token": csrf_of(collector), "idempotency_key": key, "amount": "100.00", "on": pay_day.isoformat()}
     assert collector.post(f"/console/loans/{loan_id}/repay", data=form, follow_redirects=False).status_code == 303
     after = get_loan(engine, loan_id)
     def taken(loan: Any) -> int:
@@ -164,7 +172,11 @@ def test_accept_disburse_and_repay_once(login_as: Login, engine: Engine, registr
     assert bad.status_code == 422 and 'data-testid="form-error"' in bad.text and get_loan(engine, loan_id) == after
     ahead = collector.post(f"/console/loans/{loan_id}/repay",
                            data={**form, "idempotency_key": "k3", "on": "2999-01-01"})
-    assert ahead.status_code == 422 and "in the future" in ahead.text and get_loan(engine, loan_id) == after
+    assert ahead.status_code == 422 and "after the business date" in ahead.text and get_loan(engine, loan_id) == after
+    closed = collector.post(f"/console/loans/{loan_id}/repay",
+                            data={**form, "idempotency_key": "k4", "on": (pay_day - timedelta(days=1)).isoformat()})
+    assert closed.status_code == 422 and "before the business date" in closed.text
+    assert get_loan(engine, loan_id) == after
     shown = collector.get(f"/console/loans/{loan_id}?flash=repaid")
     assert 'data-testid="payment"' in shown.text and 'data-testid="flash"' in shown.text
 

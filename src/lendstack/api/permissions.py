@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from lendstack.services.staff import STAFF_ROLES
 
-ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR, PARTNER = (
-    "admin", "risk_manager", "credit_officer", "collections_agent", "auditor", "partner")
-ROLES = (ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR, PARTNER)
+ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR, OPERATIONS, PARTNER = (
+    "admin", "risk_manager", "credit_officer", "collections_agent", "auditor", "operations", "partner")
+ROLES = (ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR, OPERATIONS, PARTNER)
 # Staff roles are defined by the service layer (which cannot import the API); one list, checked here.
-assert STAFF_ROLES == (ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR), "staff = every role but partner"
+assert STAFF_ROLES == (ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR, OPERATIONS), "staff = every role but partner"
 
 EVERYONE = frozenset(ROLES)
-STAFF_READ = frozenset({ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR})
+STAFF_READ = frozenset({ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR, OPERATIONS})
 ORIGINATE = frozenset({ADMIN, CREDIT, PARTNER})
 COLLECT = frozenset({ADMIN, COLLECTIONS, PARTNER})  # a 助贷 partner forwards repayments it collected
-BOOKS = frozenset({ADMIN, RISK, AUDITOR})
+BOOKS = frozenset({ADMIN, RISK, AUDITOR, OPERATIONS})
 
 MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/products"): EVERYONE,
@@ -127,10 +127,18 @@ MATRIX |= {
 
 # Refunds pay money out of suspense back to a borrower: the staff who take repayments (admin,
 # collections), never a partner. A 助贷 partner forwards money in; paying out is the lender's own act.
-REFUND = COLLECT - {PARTNER}
+REFUND = (COLLECT - {PARTNER}) | {OPERATIONS}
+# Recoveries after write-off (核销后收回): the collectors who collect them and the back office that books
+# them. Reversals (冲正) of a bounced or misapplied payment: admin and operations only, never a partner.
+RECOVER = frozenset({ADMIN, COLLECTIONS, OPERATIONS})
+REVERSE = frozenset({ADMIN, OPERATIONS})
 MATRIX |= {
     ("POST", "/v1/loans/{loan_id}/refund"): REFUND,
     ("POST", "/console/loans/{loan_id}/refund"): REFUND,
+    ("POST", "/v1/loans/{loan_id}/recoveries"): RECOVER,
+    ("POST", "/console/loans/{loan_id}/recover"): RECOVER,
+    ("POST", "/v1/loans/{loan_id}/reversals"): REVERSE,
+    ("POST", "/console/loans/{loan_id}/reverse"): REVERSE,
 }
 
 # The contract is public; everything else needs a key.

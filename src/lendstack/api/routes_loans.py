@@ -4,7 +4,7 @@ entries), and the money moves (disburse, repay, prepay, refund), each idempotent
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -19,7 +19,16 @@ from lendstack.api.problems import Problem
 from lendstack.api.security import principal_of
 from lendstack.ledger import JournalEntry
 from lendstack.money import Money
-from lendstack.services.loans import disburse_loan, get_loan, prepay_loan, refund_loan, repay_loan, summary
+from lendstack.services.loans import (
+    disburse_loan,
+    get_loan,
+    prepay_loan,
+    recover_loan,
+    refund_loan,
+    repay_loan,
+    reverse_loan_payment,
+    summary,
+)
 from lendstack.servicing import Loan
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import loans
@@ -106,7 +115,7 @@ class PaymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount_minor: StrictInt = Field(gt=0, le=10**15, description="minor units (fen, cents)")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    on: date | None = None  # value date; today (UTC) when left out
+    on: date | None = None  # value date: the book's business date, which is also the default
 
 
 class PrepaymentRequest(PaymentRequest):
@@ -125,15 +134,11 @@ def _move(request: Request, engine: Engine, loan_id: str, key: str, body: BaseMo
     return replayable(engine, principal, key, "POST", request.url.path, body.model_dump(mode="json"), run)
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 @router.post("/loans/{loan_id}/disbursements", status_code=201, tags=["loans"])
 def disburse(loan_id: str, request: Request, engine: EngineDep, body: DisburseRequest,
              key: Annotated[str, IdempotencyKey]) -> JSONResponse:
     return _move(request, engine, loan_id, key, body,
-                 lambda k: disburse_loan(engine, loan_id, body.on or _today(), k))
+                 lambda k: disburse_loan(engine, loan_id, body.on, k))
 
 
 @router.post("/loans/{loan_id}/repayments", status_code=201, tags=["loans"])
@@ -141,7 +146,7 @@ def repay(loan_id: str, request: Request, engine: EngineDep, body: PaymentReques
           key: Annotated[str, IdempotencyKey]) -> JSONResponse:
     amount = Money(body.amount_minor, body.currency)
     return _move(request, engine, loan_id, key, body,
-                 lambda k: repay_loan(engine, loan_id, body.on or _today(), amount, k))
+                 lambda k: repay_loan(engine, loan_id, body.on, amount, k))
 
 
 @router.post("/loans/{loan_id}/prepayments", status_code=201, tags=["loans"])
@@ -149,14 +154,14 @@ def prepay(loan_id: str, request: Request, engine: EngineDep, body: PrepaymentRe
            key: Annotated[str, IdempotencyKey]) -> JSONResponse:
     amount = Money(body.amount_minor, body.currency)
     return _move(request, engine, loan_id, key, body,
-                 lambda k: prepay_loan(engine, loan_id, body.on or _today(), amount, k, full=body.full))
+                 lambda k: prepay_loan(engine, loan_id, body.on, amount, k, full=body.full))
 
 
 class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount_minor: StrictInt = Field(gt=0, le=10**15, description="minor units, at most the loan's suspense balance")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    on: date | None = None  # value date; today (UTC) when left out
+    on: date | None = None  # value date: the book's business date, which is also the default
 
 
 @router.post("/loans/{loan_id}/refund", status_code=201, tags=["loans"])
@@ -165,4 +170,37 @@ def refund(loan_id: str, request: Request, engine: EngineDep, body: RefundReques
     """Pay money held in suspense (an overpayment) back to the borrower; closed loans included."""
     amount = Money(body.amount_minor, body.currency)
     return _move(request, engine, loan_id, key, body,
-                 lambda k: refund_loan(engine, loan_id, body.on or _today(), amount, k))
+                 lambda k: refund_loan(engine, loan_id, body.on, amount, k))
+
+
+class RecoveryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount_minor: StrictInt = Field(gt=0, le=10**15, description="minor units collected, at most the open claim")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    on: date | None = None  # value date: the book's business date, which is also the default
+
+
+@router.post("/loans/{loan_id}/recoveries", status_code=201, tags=["loans"])
+def recovery(loan_id: str, request: Request, engine: EngineDep, body: RecoveryRequest,
+             key: Annotated[str, IdempotencyKey]) -> JSONResponse:
+    """Cash collected on a written-off loan (核销后收回): back through the loss allowance; the loan stays
+    written off and counts what it has recovered."""
+    amount = Money(body.amount_minor, body.currency)
+    return _move(request, engine, loan_id, key, body,
+                 lambda k: recover_loan(engine, loan_id, body.on, amount, k))
+
+
+class ReversalRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entry_id: str = Field(min_length=1, max_length=200, description="the repayment's or prepayment's entry id")
+    reason: str = Field(min_length=1, max_length=500, description="why: bounced, misapplied, ...")
+    on: date | None = None  # value date: the book's business date, which is also the default
+
+
+@router.post("/loans/{loan_id}/reversals", status_code=201, tags=["loans"])
+def reversal(loan_id: str, request: Request, engine: EngineDep, body: ReversalRequest,
+             key: Annotated[str, IdempotencyKey]) -> JSONResponse:
+    """Reverse a repayment or prepayment (冲正), dated today: the loan is replayed without it and the
+    differences for the days since are posted today; a closed day is never rewritten."""
+    return _move(request, engine, loan_id, key, body,
+                 lambda k: reverse_loan_payment(engine, loan_id, body.entry_id, body.on, k, body.reason))

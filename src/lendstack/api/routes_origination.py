@@ -3,7 +3,7 @@ offers (accept → a booked loan). A partner's calls carry its partner id; it se
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -122,7 +122,7 @@ def get_decision(application_id: str, request: Request, engine: EngineDep) -> di
 
 class AcceptRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    on: date | None = None  # the booking date; today (UTC) when left out
+    on: date | None = None  # the booking date: the book's business date, which is also the default
 
 
 @router.post("/offers/{application_id}/accept", status_code=201, tags=["offers"])
@@ -133,8 +133,7 @@ def accept(application_id: str, request: Request, engine: EngineDep, body: Accep
     owned_application(engine, principal, application_id)  # 404 unless this partner's (or staff)
 
     def run() -> tuple[int, Any]:
-        on = body.on or datetime.now(UTC).date()
-        booked = accept_offer(engine, application_id, on, service_key(principal, key))
+        booked = accept_offer(engine, application_id, body.on, service_key(principal, key))
         # accept_offer records the loan as the application's partner's (same transaction as the status).
         return 201, with_display(booked, str(booked["currency"]))
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import time
+from datetime import date
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine
 
 from lendstack.cli.context import open_engine, parse_day
 from lendstack.cli.output import console, print_json, print_table, run_or_fail
+from lendstack.money import MoneyError
 from lendstack.money.money import format_minor
+from lendstack.services.business_date import business_date, open_book
 from lendstack.services.eod import run_eod
 from lendstack.services.reports import aging, trial_balance
 from lendstack.store import UnitOfWork
+from lendstack.store.reconcile_repo import reconcile_loans
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 ledger_app = typer.Typer(help="The double-entry ledger: trial balance, verification.", no_args_is_help=True)
@@ -27,17 +33,23 @@ def register(app: typer.Typer) -> None:
 
 
 def eod_command(
-    date_: Annotated[str, typer.Option("--date", help="Close every day up to this one, YYYY-MM-DD")],
+    date_: Annotated[str | None, typer.Option("--date", help="Close every day from the business date up to this "
+                                                             "one, YYYY-MM-DD (default: the business date only)")]
+    = None,
     chunk_loans: Annotated[int, typer.Option(help="Loans per transaction")] = 100_000,
+    allow_future: Annotated[bool, typer.Option("--allow-future", help="Let a simulation close days after today's "
+                                                                      "calendar date")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """End of day: accrue, charge, penalise, age and classify the whole book through --date,
-    catching up missed days in order. Idempotent per date; resumes after an interruption."""
-    through = run_or_fail(lambda: parse_day(date_, "date"), as_json=as_json)
+    """End of day: accrue, charge, penalise, age and classify the whole book, day by day from the
+    business date through --date, then move the business date to the day after. Idempotent per
+    date; resumes after an interruption. A day after today's date is refused unless --allow-future."""
     engine = open_engine()
+    through = run_or_fail(lambda: _eod_through(engine, date_, allow_future), as_json=as_json)
     if as_json:
         report = run_or_fail(lambda: run_eod(engine, through, chunk_loans=chunk_loans), as_json=True)
-        print_json({"through": through.isoformat(), **report.__dict__})
+        print_json({"through": through.isoformat(), **report.__dict__,
+                    "business_date": _iso(business_date(engine))})
         return
     with Progress(TextColumn("EOD {task.fields[day]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console(stderr=True)) as bar:
@@ -48,7 +60,29 @@ def eod_command(
 
         report = run_or_fail(lambda: run_eod(engine, through, chunk_loans=chunk_loans, progress=tick), as_json=False)
     console().print(f"closed {report.days} day(s) through {through}: {report.loans_closed} loan-days, "
-                    f"{report.entries_posted} journal entries")
+                    f"{report.entries_posted} journal entries; business date {_iso(business_date(engine))}")
+
+
+def _eod_through(engine: Engine, text: str | None, allow_future: bool) -> date:
+    """The last day to close: --date, or the business date. Closing a day that has not happened yet
+    would age loans ahead of time: refused unless a simulation asks for it."""
+    if text is None:
+        current = business_date(engine)
+        if current is None:
+            raise MoneyError("date", "the book has no business date yet: give --date (or lendstack db upgrade "
+                                     "--business-date)")
+        through = current
+    else:
+        through = parse_day(text, "date")
+    today = date.today()
+    if through > today and not allow_future:
+        raise MoneyError("date", f"{through} is after today ({today}): end of day closes days that have happened "
+                                 "(--allow-future for a simulation)")
+    return through
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def aging_command(as_json: JsonOpt = False) -> None:
@@ -69,6 +103,7 @@ def print_aging(data: dict[str, Any]) -> None:
                  for r in data["by_class"]], 2)
     ratios = ", ".join(f"{c} {v:.2%}" for c, v in data["npl_ratio"].items())
     console().print(f"NPL ratio (次级+可疑+损失): {ratios or 'n/a'}   loans by status: {data['loans_by_status']}")
+    console().print(f"business date 营业日期: {data['business_date'] or '(not set)'}")
 
 
 @ledger_app.command("trial-balance")
@@ -96,24 +131,50 @@ def print_trial_balance(data: dict[str, Any]) -> None:
 
 @ledger_app.command("verify")
 def verify_command(as_json: JsonOpt = False) -> None:
-    """Recompute every balance from its postings and check every entry balances."""
+    """Recompute every balance from its postings, check every entry balances, and reconcile every
+    loan: its stored principal, interest, fee, penalty, suspense, unearned and memo balances against
+    its sub-ledger. Lists the loans that differ; exit 1 if anything does."""
+    started = time.perf_counter()
     with UnitOfWork(open_engine()) as uow:
         problems = uow.ledger.verify()
+        loans = reconcile_loans(uow.connection)
     found = [{"problem": p.problem, "detail": p.detail} for p in problems]
+    ok = not found and loans.ok
+    document = {"ok": ok, "problems": found,
+                "loans": {"checked": loans.loans_checked, "differing": loans.loans_differing,
+                          "orphan_balances": loans.orphan_balances, "differences": list(loans.differences)},
+                "seconds": round(time.perf_counter() - started, 3)}
     if as_json:
-        print_json({"ok": not found, "problems": found})
+        print_json(document)
+    elif ok:
+        console().print(f"ledger verified: every balance equals its postings, every entry balances, and "
+                        f"{loans.loans_checked} loan(s) equal their sub-ledgers")
     else:
-        console().print("ledger verified: every balance equals its postings, every entry balances"
-                        if not found else f"[red]{len(found)} problem(s): {found[:5]}[/red]")
-    if found:
+        console().print(f"[red]{len(found)} ledger problem(s): {found[:5]}[/red]")
+        console().print(f"[red]{loans.loans_differing} loan(s) differ from their sub-ledger, "
+                        f"{loans.orphan_balances} balance(s) of unknown loans[/red]")
+        for diff in loans.differences[:20]:
+            console().print(f"  {diff['loan_id']}: {diff['accounts']}", highlight=False)
+    if not ok:
         raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
-def upgrade_command(as_json: JsonOpt = False) -> None:
-    """Create or migrate the database to the latest schema."""
+def upgrade_command(
+    business_date_: Annotated[str | None, typer.Option("--business-date", help="Open a new book on this business "
+                                                                               "date, YYYY-MM-DD")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or migrate the database to the latest schema; optionally open a new book's business date."""
     engine = open_engine()
+    opened = None
+    if business_date_ is not None:
+        day = run_or_fail(lambda: parse_day(business_date_, "business_date"), as_json=as_json)
+        opened = run_or_fail(lambda: open_book(engine, day), as_json=as_json)
+    current = _iso(business_date(engine))
     if as_json:
-        print_json({"database": engine.url.render_as_string(hide_password=True), "migrated": True})
+        print_json({"database": engine.url.render_as_string(hide_password=True), "migrated": True,
+                    "business_date": current, "opened": bool(opened and opened["opened"])})
     else:
-        console().print(f"database {engine.url.render_as_string(hide_password=True)} is at the latest schema")
+        console().print(f"database {engine.url.render_as_string(hide_password=True)} is at the latest schema; "
+                        f"business date {current or '(not set: the first money command sets it)'}")

@@ -1,7 +1,9 @@
-"""`lendstack loan ...`: book, disburse, repay, prepay, refund, restructure, write off, show."""
+"""`lendstack loan ...`: book, disburse, repay, prepay, refund, restructure, write off, recover, reverse,
+show. Every money command is dated on the book's business date (`--on` may only repeat it)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -12,11 +14,13 @@ from lendstack.money import Money
 from lendstack.money.money import format_minor
 from lendstack.services import loans as svc
 
-loan_app = typer.Typer(help="Loan accounts: book, disburse, repay, prepay, refund, restructure, write off.",
+loan_app = typer.Typer(help="Loan accounts: book, disburse, repay, prepay, refund, restructure, write off, recover, "
+                            "reverse.",
                        no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 Key = Annotated[str, typer.Option(help="Idempotency key: a retry with the same key does nothing twice")]
-OnOpt = Annotated[str, typer.Option("--on", help="Value date, YYYY-MM-DD")]
+OnOpt = Annotated[str | None, typer.Option("--on", help="Value date, YYYY-MM-DD: the book's business date (the "
+                                                         "default); any other date is refused")]
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +36,10 @@ def _print(result: dict[str, Any], as_json: bool) -> None:
                  for k, v in result.items()])
 
 
+def _on(on: str | None) -> date | None:
+    return None if on is None else parse_day(on, "on")
+
+
 def _money(amount: str, currency: str) -> Money:
     return Money.of_major(amount, currency)
 
@@ -39,62 +47,86 @@ def _money(amount: str, currency: str) -> Money:
 @loan_app.command("book")
 def book_cmd(loan_id: Annotated[str, typer.Option()], product: Annotated[str, typer.Option()],
              amount: Annotated[str, typer.Option(help="Major units, e.g. 50000.00")],
-             term: Annotated[int, typer.Option()], on: OnOpt, key: Key,
+             term: Annotated[int, typer.Option()], key: Key, on: OnOpt = None,
              currency: Annotated[str, typer.Option()] = "CNY",
              rate: Annotated[str | None, typer.Option(help="Annual rate, e.g. 0.12")] = None,
              as_json: JsonOpt = False) -> None:
     """Book an approved loan on a product (not yet disbursed)."""
     _print(run_or_fail(lambda: svc.book_loan(open_engine(), loan_id=loan_id, product=product,
                                              amount=_money(amount, currency), term=term,
-                                             on=parse_day(on, "on"), key=key, rate_annual=rate),
+                                             on=_on(on), key=key, rate_annual=rate),
                        as_json=as_json), as_json)
 
 
 @loan_app.command("disburse")
-def disburse_cmd(loan_id: Annotated[str, typer.Argument()], on: OnOpt, key: Key, as_json: JsonOpt = False) -> None:
+def disburse_cmd(loan_id: Annotated[str, typer.Argument()], key: Key, on: OnOpt = None,
+                 as_json: JsonOpt = False) -> None:
     """Pay out an approved loan (T+0) and fix its schedule."""
-    _print(run_or_fail(lambda: svc.disburse_loan(open_engine(), loan_id, parse_day(on, "on"), key),
+    _print(run_or_fail(lambda: svc.disburse_loan(open_engine(), loan_id, _on(on), key),
                        as_json=as_json), as_json)
 
 
 @loan_app.command("repay")
-def repay_cmd(loan_id: Annotated[str, typer.Argument()], amount: Annotated[str, typer.Option()], on: OnOpt,
-              key: Key, currency: Annotated[str, typer.Option()] = "CNY", as_json: JsonOpt = False) -> None:
+def repay_cmd(loan_id: Annotated[str, typer.Argument()], amount: Annotated[str, typer.Option()], key: Key,
+              on: OnOpt = None, currency: Annotated[str, typer.Option()] = "CNY", as_json: JsonOpt = False) -> None:
     """Apply a repayment in the product's allocation order; an overpayment waits in suspense."""
-    _print(run_or_fail(lambda: svc.repay_loan(open_engine(), loan_id, parse_day(on, "on"),
+    _print(run_or_fail(lambda: svc.repay_loan(open_engine(), loan_id, _on(on),
                                               _money(amount, currency), key), as_json=as_json), as_json)
 
 
 @loan_app.command("prepay")
-def prepay_cmd(loan_id: Annotated[str, typer.Argument()], amount: Annotated[str, typer.Option()], on: OnOpt,
-               key: Key, currency: Annotated[str, typer.Option()] = "CNY",
+def prepay_cmd(loan_id: Annotated[str, typer.Argument()], amount: Annotated[str, typer.Option()], key: Key,
+               on: OnOpt = None, currency: Annotated[str, typer.Option()] = "CNY",
                full: Annotated[bool, typer.Option(help="Pay the loan off")] = False, as_json: JsonOpt = False) -> None:
     """Prepay principal (reduce installment or term, as the product says), with any prepayment fee."""
-    _print(run_or_fail(lambda: svc.prepay_loan(open_engine(), loan_id, parse_day(on, "on"),
+    _print(run_or_fail(lambda: svc.prepay_loan(open_engine(), loan_id, _on(on),
                                                _money(amount, currency), key, full=full), as_json=as_json), as_json)
 
 
 @loan_app.command("refund")
 def refund_cmd(loan_id: Annotated[str, typer.Argument()],
-               amount: Annotated[str, typer.Option(help="Major units, at most the suspense balance")], on: OnOpt,
-               key: Key, currency: Annotated[str, typer.Option()] = "CNY", as_json: JsonOpt = False) -> None:
+               amount: Annotated[str, typer.Option(help="Major units, at most the suspense balance")], key: Key,
+               on: OnOpt = None, currency: Annotated[str, typer.Option()] = "CNY", as_json: JsonOpt = False) -> None:
     """Pay money held in the loan's suspense (an overpayment) back to the borrower; closed loans too."""
-    _print(run_or_fail(lambda: svc.refund_loan(open_engine(), loan_id, parse_day(on, "on"),
+    _print(run_or_fail(lambda: svc.refund_loan(open_engine(), loan_id, _on(on),
                                                _money(amount, currency), key), as_json=as_json), as_json)
 
 
 @loan_app.command("restructure")
-def restructure_cmd(loan_id: Annotated[str, typer.Argument()], term: Annotated[int, typer.Option()], on: OnOpt,
-                    key: Key, rate: Annotated[str | None, typer.Option()] = None, as_json: JsonOpt = False) -> None:
-    """Capitalise arrears and reschedule over a new term (history kept)."""
-    _print(run_or_fail(lambda: svc.restructure_loan(open_engine(), loan_id, parse_day(on, "on"), term, key, rate),
+def restructure_cmd(loan_id: Annotated[str, typer.Argument()], term: Annotated[int, typer.Option()], key: Key,
+                    on: OnOpt = None, rate: Annotated[str | None, typer.Option()] = None,
+                    as_json: JsonOpt = False) -> None:
+    """Capitalise arrears and reschedule over a new term within the product's rules (history kept);
+    the loan is at least 关注 through an observation period."""
+    _print(run_or_fail(lambda: svc.restructure_loan(open_engine(), loan_id, _on(on), term, key, rate),
                        as_json=as_json), as_json)
 
 
 @loan_app.command("write-off")
-def write_off_cmd(loan_id: Annotated[str, typer.Argument()], on: OnOpt, key: Key, as_json: JsonOpt = False) -> None:
-    """Write off what is still owed (核销)."""
-    _print(run_or_fail(lambda: svc.write_off_loan(open_engine(), loan_id, parse_day(on, "on"), key),
+def write_off_cmd(loan_id: Annotated[str, typer.Argument()], key: Key, on: OnOpt = None,
+                  as_json: JsonOpt = False) -> None:
+    """Write off what is still owed (核销), through the loan's loss allowance first."""
+    _print(run_or_fail(lambda: svc.write_off_loan(open_engine(), loan_id, _on(on), key),
+                       as_json=as_json), as_json)
+
+
+@loan_app.command("recover")
+def recover_cmd(loan_id: Annotated[str, typer.Argument()],
+                amount: Annotated[str, typer.Option(help="Major units collected, at most the open claim")], key: Key,
+                on: OnOpt = None, currency: Annotated[str, typer.Option()] = "CNY", as_json: JsonOpt = False) -> None:
+    """Book cash collected on a written-off loan (核销后收回), back through the loss allowance."""
+    _print(run_or_fail(lambda: svc.recover_loan(open_engine(), loan_id, _on(on), _money(amount, currency), key),
+                       as_json=as_json), as_json)
+
+
+@loan_app.command("reverse")
+def reverse_cmd(loan_id: Annotated[str, typer.Argument()],
+                entry: Annotated[str, typer.Option("--entry", help="The repayment's or prepayment's entry id")],
+                key: Key, reason: Annotated[str, typer.Option(help="Why: bounced, misapplied, ...")],
+                on: OnOpt = None, as_json: JsonOpt = False) -> None:
+    """Reverse a repayment or prepayment (冲正), dated today: the loan is replayed without it and the
+    differences for the days since are posted today; closed days are never rewritten."""
+    _print(run_or_fail(lambda: svc.reverse_loan_payment(open_engine(), loan_id, entry, _on(on), key, reason),
                        as_json=as_json), as_json)
 
 

@@ -4,7 +4,7 @@ Pure domain: immutable values and functions over them. Persistence goes through 
 `LedgerPort` protocol, implemented by `lendstack.store`.
 """
 
-from lendstack.ledger.accounts import CHART, AccountCode, AccountKind, AccountSpec, BalanceKey
+from lendstack.ledger.accounts import CHART, MEMO_CODES, AccountCode, AccountKind, AccountSpec, BalanceKey
 from lendstack.ledger.balances import apply_entries, trial_balance
 from lendstack.ledger.entries import (
     DEFAULT_FUNDER,
@@ -20,6 +20,7 @@ from lendstack.ledger.port import LedgerPort
 __all__ = [
     "CHART",
     "DEFAULT_FUNDER",
+    "MEMO_CODES",
     "AccountCode",
     "AccountKind",
     "AccountSpec",

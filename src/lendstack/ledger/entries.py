@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from lendstack.ledger.accounts import AccountCode, BalanceKey
+from lendstack.ledger.accounts import MEMO_CODES, AccountCode, BalanceKey
 
 DEFAULT_FUNDER = "self"  # the lender's own balance sheet; co-lenders get their own ids
 POSTINGS_PER_ENTRY_MAX = 64  # an entry is one business event, not a batch
@@ -38,6 +38,10 @@ class EntryKind(StrEnum):
     CAPITAL = "capital"
     PROVISION = "provision"
     EOD = "eod"  # one loan's end of day: interest, fees and penalty recognised together
+    NON_ACCRUAL = "non_accrual"  # into non-accrual: accrued interest and penalty leave income for memo 停止计息
+    ACCRUAL_RESUMED = "accrual_resumed"  # back to accrual: memo interest and penalty recognised again
+    RECOVERY = "recovery"  # cash collected on a written-off loan 核销后收回
+    CORRECTION = "correction"  # the differences a reversal's replay makes to later days 冲正重算
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +80,25 @@ class JournalEntry:
 
 
 def check_balanced(postings: Iterable[Posting]) -> None:
-    """Assert the double-entry invariant: >= 2 postings, each currency sums to zero."""
+    """Assert the double-entry invariant: >= 2 postings, each currency sums to zero, and so do the
+    memo (off-balance) postings on their own, so memo lines never move the balance sheet."""
     items = tuple(postings)
     if len(items) < 2:
         raise LedgerError("postings", f"an entry needs at least two postings, got {len(items)}")
     if len(items) > POSTINGS_PER_ENTRY_MAX:
         raise LedgerError("postings", f"at most {POSTINGS_PER_ENTRY_MAX} postings per entry")
     sums: dict[str, int] = defaultdict(int)
+    memo: dict[str, int] = defaultdict(int)
     for p in items:
         sums[p.currency] += p.amount_minor
+        if p.code in MEMO_CODES:
+            memo[p.currency] += p.amount_minor
     unbalanced = {c: s for c, s in sums.items() if s != 0}
     if unbalanced:
         raise LedgerError("postings", f"entry does not balance per currency: {unbalanced}")
+    memo_off = {c: s for c, s in memo.items() if s != 0}
+    if memo_off:
+        raise LedgerError("postings", f"memo (off-balance) postings do not balance on their own: {memo_off}")
 
 
 def reversal_of(entry: JournalEntry, entry_id: str, effective_date: date, memo: str = "") -> JournalEntry:

@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from lendstack.ledger import DEFAULT_FUNDER, AccountCode, EntryKind, JournalEntry, Posting
+from lendstack.ledger import AccountCode, EntryKind, JournalEntry, Posting
 from lendstack.monitoring.portfolio import PortfolioInputError, live, with_exposure
 from lendstack.servicing.aging import BUCKETS
 
@@ -113,26 +113,39 @@ def ecl_by_currency(per_loan: pl.DataFrame) -> dict[str, int]:
     return {str(c): int(v) for c, v in grouped.iter_rows()}
 
 
-def provision_entry_id(currency: str, as_of: date) -> str:
-    """Deterministic: one provision entry per currency and date, so a rerun posts nothing twice."""
-    return f"provision-{currency}-{as_of.isoformat()}"
+AllowanceKey = tuple[str, str, str]  # (currency, funder_id, loan_id); loan '' = a book-level allowance
 
 
-def provision_entry(currency: str, as_of: date, allowance_minor: int, target_minor: int) -> JournalEntry | None:
-    """The entry that moves the loss allowance from `allowance_minor` to `target_minor` (both
-    positive amounts of allowance, i.e. credit balances of 1304), or None when they are equal.
-    Up: Dr impairment expense, Cr loss allowance. Down: the reverse (a release)."""
-    assert allowance_minor >= 0 and target_minor >= 0, (allowance_minor, target_minor)
-    change_minor = target_minor - allowance_minor
-    if change_minor == 0:
-        return None
-    postings = (
-        Posting(IMPAIRMENT_EXPENSE, currency, change_minor, funder_id=DEFAULT_FUNDER),
-        Posting(AccountCode.LOSS_ALLOWANCE, currency, -change_minor, funder_id=DEFAULT_FUNDER),
-    )
-    direction = "charge" if change_minor > 0 else "release"
-    return JournalEntry(
-        entry_id=provision_entry_id(currency, as_of), kind=EntryKind.PROVISION, effective_date=as_of,
-        postings=postings, memo=f"ECL provision {direction} 信用减值损失 {currency} as of {as_of.isoformat()}",
-        metadata={"allowance_before_minor": str(allowance_minor), "allowance_after_minor": str(target_minor)},
-    )
+def provision_entry_id(key: AllowanceKey, as_of: date, run: int) -> str:
+    """Unique per loan, date and provision run (a second run the same day posts only what moved)."""
+    currency, _funder, loan_id = key
+    return f"{loan_id or 'book-' + currency}/provision/{as_of.isoformat()}/{run}"
+
+
+def provision_memo(charge: bool, as_of: date) -> str:
+    return f"ECL provision {'charge' if charge else 'release'} 信用减值损失 as of {as_of.isoformat()}"
+
+
+def provision_entries(
+    targets: Mapping[AllowanceKey, int], allowances: Mapping[AllowanceKey, int], as_of: date, run: int
+) -> list[JournalEntry]:
+    """Entries that bring every loan's loss allowance (1304, a positive credit amount) to its target
+    ECL: one per loan whose allowance moves. Up: Dr impairment 6701 / Cr 1304; down: the reverse (a
+    release). A loan that is no longer live (repaid, written off) has target 0: what is left of its
+    allowance, or what a recovery put back, is released. Both sides carry the loan's dimensions, so
+    6701 per loan is its credit cost."""
+    entries = []
+    for key in sorted(set(targets) | set(allowances)):
+        target, held = targets.get(key, 0), allowances.get(key, 0)
+        assert target >= 0, (key, target)
+        change = target - held
+        if change == 0:
+            continue
+        currency, funder_id, loan_id = key
+        postings = (Posting(IMPAIRMENT_EXPENSE, currency, change, loan_id, funder_id),
+                    Posting(AccountCode.LOSS_ALLOWANCE, currency, -change, loan_id, funder_id))
+        entries.append(JournalEntry(
+            entry_id=provision_entry_id(key, as_of, run), kind=EntryKind.PROVISION, effective_date=as_of,
+            postings=postings, loan_id=loan_id, memo=provision_memo(change > 0, as_of),
+            metadata={"allowance_before_minor": str(held), "allowance_after_minor": str(target)}))
+    return entries

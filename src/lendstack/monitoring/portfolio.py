@@ -61,21 +61,32 @@ def require_columns(frame: pl.DataFrame, columns: tuple[str, ...], what: str) ->
 
 
 def with_exposure(loans: pl.DataFrame) -> pl.DataFrame:
-    """Add principal_outstanding_minor, receivable_minor (interest + fee + penalty) and ead_minor."""
+    """Add principal_outstanding_minor, receivable_minor (what the balance sheet carries of interest,
+    fee and penalty) and ead_minor (the exposure on the balance sheet).
+
+    The optional columns non_accrual and unearned_minor (the loans table has them) make the exposure
+    the on-balance one: a loan in non-accrual carries its unpaid interest and penalty on memo
+    accounts, not as receivables; unearned capitalised interest is netted from its principal. A
+    frame without them is read as all accruing, nothing unearned."""
     require_columns(loans, LOAN_COLUMNS, "loans")
     c = pl.col
     principal = (c("principal_disbursed_minor") + c("principal_capitalized_minor")
                  - c("principal_repaid_minor") - c("principal_written_off_minor"))
-    receivable = sum(
-        (c(accrued) - c(f"{part}_paid_minor") - c(f"{part}_written_off_minor") - c(f"{part}_capitalized_minor")
-         for part, accrued in (("interest", "interest_accrued_minor"), ("fee", "fee_charged_minor"),
-                               ("penalty", "penalty_accrued_minor"))),
-        pl.lit(0, pl.Int64),
-    )
+
+    def owed(part: str, accrued: str) -> pl.Expr:
+        return c(accrued) - c(f"{part}_paid_minor") - c(f"{part}_written_off_minor") - c(f"{part}_capitalized_minor")
+
+    memo = c("non_accrual").cast(pl.Boolean) if "non_accrual" in loans.columns else pl.lit(False)
+    interest_penalty = owed("interest", "interest_accrued_minor") + owed("penalty", "penalty_accrued_minor")
+    receivable = owed("fee", "fee_charged_minor") + pl.when(memo).then(0).otherwise(interest_penalty)
+    unearned = c("unearned_minor") if "unearned_minor" in loans.columns else pl.lit(0, pl.Int64)
     return loans.with_columns(
         principal.cast(pl.Int64).alias("principal_outstanding_minor"),
         receivable.cast(pl.Int64).alias("receivable_minor"),
-    ).with_columns((c("principal_outstanding_minor") + c("receivable_minor")).alias("ead_minor"))
+        unearned.cast(pl.Int64).alias("unearned_exposure_minor"),
+    ).with_columns(
+        (c("principal_outstanding_minor") - c("unearned_exposure_minor") + c("receivable_minor")).alias("ead_minor")
+    ).drop("unearned_exposure_minor")
 
 
 def live(loans: pl.DataFrame) -> pl.DataFrame:

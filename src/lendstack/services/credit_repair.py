@@ -19,7 +19,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from lendstack.events import DomainEvent
-from lendstack.ledger import AccountCode, EntryKind
+from lendstack.ledger import EntryKind
 from lendstack.monitoring.credit_repair import (
     STATUS_TEXT,
     CreditRepairError,
@@ -33,6 +33,7 @@ from lendstack.monitoring.credit_repair import (
     unrepaired_count,
 )
 from lendstack.monitoring.portfolio import installment_paid_dates
+from lendstack.services.monitoring import PAID_ACCOUNTS, reversed_entries
 from lendstack.services.naming import LOAN_PREFIX
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import installments, journal_entries, loans, postings
@@ -43,7 +44,6 @@ from lendstack.store.tables_repair import credit_repair_grants as grants
 SCOPE = "repair.apply"
 LIST_LIMIT_MAX = 1_000
 LOANS_PER_BORROWER_MAX = 500
-_PAID_ACCOUNTS = (AccountCode.LOAN_PRINCIPAL, AccountCode.INTEREST_RECEIVABLE, AccountCode.FEE_RECEIVABLE)
 _PAYMENT_KINDS = (EntryKind.REPAY, EntryKind.PREPAY)
 
 
@@ -103,8 +103,8 @@ def _payments(conn: Connection, loan_ids: list[str]) -> pl.DataFrame:
     query = (select(p.loan_id, e.effective_date, -func.sum(p.amount_minor))
              .select_from(postings.join(journal_entries))
              .where(e.kind.in_([k.value for k in _PAYMENT_KINDS]),
-                    p.account_code.in_([a.value for a in _PAID_ACCOUNTS]), p.amount_minor < 0,
-                    p.loan_id.in_(loan_ids))
+                    p.account_code.in_([a.value for a in PAID_ACCOUNTS]), p.amount_minor < 0,
+                    p.loan_id.in_(loan_ids), e.entry_id.not_in(reversed_entries()))
              .group_by(p.loan_id, e.effective_date))
     rows = [(str(r[0]), r[1], int(r[2])) for r in conn.execute(query).all()]
     return pl.DataFrame(rows, schema={"loan_id": pl.String, "paid_on": pl.Date, "amount_minor": pl.Int64},

@@ -391,7 +391,7 @@ def _review_offer(decision: dict[str, Any], inputs: dict[str, Any], action: str,
 # --------------------------------------------------------------------------- accepting an offer
 
 
-def accept_offer(engine: Engine, application_id: str, on: date, key: str) -> dict[str, Any]:
+def accept_offer(engine: Engine, application_id: str, on: date | None, key: str) -> dict[str, Any]:
     """Book the loan of an approved decision's offer (or a reviewer's approval / counter-offer)."""
     with UnitOfWork(engine) as uow:
         repo = DecisionRepository(uow.connection)

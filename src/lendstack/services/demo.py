@@ -448,11 +448,13 @@ def _prepay(run: _Run, loan_id: str, _n: int, day: date) -> None:
     loan = get_loan(run.engine, loan_id)
     if not loan.is_live or loan.days_past_due > 0:
         return  # a borrower in arrears does not prepay
+    if not may_prepay(loan, day):
+        return  # too early for the product's prepayment rule: the borrower keeps paying monthly
     payoff = amount_due_of(loan, day) + loan.principal_outstanding_minor * 11 // 10  # covers interest and fee
     try:
         prepay_loan(run.engine, loan_id, day, Money(payoff, loan.currency), f"prepay-{loan_id}", full=True)
     except ServicingError:
-        return  # e.g. too early for the product's prepayment rule: the borrower keeps paying monthly
+        return  # e.g. the last installment is already due: ordinary repayments close the loan
     run.report.prepayments += 1
     _left_book(run, loan_id)
 
@@ -508,6 +510,13 @@ def amount_due(engine: Engine, loan_id: str, as_of: date) -> tuple[int, str]:
     if int(due) == 0:
         return 0, str(row.currency)
     return max(0, int(due) + int(row.penalty) - int(row.suspense_minor)), str(row.currency)
+
+
+def may_prepay(loan: Loan, on: date) -> bool:
+    """The product's prepayment rule (prepayment.min_periods_before): prepayment allowed, and that
+    many installments fallen due by `on`. A simulated borrower keeps to it rather than be refused."""
+    fallen_due = sum(1 for i in loan.installments if i.due_date <= on)
+    return loan.terms.prepayment_allowed and fallen_due >= loan.terms.prepayment_min_periods
 
 
 def amount_due_of(loan: Loan, as_of: date) -> int:
@@ -647,6 +656,8 @@ def _next_wake(loan: Loan, day: date, lag: timedelta, b: Borrower, stopped: bool
 
 
 def _sample_prepay(engine: Engine, b: Borrower, loan: Loan, day: date, report: SampleReport) -> bool:
+    if not may_prepay(loan, day):
+        return False  # too early for the product's prepayment rule: tried again at the next look
     payoff = amount_due_of(loan, day) + loan.principal_outstanding_minor + loan.principal_outstanding_minor // 10
     try:
         prepay_loan(engine, b.loan_id, day, Money(payoff, loan.currency), f"prepay-{b.loan_id}", full=True)

@@ -1,14 +1,16 @@
-"""End of day over the stored book: catch up day by day, chunk by chunk, columnar.
+"""End of day over the stored book: from the business date forward, day by day, chunk by chunk,
+columnar. End of day is the only thing that moves the business date (services.business_date).
 
 Each chunk is one transaction: loans' new state, their EOD journal entries and events. A run
 killed mid-way leaves whole chunks done and the rest closed through the day before; running it
 again continues from there. Running a day that is already closed does nothing (idempotent).
 
-After each closed day the after-loan hooks run (switch them off with `hooks=False`, as the
+After the day's loans the after-loan hooks run (switch them off with `hooks=False`, as the
 close-only benchmark does): the early-warning indicators as of that day, then the daily
 collections run (its P(roll) reads the alerts just raised), and at a month end the ECL provision
-dated that day. All are idempotent per date, so a run killed between a close and its hooks
-repeats them for the last closed day when it is started again.
+dated that day (also when no loan is live, so a written-off book's allowance is released). Only
+then does the business date move to the next day. All hooks are idempotent per date, so a run
+killed between a close and the move repeats them for that day when it is started again.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from lendstack.monitoring.collections import Strategy, load_strategy
 from lendstack.monitoring.early_warning import IndicatorSet, load_indicators
 from lendstack.services import collections, early_warning, monitoring
 from lendstack.services.loans import record
-from lendstack.servicing import DEFAULT_AGING, AgingPolicy, eod_one
+from lendstack.servicing import DEFAULT_AGING, AgingPolicy, ServicingError, eod_one
 from lendstack.servicing.commands import CATCH_UP_DAYS_MAX
 from lendstack.servicing.eod import eod_entry_id
 from lendstack.servicing.eod_columnar import (
@@ -43,10 +45,17 @@ from lendstack.store import EntryColumns, PostingColumns, UnitOfWork
 from lendstack.store.eod_repo import EOD_CHUNK_LOANS_MAX, EodChunk, read_chunk, read_installments, write_chunk
 from lendstack.store.tables import journal_entries, loans
 
+# The day's postings, in the reference path's order (servicing.income: interest, fee, penalty):
+# accruing loans to income, loans in non-accrual to the memo accounts.
 EOD_PAIRS = (
     (AccountCode.INTEREST_RECEIVABLE, AccountCode.INTEREST_INCOME),
     (AccountCode.FEE_RECEIVABLE, AccountCode.FEE_INCOME),
     (AccountCode.PENALTY_RECEIVABLE, AccountCode.PENALTY_INCOME),
+)
+EOD_PAIRS_NON_ACCRUAL = (
+    (AccountCode.MEMO_INTEREST, AccountCode.MEMO_CONTRA),
+    (AccountCode.FEE_RECEIVABLE, AccountCode.FEE_INCOME),
+    (AccountCode.MEMO_PENALTY, AccountCode.MEMO_CONTRA),
 )
 
 Progress = Callable[[date, int], None]  # (day, loans closed in this step)
@@ -68,20 +77,18 @@ class EodReport:
 
 
 def run_eod(
-    engine: Engine, through: date, *, start: date | None = None, chunk_loans: int = 100_000,
-    aging: AgingPolicy = DEFAULT_AGING, progress: Progress | None = None, max_chunks: int | None = None,
-    hooks: bool = True,
+    engine: Engine, through: date, *, chunk_loans: int = 100_000, aging: AgingPolicy = DEFAULT_AGING,
+    progress: Progress | None = None, max_chunks: int | None = None, hooks: bool = True,
 ) -> EodReport:
-    """Close every day up to `through`, starting from the earliest day any live loan is open;
-    with `hooks`, run early warning after each closed day and post the provision at month ends."""
+    """Close every day from the business date up to `through`, then move the business date to the
+    day after `through`. A book without a business date is opened on `through`. A `through` before
+    the business date is already closed: nothing to do."""
     with UnitOfWork(engine) as uow:
-        closed = uow.loans.closed_through()
-    first = start or (closed + timedelta(days=1) if closed else through + timedelta(days=1))
+        first = uow.book.business_date() or through
     if (through - first).days >= CATCH_UP_DAYS_MAX:
-        raise ValueError(f"date: {through} is more than {CATCH_UP_DAYS_MAX} days after the last closed day")
+        raise ServicingError("date", f"{through} is more than {CATCH_UP_DAYS_MAX} days after the business date "
+                                     f"{first}")
     report = EodReport()
-    if hooks and closed is not None and start is None:
-        after_day(engine, closed, report)  # a run killed after its last close did not get to the hooks
     day = first
     chunks_left = max_chunks
     while day <= through:
@@ -91,8 +98,25 @@ def run_eod(
         report.days += 1
         if hooks:
             after_day(engine, day, report)
+        _move_business_date(engine, day)
         day += timedelta(days=1)
     return report
+
+
+def _move_business_date(engine: Engine, day: date) -> None:
+    """The day is done (its loans and its hooks): the business date becomes the next day. Every
+    live loan must be closed through `day` now, or some loan fell behind the book (a bug)."""
+    with UnitOfWork(engine) as uow:
+        current = uow.book.business_date(lock="update")
+        behind = uow.connection.execute(
+            select(func.count()).select_from(loans).where(
+                loans.c.status.in_([s.value for s in LIVE_STATUSES]), loans.c.accrued_through < day)).scalar_one()
+        assert behind == 0, f"{behind} live loan(s) not closed through {day}"
+        if current is None:
+            uow.book.open(day + timedelta(days=1))
+        else:
+            assert current == day, (current, day)
+            uow.book.move(day, day + timedelta(days=1))
 
 
 def after_day(engine: Engine, day: date, report: EodReport) -> None:
@@ -109,7 +133,8 @@ def after_day(engine: Engine, day: date, report: EodReport) -> None:
         report.collection_cases_closed += int(worked["cases_closed"])
         report.collection_messages_sent += int(worked["messages_sent"])
     if is_month_end(day) and not _provision_after(engine, day):
-        report.provisions_posted += int(monitoring.post_provision(engine, day)["entries_posted"])
+        posted = monitoring.post_provision(engine, day, dated=False, detail=False)
+        report.provisions_posted += int(posted["entries_posted"])
 
 
 @cache
@@ -126,10 +151,10 @@ def default_strategy() -> Strategy:
 
 def _closed_on(engine: Engine, day: date) -> bool:
     """The book stands closed through `day` (or has no live loan): collections work the day the book
-    shows. A replay of an earlier day (`start=`) finds the book further on and leaves collections alone."""
+    shows."""
     with UnitOfWork(engine) as uow:
         closed = uow.loans.closed_through()
-    return closed is None or closed == day
+    return closed is None or closed >= day
 
 
 def is_month_end(day: date) -> bool:
@@ -158,6 +183,7 @@ def _run_day(
     limit = min(chunk_loans, EOD_CHUNK_LOANS_MAX)
     while chunks_left is None or chunks_left > 0:
         with UnitOfWork(engine) as uow:
+            uow.book.business_date(lock="update")  # money commands wait for this chunk (PostgreSQL)
             chunk = read_chunk(uow.connection, day, limit)
             if chunk is None:
                 return chunks_left
@@ -171,7 +197,7 @@ def _run_day(
 
 def _close_chunk(uow: UnitOfWork, chunk: EodChunk, day: date, aging: AgingPolicy, report: EodReport) -> int:
     d = day.toordinal()
-    by_ref = needs_reference(chunk.cols, d)
+    by_ref = needs_reference(chunk.cols, d, aging)
     for k in np.flatnonzero(by_ref).tolist():  # rare: suspense money meets a due amount
         outcome = eod_one(uow.loans.get(chunk.loan_ids[k], for_update=True), day, aging)
         record(uow, outcome)
@@ -200,7 +226,9 @@ def eod_entries(chunk: EodChunk, amounts: np.ndarray, day: date) -> tuple[EntryC
     """One EOD entry per loan with anything to post; postings in the reference path's order."""
     assert amounts.shape == (len(chunk.loan_ids), 3) and np.all(amounts >= 0)
     signed = np.repeat(amounts, 2, axis=1) * np.array([1, -1, 1, -1, 1, -1])
-    codes = [code.value for pair in EOD_PAIRS for code in pair]
+    codes = ([code.value for pair in EOD_PAIRS for code in pair],
+             [code.value for pair in EOD_PAIRS_NON_ACCRUAL for code in pair])
+    memo = chunk.cols.non_accrual.astype(np.int64).tolist()
     posting_loan, posting_col = np.nonzero(signed)  # row-major: per loan, in pair order
     loans_with = np.flatnonzero(np.any(amounts != 0, axis=1))
     entry_of_loan = np.full(len(chunk.loan_ids), -1, dtype=np.int64)
@@ -212,7 +240,8 @@ def eod_entries(chunk: EodChunk, amounts: np.ndarray, day: date) -> tuple[EntryC
     )
     pl = posting_loan.tolist()
     postings = PostingColumns(
-        entry_index=entry_of_loan[posting_loan], codes=[codes[c] for c in posting_col.tolist()],
+        entry_index=entry_of_loan[posting_loan],
+        codes=[codes[memo[k]][c] for k, c in zip(posting_loan.tolist(), posting_col.tolist(), strict=True)],
         currencies=[chunk.currencies[k] for k in pl], amounts_minor=signed[posting_loan, posting_col],
         loan_ids=[chunk.loan_ids[k] for k in pl], funder_ids=[chunk.funder_ids[k] for k in pl],
     )

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, case, func, select
 
 from lendstack.ledger import CHART, AccountCode
 from lendstack.money.money import format_minor
+from lendstack.services.business_date import business_date
 from lendstack.servicing.aging import BUCKETS, FIVE_TIER_ZH, FIVE_TIERS
 from lendstack.servicing.loan import LIVE_STATUSES
 from lendstack.store import UnitOfWork
@@ -30,7 +31,13 @@ def trial_balance(engine: Engine, as_of: date | None = None) -> dict[str, Any]:
         })
     sums = {c: sum(r["debit_minor"] - r["credit_minor"] for r in rows) for c, rows in by_currency.items()}
     assert all(v == 0 for v in sums.values()), f"trial balance off: {sums}"
-    return {"as_of": as_of.isoformat() if as_of else None, "currencies": by_currency, "balanced": True}
+    return {"as_of": as_of.isoformat() if as_of else None, "business_date": _business_date(engine),
+            "currencies": by_currency, "balanced": True}
+
+
+def _business_date(engine: Engine) -> str | None:
+    found = business_date(engine)
+    return found.isoformat() if found else None
 
 
 def aging(engine: Engine) -> dict[str, Any]:
@@ -44,16 +51,20 @@ def aging(engine: Engine) -> dict[str, Any]:
             .where(live).group_by(loans.c.currency, loans.c.bucket, loans.c.five_tier)
         ).all()
         status_rows = conn.execute(select(loans.c.status, func.count()).group_by(loans.c.status)).all()
+        non_accrual = int(conn.execute(select(func.count()).select_from(loans)
+                                       .where(live, loans.c.non_accrual.is_(True))).scalar_one())
         npl = conn.execute(
             select(loans.c.currency, func.sum(case((loans.c.five_tier.in_(["substandard", "doubtful", "loss"]),
                                                     outstanding), else_=0)), func.sum(outstanding))
             .where(live).group_by(loans.c.currency)
         ).all()
     return {
+        "business_date": _business_date(engine),
         "by_bucket": _group(rows, 1, BUCKETS),
         "by_class": _group(rows, 2, tuple(t.value for t in FIVE_TIERS)),
         "class_names_zh": {t.value: FIVE_TIER_ZH[t] for t in FIVE_TIERS},
         "loans_by_status": {str(s): int(n) for s, n in status_rows},
+        "non_accrual_loans": non_accrual,
         "npl_ratio": {str(c): (float(bad) / float(total) if total else 0.0) for c, bad, total in npl},
     }
 

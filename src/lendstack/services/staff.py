@@ -24,7 +24,8 @@ from lendstack.store.tables_api import api_audit
 from lendstack.store.tables_staff import staff_login_failures, staff_sessions, staff_users
 
 ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR = "admin", "risk_manager", "credit_officer", "collections_agent", "auditor"
-STAFF_ROLES = (ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR)
+OPERATIONS = "operations"  # back office (运营/账务): reverses bounced payments, books recoveries and refunds
+STAFF_ROLES = (ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR, OPERATIONS)
 
 USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{2,31}")
 PASSWORD_LENGTH_MIN = 12
@@ -48,6 +49,7 @@ DEMO_STAFF = (
     ("officer", CREDIT, "officer-demo-pass"),
     ("collector", COLLECTIONS, "collector-demo-pass"),
     ("auditor", AUDITOR, "auditor-demo-pass"),
+    ("ops", OPERATIONS, "ops-demo-pass"),
 )
 
 _hasher = PasswordHasher()

@@ -43,6 +43,7 @@ from lendstack.store.tables_webhooks import webhook_deliveries, webhook_subscrip
 EVENT_TYPES = frozenset({
     "application.decided", "application.reviewed", "loan.booked", "loan.disbursed", "loan.repaid",
     "loan.prepaid", "loan.overdue", "loan.restructured", "loan.written_off", "loan.refunded",
+    "loan.recovered", "loan.payment_reversed", "loan.non_accrual", "loan.accrual_resumed",
 })
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 STATUSES = (PENDING, DELIVERED, DEAD)

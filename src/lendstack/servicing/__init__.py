@@ -5,16 +5,22 @@ journal entries, domain events). The store persists outcomes in one transaction.
 
 State machine: approved → active ⇄ overdue → closed | written_off. A restructure keeps the loan
 live (active) and counts itself in `restructure_count`; the old installments stay as history.
+Across it: accrual ⇄ non-accrual (income.py), and a restructured loan's observation (aging.py).
+A written-off loan takes recoveries (recovery.py); a payment is undone by a reversal that replays
+the loan's log (replay.py).
 """
 
 from lendstack.servicing.aging import BUCKETS, DEFAULT_AGING, FIVE_TIER_ZH, AgingPolicy, FiveTier
-from lendstack.servicing.commands import book, disburse, prepay, repay, restructure, write_off
+from lendstack.servicing.commands import book, disburse, prepay, repay, write_off
 from lendstack.servicing.eod import eod_one
 from lendstack.servicing.eod_columnar import eod_book
 from lendstack.servicing.errors import ServicingError
 from lendstack.servicing.loan import Installment, Loan, LoanStatus, LoanTerms, expected_balances
 from lendstack.servicing.outcome import Outcome
+from lendstack.servicing.recovery import recover
 from lendstack.servicing.refund import refund
+from lendstack.servicing.replay import LoanCommand, replay, reverse_payment
+from lendstack.servicing.restructure import restructure
 
 __all__ = [
     "BUCKETS",
@@ -24,6 +30,7 @@ __all__ = [
     "FiveTier",
     "Installment",
     "Loan",
+    "LoanCommand",
     "LoanStatus",
     "LoanTerms",
     "Outcome",
@@ -34,8 +41,11 @@ __all__ = [
     "eod_one",
     "expected_balances",
     "prepay",
+    "recover",
     "refund",
     "repay",
+    "replay",
     "restructure",
+    "reverse_payment",
     "write_off",
 ]

@@ -4,8 +4,11 @@ loans. It gives the same numbers as `eod_one` (the reference) to the minor unit.
 A loan row carries a small cursor so that the common day needs no installment at all: the
 running period (start, due date, interest, fee), the interest and fees of the periods before it,
 and the due date of the oldest open installment. Only loans that cross a due date or are overdue
-beyond grace need their installments (`needs_detail`); loans with money in suspense and
-something due are rare and go through the reference path (`needs_reference`).
+beyond grace need their installments (`needs_detail`). Rare days go through the reference path
+(`needs_reference`): money in suspense meets something due, a loan enters or leaves non-accrual,
+or a restructured loan's observation restarts or ends. A loan in non-accrual and a loan under
+observation are otherwise closed here like any other: the postings of a non-accrual row go to the
+memo accounts, and the class of an observed row is never better than its floor.
 """
 
 from __future__ import annotations
@@ -18,11 +21,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lendstack.events import DomainEvent
-from lendstack.ledger import AccountCode, EntryKind
+from lendstack.ledger import EntryKind
 from lendstack.money import RoundingMode
 from lendstack.money.rates import RATE_PPM
-from lendstack.servicing.aging import BUCKETS, DEFAULT_AGING, FIVE_TIERS, AgingPolicy
+from lendstack.servicing.aging import (
+    BUCKETS,
+    DEFAULT_AGING,
+    FIVE_TIERS,
+    PERFORMING_TIER_INDEX_MAX,
+    AgingPolicy,
+    tier_index,
+)
 from lendstack.servicing.eod import eod_entry_id, eod_one
+from lendstack.servicing.income import fee_pairs, interest_pairs, penalty_pairs
 from lendstack.servicing.loan import Loan, LoanStatus
 from lendstack.servicing.outcome import Outcome, entry, event
 
@@ -32,6 +43,7 @@ NO_DATE = np.int64(10**7)  # an ordinal far after any due date: "no open install
 ROUNDING_CODES = {mode: code for code, mode in enumerate(RoundingMode)}
 STATUS_CODES = {status: code for code, status in enumerate(LoanStatus)}
 ACTIVE, OVERDUE = STATUS_CODES[LoanStatus.ACTIVE], STATUS_CODES[LoanStatus.OVERDUE]
+BOOL_COLUMNS = ("penalty_on_interest", "non_accrual", "obs_missed")
 
 
 def div_round_array(num: I64, den: I64, mode: I64) -> I64:
@@ -76,6 +88,10 @@ class LoanColumns:
     dpd: I64
     bucket: I64
     five_tier: I64
+    non_accrual: BOOL
+    obs_floor: I64  # index into FIVE_TIERS; 0 (正常) when not under observation
+    obs_end: I64  # ordinal of the observation's end, NO_DATE when not under observation
+    obs_missed: BOOL
 
     def __len__(self) -> int:
         return len(self.status)
@@ -118,9 +134,36 @@ class EodDeltas:
 # --- selecting work ------------------------------------------------------------------------------
 
 
-def needs_reference(cols: LoanColumns, day: int) -> BOOL:
-    """Suspense money meets a due amount: allocation runs through the reference path."""
-    return (cols.suspense > 0) & (cols.oldest_open_due <= day)
+def needs_reference(cols: LoanColumns, day: int, aging: AgingPolicy = DEFAULT_AGING) -> BOOL:
+    """The rare days the reference path closes: suspense money meets a due amount (allocation), a
+    switch into or out of non-accrual, a restructured loan's observation restarting (cured after
+    arrears) or ending. DPD and the class today are known before the day is closed: nothing but
+    suspense (already routed here) can pay an installment during end of day."""
+    suspense = (cols.suspense > 0) & (cols.oldest_open_due <= day)
+    dpd = expected_dpd(cols, day)
+    observing = cols.obs_end != NO_DATE
+    restart = observing & cols.obs_missed & (dpd == 0)
+    lift = observing & ~cols.obs_missed & (dpd == 0) & (day >= cols.obs_end)
+    floor = observed_floor(cols, dpd, aging)
+    tier = np.maximum(aging.five_tier_index_array(dpd), np.where(observing, floor, 0))
+    enter = ~cols.non_accrual & (dpd > aging.non_accrual_dpd)
+    resume = cols.non_accrual & (dpd <= aging.accrual_resume_dpd) & (tier <= PERFORMING_TIER_INDEX_MAX)
+    out: BOOL = suspense | restart | lift | enter | resume
+    return out
+
+
+def expected_dpd(cols: LoanColumns, day: int) -> I64:
+    """DPD at the end of `day` from the cursor (the oldest open due date)."""
+    out: I64 = np.where(cols.oldest_open_due < day, day - cols.oldest_open_due, 0)
+    return out
+
+
+def observed_floor(cols: LoanColumns, dpd: I64, aging: AgingPolicy) -> I64:
+    """The class floor after today's arrears: raised to the arrears tier on a first day in arrears."""
+    arrears = (cols.obs_end != NO_DATE) & (dpd > 0)
+    out: I64 = np.where(arrears, np.maximum(cols.obs_floor, tier_index(aging.restructure_arrears_tier)),
+                        cols.obs_floor)
+    return out
 
 
 def needs_detail(cols: LoanColumns, day: int) -> BOOL:
@@ -138,7 +181,7 @@ def eod_columnar(
     the reference path). `inst` holds the installments of at least the `needs_detail` loans."""
     d = day.toordinal()
     assert np.all(cols.accrued_through == d - 1), "every loan must be closed through the day before"
-    assert not np.any(needs_reference(cols, d))
+    assert not np.any(needs_reference(cols, d, aging))
     assert np.all((cols.status == ACTIVE) | (cols.status == OVERDUE))
     detail = needs_detail(cols, d)
     cols, penalty_base = refresh_from_installments(cols, inst, detail, d)
@@ -148,7 +191,9 @@ def eod_columnar(
     fee_delta = fee_target - cols.fee_charged
     assert np.all(interest_delta >= 0) and np.all(fee_delta >= 0)
     penalty = div_round_array(penalty_base * cols.penalty_ppm, cols.year_days * RATE_PPM, cols.rounding)
-    dpd = np.where(cols.oldest_open_due < d, d - cols.oldest_open_due, 0)
+    dpd = expected_dpd(cols, d)
+    observing = cols.obs_end != NO_DATE
+    floor = observed_floor(cols, dpd, aging)
     new = replace(
         cols,
         accrued_through=np.full(len(cols), d, dtype=np.int64),
@@ -158,8 +203,10 @@ def eod_columnar(
         penalty_receivable=cols.penalty_receivable + penalty,
         dpd=dpd,
         bucket=aging.bucket_index_array(dpd),
-        five_tier=aging.five_tier_index_array(dpd),
+        five_tier=np.maximum(aging.five_tier_index_array(dpd), np.where(observing, floor, 0)),
         status=np.where(dpd > 0, OVERDUE, ACTIVE).astype(np.int64),
+        obs_floor=floor,
+        obs_missed=cols.obs_missed | (observing & (dpd > 0)),
     )
     return new, EodDeltas(interest_delta, fee_delta, penalty)
 
@@ -286,6 +333,10 @@ def loan_row(loan: Loan) -> dict[str, int]:
         "dpd": loan.days_past_due,
         "bucket": BUCKETS.index(loan.bucket),
         "five_tier": FIVE_TIERS.index(loan.five_tier),
+        "non_accrual": int(loan.non_accrual),
+        "obs_floor": FIVE_TIERS.index(loan.observation_floor),
+        "obs_end": loan.observation_end.toordinal() if loan.observation_end else int(NO_DATE),
+        "obs_missed": int(loan.observation_missed),
         **cursor_of(loan, loan.accrued_through.fromordinal(loan.accrued_through.toordinal() + 1)),
     }
 
@@ -293,7 +344,8 @@ def loan_row(loan: Loan) -> dict[str, int]:
 def columns_of(rows: list[dict[str, int]]) -> LoanColumns:
     names = [f.name for f in fields(LoanColumns)]
     data: dict[str, Any] = {n: np.array([r[n] for r in rows], dtype=np.int64) for n in names}
-    data["penalty_on_interest"] = data["penalty_on_interest"].astype(np.bool_)
+    for name in BOOL_COLUMNS:
+        data[name] = data[name].astype(np.bool_)
     return LoanColumns(**data)
 
 
@@ -330,6 +382,8 @@ def apply_to_loan(loan: Loan, cols: LoanColumns, k: int) -> Loan:
         bucket=BUCKETS[int(cols.bucket[k])],
         five_tier=FIVE_TIERS[int(cols.five_tier[k])],
         status=list(LoanStatus)[int(cols.status[k])],
+        observation_floor=FIVE_TIERS[int(cols.obs_floor[k])],
+        observation_missed=bool(cols.obs_missed[k]),
     )
 
 
@@ -344,7 +398,7 @@ def eod_book(loans: list[Loan], day: date, aging: AgingPolicy = DEFAULT_AGING) -
     if not due:
         return outcomes
     cols = columns_of([loan_row(loans[k]) for k in due])
-    by_reference = needs_reference(cols, d)
+    by_reference = needs_reference(cols, d, aging)
     for i in np.flatnonzero(by_reference).tolist():
         outcomes[due[i]] = eod_one(loans[due[i]], day, aging)
     rest = [due[int(j)] for j in np.flatnonzero(~by_reference)]
@@ -360,11 +414,7 @@ def eod_book(loans: list[Loan], day: date, aging: AgingPolicy = DEFAULT_AGING) -
 def outcome_of_row(loan: Loan, cols: LoanColumns, deltas: EodDeltas, j: int, day: date) -> Outcome:
     new = apply_to_loan(loan, cols, j)
     i, f, p = int(deltas.interest[j]), int(deltas.fee[j]), int(deltas.penalty[j])
-    pairs = [
-        (AccountCode.INTEREST_RECEIVABLE, i), (AccountCode.INTEREST_INCOME, -i),
-        (AccountCode.FEE_RECEIVABLE, f), (AccountCode.FEE_INCOME, -f),
-        (AccountCode.PENALTY_RECEIVABLE, p), (AccountCode.PENALTY_INCOME, -p),
-    ]
+    pairs = interest_pairs(loan, i) + fee_pairs(f) + penalty_pairs(loan, p)
     entries = entry(new, eod_entry_id(loan.loan_id, day), EntryKind.EOD, day, pairs)
     events: tuple[DomainEvent, ...] = ()
     if new.status is LoanStatus.OVERDUE and loan.status is LoanStatus.ACTIVE:

@@ -3,6 +3,10 @@
 Amounts are integer minor units. A loan's sub-ledger lives here as counters (disbursed, repaid,
 accrued, paid, ...); the ledger holds the same numbers as postings, and the two must agree
 (`expected_balances` is what the ledger must show for the loan).
+
+What the borrower owes (`interest_receivable_minor`, ...) is contractual. Where the books carry it
+depends on accrual: a loan in non-accrual (停止计息) carries its unpaid interest and penalty off the
+balance sheet, on memo accounts, and none of it on the receivables (see `income.py`).
 """
 
 from __future__ import annotations
@@ -50,10 +54,13 @@ class LoanTerms:
     schedule_method: str
     frequency: str
     periodic_fee_rate: Decimal
+    # Installments that must have fallen due before a prepayment is accepted (product rule).
+    prepayment_min_periods: int = 0
 
     def __post_init__(self) -> None:
         assert sorted(self.allocation_order) == sorted(COMPONENTS), self.allocation_order
         assert 0 <= self.grace_days <= 60 and self.penalty_rate_ppm >= 0
+        assert 0 <= self.prepayment_min_periods <= 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +105,11 @@ class Loan:
     periodic_fee_minor: int = 0
     funder_id: str = DEFAULT_FUNDER
     line_id: str = ""  # the credit line a tranche was drawn from ('' for a stand-alone loan)
+    booked_on: date | None = None  # the business date of the booking (None: booked before it was kept)
     disbursed_on: date | None = None
+    # The contract's day of month: monthly due dates fall on it (clamped to the month's end), also
+    # after a prepayment or a restructure rebuilds the schedule. 0 until disbursed.
+    due_day: int = 0
     installments: tuple[Installment, ...] = ()
     principal_disbursed_minor: int = 0
     principal_capitalized_minor: int = 0  # arrears turned into principal by a restructure
@@ -117,11 +128,22 @@ class Loan:
     penalty_written_off_minor: int = 0
     penalty_capitalized_minor: int = 0
     suspense_minor: int = 0  # overpayment held for the borrower
+    # Non-accrual (停止计息): unpaid interest and penalty are carried on memo accounts, not as income.
+    non_accrual: bool = False
+    # Interest and penalty of a non-accrual loan that a restructure turned into principal: part of the
+    # principal, not yet earned (contra account 1306); recognised as cash covers it or accrual resumes.
+    unearned_minor: int = 0
+    recovered_minor: int = 0  # cash collected after write-off 核销后收回
     accrued_through: date | None = None  # last day EOD closed for this loan
     days_past_due: int = 0
     bucket: str = "M0"
     five_tier: FiveTier = FiveTier.NORMAL
     restructure_count: int = 0
+    # Restructured-loan observation (重组观察期): the class is at least `observation_floor` until
+    # `observation_end` passes with no arrears; `observation_missed`: arrears since it began.
+    observation_floor: FiveTier = FiveTier.NORMAL
+    observation_end: date | None = None
+    observation_missed: bool = False
     # Bumped by every change; the store uses it for optimistic locking. Not part of equality:
     # two paths that reach the same state in a different number of steps give equal loans.
     version: int = dataclasses.field(default=0, compare=False)
@@ -165,6 +187,39 @@ class Loan:
         )
 
     @property
+    def interest_on_balance_minor(self) -> int:
+        """Interest receivable the balance sheet carries (1311): none in non-accrual."""
+        return 0 if self.non_accrual else self.interest_receivable_minor
+
+    @property
+    def interest_memo_minor(self) -> int:
+        """Interest owed but carried off-balance (9011): all of it in non-accrual."""
+        return self.interest_receivable_minor if self.non_accrual else 0
+
+    @property
+    def penalty_on_balance_minor(self) -> int:
+        return 0 if self.non_accrual else self.penalty_receivable_minor
+
+    @property
+    def penalty_memo_minor(self) -> int:
+        return self.penalty_receivable_minor if self.non_accrual else 0
+
+    @property
+    def written_off_minor(self) -> int:
+        """Everything written off: principal, interest, fee and penalty, on and off balance."""
+        return (self.principal_written_off_minor + self.interest_written_off_minor + self.fee_written_off_minor
+                + self.penalty_written_off_minor)
+
+    @property
+    def claim_after_write_off_minor(self) -> int:
+        """A written-off claim still pursued (9101): written off less recovered."""
+        return self.written_off_minor - self.recovered_minor
+
+    @property
+    def in_observation(self) -> bool:
+        return self.observation_end is not None
+
+    @property
     def is_live(self) -> bool:
         return self.status in LIVE_STATUSES
 
@@ -180,6 +235,15 @@ def check_loan_invariants(loan: Loan) -> None:
     assert loan.fee_receivable_minor >= 0, loan.loan_id
     assert loan.penalty_receivable_minor >= 0, loan.loan_id
     assert loan.suspense_minor >= 0, loan.loan_id
+    assert 0 <= loan.due_day <= 31, loan.due_day
+    assert 0 <= loan.recovered_minor <= loan.written_off_minor, (loan.loan_id, loan.recovered_minor)
+    assert loan.recovered_minor == 0 or loan.status is LoanStatus.WRITTEN_OFF, loan.loan_id
+    # Unearned capitalised interest is part of the principal: never more than what is outstanding.
+    assert 0 <= loan.unearned_minor <= loan.principal_outstanding_minor, (loan.loan_id, loan.unearned_minor)
+    assert loan.unearned_minor == 0 or loan.is_live, loan.loan_id
+    assert not loan.non_accrual or loan.is_live, "only a live loan is in non-accrual"
+    assert (loan.observation_end is None) == (loan.observation_floor is FiveTier.NORMAL), loan.loan_id
+    assert not loan.observation_missed or loan.observation_end is not None, loan.loan_id
     if not loan.installments:
         return
     seqs = [i.seq for i in loan.installments]
@@ -196,14 +260,31 @@ def check_loan_invariants(loan: Loan) -> None:
     ) or loan.status is LoanStatus.WRITTEN_OFF, (loan.loan_id, scheduled)
 
 
+# The accounts whose per-loan balance the loan's counters fully determine (its sub-ledger). Cash,
+# income, expense and the loss allowance (set by provisions) are the other side.
+SUBLEDGER_CODES = (
+    AccountCode.LOAN_PRINCIPAL, AccountCode.INTEREST_RECEIVABLE, AccountCode.FEE_RECEIVABLE,
+    AccountCode.PENALTY_RECEIVABLE, AccountCode.SUSPENSE, AccountCode.UNEARNED_CAPITALISED,
+    AccountCode.MEMO_INTEREST, AccountCode.MEMO_PENALTY, AccountCode.MEMO_WRITTEN_OFF, AccountCode.MEMO_CONTRA,
+)
+
+
 def expected_balances(loan: Loan) -> dict[BalanceKey, int]:
-    """The debit-positive receivable balances the ledger must hold for this loan."""
+    """The debit-positive balances the ledger must hold for this loan on its sub-ledger accounts."""
     c, f, lid = loan.currency, loan.funder_id, loan.loan_id
+    claim = loan.claim_after_write_off_minor if loan.status is LoanStatus.WRITTEN_OFF else 0
+    memo = loan.interest_memo_minor + loan.penalty_memo_minor + claim
     pairs = {
         AccountCode.LOAN_PRINCIPAL: loan.principal_outstanding_minor,
-        AccountCode.INTEREST_RECEIVABLE: loan.interest_receivable_minor,
+        AccountCode.INTEREST_RECEIVABLE: loan.interest_on_balance_minor,
         AccountCode.FEE_RECEIVABLE: loan.fee_receivable_minor,
-        AccountCode.PENALTY_RECEIVABLE: loan.penalty_receivable_minor,
+        AccountCode.PENALTY_RECEIVABLE: loan.penalty_on_balance_minor,
         AccountCode.SUSPENSE: -loan.suspense_minor,
+        AccountCode.UNEARNED_CAPITALISED: -loan.unearned_minor,
+        AccountCode.MEMO_INTEREST: loan.interest_memo_minor,
+        AccountCode.MEMO_PENALTY: loan.penalty_memo_minor,
+        AccountCode.MEMO_WRITTEN_OFF: claim,
+        AccountCode.MEMO_CONTRA: -memo,
     }
+    assert set(pairs) == set(SUBLEDGER_CODES)
     return {BalanceKey(code, c, f, lid): amount for code, amount in pairs.items() if amount != 0}

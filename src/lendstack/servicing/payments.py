@@ -10,6 +10,8 @@ from datetime import date
 
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.servicing.accrual import fee_target, interest_target
+from lendstack.servicing.aging import FiveTier
+from lendstack.servicing.income import Pairs, earned_pairs, fee_pairs, interest_pairs, payment_pairs, unearned_capped
 from lendstack.servicing.loan import Loan, LoanStatus
 from lendstack.servicing.outcome import Outcome, entry, event
 
@@ -17,7 +19,8 @@ A = AccountCode
 
 
 def accrue_to(loan: Loan, on: date, entry_id: str) -> Outcome:
-    """Recognise interest earned and fees fallen due by the end of `on` (idempotent by design)."""
+    """Recognise interest earned and fees fallen due by the end of `on` (idempotent by design);
+    a loan in non-accrual accrues its interest on the memo account instead of income."""
     interest_delta = interest_target(loan, on) - loan.interest_accrued_minor
     fee_delta = fee_target(loan, on) - loan.fee_charged_minor
     assert interest_delta >= 0 and fee_delta >= 0, (loan.loan_id, on, interest_delta, fee_delta)
@@ -27,10 +30,7 @@ def accrue_to(loan: Loan, on: date, entry_id: str) -> Outcome:
         interest_accrued_minor=loan.interest_accrued_minor + interest_delta,
         fee_charged_minor=loan.fee_charged_minor + fee_delta,
     )
-    pairs = [
-        (A.INTEREST_RECEIVABLE, interest_delta), (A.INTEREST_INCOME, -interest_delta),
-        (A.FEE_RECEIVABLE, fee_delta), (A.FEE_INCOME, -fee_delta),
-    ]
+    pairs = interest_pairs(loan, interest_delta) + fee_pairs(fee_delta)
     return Outcome(new, entry(new, entry_id, EntryKind.ACCRUE_INTEREST, on, pairs))
 
 
@@ -39,6 +39,8 @@ def allocate(loan: Loan, on: date, available_minor: int) -> tuple[Loan, dict[str
 
     Component-major: the first component is paid on every due installment (oldest first) before
     the next component is touched. Returns the new loan, amount paid per component, money left.
+    Unearned capitalised interest above the principal left is earned (see income.py): the caller
+    posts `loan.unearned_minor - new.unearned_minor` with `earned_pairs`.
     """
     insts = list(loan.installments)
     due = [k for k, inst in enumerate(insts) if inst.due_date <= on and inst.is_open]
@@ -62,20 +64,17 @@ def allocate(loan: Loan, on: date, available_minor: int) -> tuple[Loan, dict[str
         fee_paid_minor=loan.fee_paid_minor + paid["fee"],
         interest_paid_minor=loan.interest_paid_minor + paid["interest"],
         principal_repaid_minor=loan.principal_repaid_minor + paid["principal"],
+        unearned_minor=unearned_capped(loan.unearned_minor, loan.principal_outstanding_minor - paid["principal"]),
     )
     return new, paid, left
 
 
-def payment_pairs(paid: dict[str, int], cash_minor: int, suspense_delta_minor: int) -> list[tuple[AccountCode, int]]:
-    """Dr cash received; Cr what it paid; the change in suspense balances the rest."""
-    return [
-        (A.SETTLEMENT_CASH, cash_minor),
-        (A.PENALTY_RECEIVABLE, -paid["penalty"]),
-        (A.FEE_RECEIVABLE, -paid["fee"]),
-        (A.INTEREST_RECEIVABLE, -paid["interest"]),
-        (A.LOAN_PRINCIPAL, -paid["principal"]),
-        (A.SUSPENSE, -suspense_delta_minor),
-    ]
+def money_in_pairs(before: Loan, after: Loan, paid: dict[str, int], cash_minor: int,
+                   suspense_delta_minor: int) -> Pairs:
+    """The postings of money meeting a loan: what it paid (income on receipt in non-accrual), the
+    change in suspense, and the unearned capitalised interest it covered."""
+    earned = before.unearned_minor - after.unearned_minor
+    return payment_pairs(before, paid, cash_minor, suspense_delta_minor) + earned_pairs(earned)
 
 
 def apply_suspense(loan: Loan, on: date, entry_id: str) -> Outcome:
@@ -87,7 +86,8 @@ def apply_suspense(loan: Loan, on: date, entry_id: str) -> Outcome:
     if used == 0:
         return Outcome(loan)
     final = close_if_settled(applied.evolve(suspense_minor=left))
-    entries = entry(final, entry_id, EntryKind.REPAY, on, payment_pairs(paid, 0, -used), "from suspense")
+    pairs = money_in_pairs(loan, applied, paid, 0, -used)
+    entries = entry(final, entry_id, EntryKind.REPAY, on, pairs, "from suspense")
     return Outcome(final, entries, (event(final, entry_id, "loan.repaid", on, amount_minor=used, allocation=paid),))
 
 
@@ -95,5 +95,8 @@ def close_if_settled(loan: Loan) -> Loan:
     owed = (loan.principal_outstanding_minor + loan.interest_receivable_minor + loan.fee_receivable_minor
             + loan.penalty_receivable_minor)
     if owed == 0 and loan.is_live and not any(i.is_open for i in loan.installments):
-        return loan.evolve(status=LoanStatus.CLOSED, days_past_due=0, bucket="M0")
+        assert loan.unearned_minor == 0, "repaid principal has earned all unearned interest"
+        return loan.evolve(status=LoanStatus.CLOSED, days_past_due=0, bucket="M0", non_accrual=False,
+                           observation_floor=FiveTier.NORMAL, observation_end=None,
+                           observation_missed=False)
     return loan

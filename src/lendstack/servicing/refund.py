@@ -9,10 +9,10 @@ untouched (it writes off receivables only) and end of day skips loans that are n
 written-off loan's suspense is still plainly the borrower's money: it is refundable like any other.
 An approved loan has never taken money: it is refused as not disbursed.
 
-Dates follow every other command: a refund dated after the loan's last closed day first closes the
-missing days (suspense may pay an installment that fell due), then refunds from what is left; a
-refund on or before a closed day is refused. A closed loan's own cursor stops when it closes, so the
-caller passes the book's last closed day (`closed_through`) to keep refunds out of closed days too.
+Dates follow every other command (commands.check_value_date): a live loan is refunded on its next
+open day, never in a day end of day has closed. A closed loan's own cursor stops when it closes, so
+the caller may pass the book's last closed day (`closed_through`) to keep refunds out of closed
+days too; the service layer dates every command on the business date anyway.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from datetime import date
 
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.money.money import format_minor
-from lendstack.servicing.commands import catch_up, check_value_date
+from lendstack.servicing.commands import check_value_date
 from lendstack.servicing.errors import ServicingError
 from lendstack.servicing.loan import Loan, LoanStatus
 from lendstack.servicing.outcome import Outcome, entry, event
@@ -57,16 +57,15 @@ def refund(
         raise ServicingError("currency", f"{currency} does not match the loan's {loan.currency}")
     check_refund_date(loan, on, closed_through)  # an approved loan: "not disbursed" (it never took money)
     assert loan.status in REFUNDABLE_STATUSES, loan.status
-    step = catch_up(loan, on)  # a no-op for a closed or written-off loan: EOD skips them
-    held = step.loan.suspense_minor
+    held = loan.suspense_minor
     if amount_minor > held:
         raise ServicingError("amount_minor", f"{amount_minor} is more than the suspense balance of {held} minor units"
                                              f" ({format_minor(held, loan.currency)} {loan.currency})")
-    new = step.loan.evolve(suspense_minor=held - amount_minor)
+    new = loan.evolve(suspense_minor=held - amount_minor)
     entry_id = f"{loan.loan_id}/refund/{key}"
     pairs = [(A.SUSPENSE, amount_minor), (A.SETTLEMENT_CASH, -amount_minor)]  # Dr suspense, Cr cash
     entries = entry(new, entry_id, EntryKind.REFUND, on, pairs)
     assert len(entries) == 1, "a positive refund posts exactly one entry"
     ev = event(new, entry_id, "loan.refunded", on, amount_minor=amount_minor, suspense_minor=new.suspense_minor)
     result = {"refunded_minor": amount_minor, "suspense_minor": new.suspense_minor}
-    return step.then(Outcome(new, entries, (ev,), result))
+    return Outcome(new, entries, (ev,), result)

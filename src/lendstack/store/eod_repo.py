@@ -17,19 +17,21 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection
 
 from lendstack.servicing.aging import BUCKETS, FIVE_TIERS
-from lendstack.servicing.eod_columnar import STATUS_CODES, InstallmentColumns, LoanColumns
+from lendstack.servicing.eod_columnar import NO_DATE, STATUS_CODES, InstallmentColumns, LoanColumns
 from lendstack.servicing.loan import LIVE_STATUSES, LoanStatus
 from lendstack.store.tables import loans
 
+_TIER_CODES = {tier.value: k for k, tier in enumerate(FIVE_TIERS)}
 EOD_CHUNK_LOANS_MAX = 250_000  # bounds memory per transaction: ~25 columns × 8 bytes × 250k
 
 _READ = (
-    "status", "grace_days", "penalty_ppm", "penalty_on_interest", "year_days", "rounding_code",
+    "status", "observation_floor", "grace_days", "penalty_ppm", "penalty_on_interest", "year_days", "rounding_code",
     "interest_accrued_minor", "fee_charged_minor", "penalty_accrued_minor", "penalty_paid_minor",
     "penalty_written_off_minor", "penalty_capitalized_minor", "suspense_minor", "cur_start_day", "cur_due_day",
     "cur_interest_minor", "cur_fee_minor", "base_interest_minor", "base_fee_minor", "oldest_open_due_day",
-    "days_past_due",
+    "days_past_due", "non_accrual", "obs_end_day", "observation_missed",
 )
+_TEXT_READ = 2  # status and observation_floor come first; the rest are integers (booleans as 0/1)
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,9 @@ def read_chunk(conn: Connection, day: date, limit: int) -> EodChunk | None:
     if not rows:
         return None
     columns = list(zip(*rows, strict=True))
-    numbers = np.array(columns[4:], dtype=np.int64).T  # one row per loan, as _columns expects
-    return EodChunk(list(columns[0]), list(columns[1]), list(columns[2]), _columns(list(columns[3]), numbers, day))
+    numbers = np.array(columns[3 + _TEXT_READ:], dtype=np.int64).T  # one row per loan, as _columns expects
+    return EodChunk(list(columns[0]), list(columns[1]), list(columns[2]),
+                    _columns(list(columns[3]), list(columns[4]), numbers, day))
 
 
 def _fetchall(conn: Connection, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
@@ -81,8 +84,9 @@ def _bind(conn: Connection, column: Any, value: Any) -> Any:
     return value if processor is None else processor(value)
 
 
-def _columns(statuses: list[str], numbers: NDArray[np.int64], day: date) -> LoanColumns:
-    col = {name: numbers[:, k] for k, name in enumerate(_READ[1:])}
+def _columns(statuses: list[str], floors: list[str], numbers: NDArray[np.int64], day: date) -> LoanColumns:
+    col = {name: numbers[:, k] for k, name in enumerate(_READ[_TEXT_READ:])}
+    obs_end = np.where(col["obs_end_day"] > 0, col["obs_end_day"], NO_DATE)
     n = len(statuses)
     penalty_receivable = (
         col["penalty_accrued_minor"] - col["penalty_paid_minor"] - col["penalty_written_off_minor"]
@@ -100,6 +104,9 @@ def _columns(statuses: list[str], numbers: NDArray[np.int64], day: date) -> Loan
         base_interest=col["base_interest_minor"], base_fee=col["base_fee_minor"],
         oldest_open_due=col["oldest_open_due_day"], dpd=col["days_past_due"],
         bucket=np.zeros(n, dtype=np.int64), five_tier=np.zeros(n, dtype=np.int64),
+        non_accrual=col["non_accrual"].astype(np.bool_),
+        obs_floor=np.array([_TIER_CODES[f] for f in floors], dtype=np.int64), obs_end=obs_end,
+        obs_missed=col["observation_missed"].astype(np.bool_),
     )
 
 
@@ -143,7 +150,7 @@ def _day(value: Any) -> int:
 _WRITE = (
     "interest_accrued_minor", "fee_charged_minor", "penalty_accrued_minor", "days_past_due", "bucket", "five_tier",
     "status", "cur_start_day", "cur_due_day", "cur_interest_minor", "cur_fee_minor", "base_interest_minor",
-    "base_fee_minor", "oldest_open_due_day",
+    "base_fee_minor", "oldest_open_due_day", "observation_floor", "observation_missed",
 )
 
 
@@ -160,7 +167,8 @@ def write_chunk(conn: Connection, chunk: EodChunk, new: LoanColumns, day: date) 
         [BUCKETS[b] for b in new.bucket.tolist()], [tiers[t] for t in new.five_tier.tolist()],
         [statuses[s] for s in new.status.tolist()], new.cur_start.tolist(), new.cur_due.tolist(),
         new.cur_interest.tolist(), new.cur_fee.tolist(), new.base_interest.tolist(), new.base_fee.tolist(),
-        new.oldest_open_due.tolist(),
+        new.oldest_open_due.tolist(), [tiers[t] for t in new.obs_floor.tolist()],
+        new.obs_missed.tolist(),  # Python bools: sqlite3 stores 1/0, psycopg a boolean
     )
     assert len(values) == len(_WRITE)
     n = len(chunk.loan_ids)

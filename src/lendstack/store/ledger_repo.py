@@ -39,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
 from lendstack.ledger import (
+    MEMO_CODES,
     AccountCode,
     BalanceKey,
     EntryKind,
@@ -58,6 +59,7 @@ _BALANCE_DELTAS = table(
     *(column(c.name, c.type) for c in ledger_balances.c),
 )
 _ACCOUNT_CODES = frozenset(code.value for code in AccountCode)
+_MEMO_CODES = frozenset(code.value for code in MEMO_CODES)
 _ENTRY_KINDS = frozenset(kind.value for kind in EntryKind)
 
 
@@ -397,6 +399,10 @@ def _validate_columns(entries: EntryColumns, cols: PostingColumns) -> NDArray[np
     if np.any(amounts == 0):
         raise LedgerError("amount_minor", "a posting amount must not be zero")
     _check_balanced_columns(entries, cols.currencies, entry_index, amounts)
+    if not _MEMO_CODES.isdisjoint(cols.codes):  # a C loop; memo postings balance on their own too
+        memo = np.fromiter((code in _MEMO_CODES for code in cols.codes), dtype=np.bool_, count=n_postings)
+        memo_currencies = [c for c, m in zip(cols.currencies, memo.tolist(), strict=True) if m]
+        _check_balanced_columns(entries, memo_currencies, entry_index[memo], amounts[memo], "memo postings")
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     seq: NDArray[np.int64] = np.arange(n_postings, dtype=np.int64) - starts[entry_index]
     return seq
@@ -444,6 +450,7 @@ def _check_balanced_columns(
     currencies: Sequence[str],
     entry_index: NDArray[np.int64],
     amounts: NDArray[np.int64],
+    what: str = "",
 ) -> None:
     """Debits = credits per entry and currency, summed exactly in int64 (|amount| <= 1e12 and at
     most 64 postings per entry, so no sum can overflow)."""
@@ -458,7 +465,8 @@ def _check_balanced_columns(
         currency = sorted(currency_ids)[currency_id]
         raise LedgerError(
             "postings",
-            f"entry {entries.entry_ids[position]} does not balance in {currency}: off by {int(sums[off[0]])}",
+            f"entry {entries.entry_ids[position]} {what + ' ' if what else ''}does not balance in {currency}:"
+            f" off by {int(sums[off[0]])}",
         )
 
 

@@ -8,44 +8,19 @@ a save whose loaded version is stale fails instead of overwriting someone else's
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
-from lendstack.money import DayCount, RoundingMode
-from lendstack.servicing import Installment, Loan, LoanStatus, LoanTerms, ServicingError
+from lendstack.servicing import Installment, Loan, LoanCommand, LoanStatus, ServicingError
 from lendstack.servicing.aging import FiveTier
 from lendstack.servicing.eod_columnar import ROUNDING_CODES, loan_row
-from lendstack.store.tables import LOAN_COUNTERS, installments, loans
+from lendstack.servicing.replay import COMMANDS_PER_LOAN_MAX, terms_from_json, terms_to_json
+from lendstack.store.tables import LOAN_COUNTERS, installments, loan_commands, loans
 
 
 class ConcurrentUpdate(RuntimeError):
     """Another transaction changed the loan since it was loaded: retry the command."""
-
-
-def terms_to_json(terms: LoanTerms) -> dict[str, Any]:
-    return {
-        "product_id": terms.product_id, "currency": terms.currency, "rate_annual": str(terms.rate_annual),
-        "penalty_rate_ppm": terms.penalty_rate_ppm, "penalty_on_interest": terms.penalty_on_interest,
-        "grace_days": terms.grace_days, "day_count": terms.day_count.value, "rounding": terms.rounding.value,
-        "allocation_order": list(terms.allocation_order), "prepayment_allowed": terms.prepayment_allowed,
-        "prepayment_mode": terms.prepayment_mode, "prepayment_fee_rate": str(terms.prepayment_fee_rate),
-        "schedule_method": terms.schedule_method, "frequency": terms.frequency,
-        "periodic_fee_rate": str(terms.periodic_fee_rate),
-    }
-
-
-def terms_from_json(data: dict[str, Any]) -> LoanTerms:
-    return LoanTerms(
-        product_id=data["product_id"], currency=data["currency"], rate_annual=Decimal(data["rate_annual"]),
-        penalty_rate_ppm=int(data["penalty_rate_ppm"]), penalty_on_interest=bool(data["penalty_on_interest"]),
-        grace_days=int(data["grace_days"]), day_count=DayCount(data["day_count"]),
-        rounding=RoundingMode(data["rounding"]), allocation_order=tuple(data["allocation_order"]),
-        prepayment_allowed=bool(data["prepayment_allowed"]), prepayment_mode=data["prepayment_mode"],
-        prepayment_fee_rate=Decimal(data["prepayment_fee_rate"]), schedule_method=data["schedule_method"],
-        frequency=data["frequency"], periodic_fee_rate=Decimal(data["periodic_fee_rate"]),
-    )
 
 
 def eod_columns(loan: Loan) -> dict[str, int]:
@@ -60,7 +35,8 @@ def eod_columns(loan: Loan) -> dict[str, int]:
         return base
     row = loan_row(loan)
     return {
-        **base, "cur_start_day": row["cur_start"], "cur_due_day": row["cur_due"],
+        **base, "obs_end_day": loan.observation_end.toordinal() if loan.observation_end else 0,
+        "cur_start_day": row["cur_start"], "cur_due_day": row["cur_due"],
         "cur_interest_minor": row["cur_interest"], "cur_fee_minor": row["cur_fee"],
         "base_interest_minor": row["base_interest"], "base_fee_minor": row["base_fee"],
         "oldest_open_due_day": row["oldest_open_due"],
@@ -73,10 +49,12 @@ def loan_values(loan: Loan) -> dict[str, Any]:
         "funder_id": loan.funder_id, "line_id": loan.line_id, "status": loan.status.value,
         "terms": terms_to_json(loan.terms), "principal_minor": loan.principal_minor, "term": loan.term,
         "upfront_fee_minor": loan.upfront_fee_minor, "periodic_fee_minor": loan.periodic_fee_minor,
-        "disbursed_on": loan.disbursed_on,
+        "disbursed_on": loan.disbursed_on, "booked_on": loan.booked_on, "due_day": loan.due_day,
         **{name: getattr(loan, name) for name in LOAN_COUNTERS},
         "accrued_through": loan.accrued_through, "days_past_due": loan.days_past_due, "bucket": loan.bucket,
         "five_tier": loan.five_tier.value, "restructure_count": loan.restructure_count,
+        "non_accrual": loan.non_accrual, "observation_floor": loan.observation_floor.value,
+        "observation_end": loan.observation_end, "observation_missed": loan.observation_missed,
         **eod_columns(loan), "updated_at": datetime.now(UTC),
     }
 
@@ -99,7 +77,7 @@ def loan_from_rows(row: Row[Any], inst_rows: list[Row[Any]]) -> Loan:
         loan_id=m["loan_id"], terms=terms_from_json(m["terms"]), principal_minor=int(m["principal_minor"]),
         status=LoanStatus(m["status"]), term=int(m["term"]), upfront_fee_minor=int(m["upfront_fee_minor"]),
         periodic_fee_minor=int(m["periodic_fee_minor"]), funder_id=m["funder_id"], line_id=m["line_id"],
-        disbursed_on=m["disbursed_on"],
+        disbursed_on=m["disbursed_on"], booked_on=m["booked_on"], due_day=int(m["due_day"]),
         installments=tuple(
             Installment(
                 seq=r.seq, period_start=r.period_start, due_date=r.due_date, principal_minor=int(r.principal_minor),
@@ -112,6 +90,8 @@ def loan_from_rows(row: Row[Any], inst_rows: list[Row[Any]]) -> Loan:
         **{name: int(m[name]) for name in LOAN_COUNTERS},
         accrued_through=m["accrued_through"], days_past_due=int(m["days_past_due"]), bucket=m["bucket"],
         five_tier=FiveTier(m["five_tier"]), restructure_count=int(m["restructure_count"]),
+        non_accrual=bool(m["non_accrual"]), observation_floor=FiveTier(m["observation_floor"]),
+        observation_end=m["observation_end"], observation_missed=bool(m["observation_missed"]),
         version=int(m["version"]),
     )
 
@@ -171,6 +151,34 @@ class LoanRepository:
         if status is not None:
             query = query.where(loans.c.status == status.value)
         return [r[0] for r in self.connection.execute(query)]
+
+    # -- the servicing log (what a reversal replays) ---------------------------------------------
+
+    def log_command(self, loan_id: str, kind: str, on: date, key: str, params: dict[str, Any],
+                    entry_id: str = "") -> LoanCommand:
+        """Append a command to the loan's log, in the caller's transaction (with its effects)."""
+        c = loan_commands.c
+        last = self.connection.execute(select(func.max(c.seq)).where(c.loan_id == loan_id)).scalar()
+        seq = int(last or 0) + 1
+        assert seq <= COMMANDS_PER_LOAN_MAX, f"loan {loan_id}: more than {COMMANDS_PER_LOAN_MAX} commands"
+        command = LoanCommand(loan_id, seq, kind, on, key, params, entry_id)
+        self.connection.execute(insert(loan_commands).values(
+            loan_id=loan_id, seq=seq, kind=kind, value_date=on, command_key=key, params=params, entry_id=entry_id,
+            reversed_by="", recorded_at=datetime.now(UTC)))
+        return command
+
+    def commands(self, loan_id: str) -> list[LoanCommand]:
+        """The loan's log in order (empty for a loan booked before the log was kept)."""
+        c = loan_commands.c
+        rows = self.connection.execute(select(loan_commands).where(c.loan_id == loan_id).order_by(c.seq)).all()
+        return [LoanCommand(r.loan_id, int(r.seq), r.kind, r.value_date, r.command_key, dict(r.params), r.entry_id,
+                            r.reversed_by) for r in rows]
+
+    def mark_reversed(self, loan_id: str, seq: int, by_key: str) -> None:
+        c = loan_commands.c
+        result = self.connection.execute(update(loan_commands).where(
+            c.loan_id == loan_id, c.seq == seq, c.reversed_by == "").values(reversed_by=by_key))
+        assert result.rowcount == 1, (loan_id, seq)
 
     def closed_through(self) -> date | None:
         """The earliest day every live loan has been closed through (None: no live loan)."""

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 NAMING_CONVENTION = {
@@ -143,6 +144,7 @@ LOAN_COUNTERS = (
     "interest_written_off_minor", "interest_capitalized_minor", "fee_charged_minor", "fee_paid_minor",
     "fee_written_off_minor", "fee_capitalized_minor", "penalty_accrued_minor", "penalty_paid_minor",
     "penalty_written_off_minor", "penalty_capitalized_minor", "suspense_minor",
+    "unearned_minor", "recovered_minor",  # migration 0013
 )
 
 # The EOD cursor: derived from the installments by servicing.eod_columnar.loan_row whenever a loan
@@ -171,6 +173,15 @@ loans = Table(
     Column("periodic_fee_minor", BigInteger, nullable=False),
     Column("disbursed_on", Date, nullable=True),
     *(Column(name, BigInteger, nullable=False, server_default="0") for name in LOAN_COUNTERS),
+    # migration 0013: the booking's business date, the contract's day of month, non-accrual, and the
+    # observation of a restructured loan (obs_end_day: its end as an ordinal for the columnar EOD, 0 = none)
+    Column("booked_on", Date, nullable=True),
+    Column("due_day", Integer, nullable=False, server_default="0"),
+    Column("non_accrual", Boolean, nullable=False, server_default=false()),
+    Column("observation_floor", Text, nullable=False, server_default="normal"),
+    Column("observation_end", Date, nullable=True),
+    Column("observation_missed", Boolean, nullable=False, server_default=false()),
+    Column("obs_end_day", BigInteger, nullable=False, server_default="0"),
     Column("accrued_through", Date, nullable=True),
     Column("days_past_due", Integer, nullable=False, server_default="0"),
     Column("bucket", Text, nullable=False, server_default="M0"),
@@ -197,6 +208,34 @@ installments = Table(
     Column("fee_paid_minor", BigInteger, nullable=False),
     Column("capitalized", Boolean, nullable=False),
     PrimaryKeyConstraint("loan_id", "seq"),
+)
+
+# The book's business date (营业日期), one row (book_id 'book'): the day commands are dated on.
+# End of day is the only thing that moves it (migration 0013).
+book_state = Table(
+    "book_state",
+    metadata,
+    Column("book_id", Text, primary_key=True),
+    Column("business_date", Date, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Every servicing command a loan took, in order, in the same transaction as its effects: what a
+# reversal replays (servicing.replay). reversed_by: the key of the reversal that undid it.
+loan_commands = Table(
+    "loan_commands",
+    metadata,
+    Column("loan_id", Text, ForeignKey("loans.loan_id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("value_date", Date, nullable=False),
+    Column("command_key", Text, nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("entry_id", Text, nullable=False, server_default=""),
+    Column("reversed_by", Text, nullable=False, server_default=""),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("loan_id", "seq"),
+    Index(None, "entry_id"),
 )
 
 # Other contexts define their tables on this metadata in their own modules; importing them here

@@ -17,6 +17,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from lendstack.store.book_repo import BookRepository
 from lendstack.store.idempotency import IdempotencyStore
 from lendstack.store.ledger_repo import SqlLedger
 from lendstack.store.loan_repo import LoanRepository
@@ -29,6 +30,7 @@ class UnitOfWork:
     outbox: Outbox
     idempotency: IdempotencyStore
     loans: LoanRepository
+    book: BookRepository
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -42,6 +44,7 @@ class UnitOfWork:
             self.outbox = Outbox(self.connection)
             self.idempotency = IdempotencyStore(self.connection)
             self.loans = LoanRepository(self.connection)
+            self.book = BookRepository(self.connection)
             self._stack = stack.pop_all()
         return self
 

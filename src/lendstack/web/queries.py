@@ -83,8 +83,14 @@ def loan_view(engine: Engine, loan_id: str) -> dict[str, Any] | None:
         events = [dict(r._mapping) for r in uow.connection.execute(
             select(o.event_type, o.payload, o.occurred_at).where(o.aggregate_type == "loan", o.aggregate_id == loan_id)
             .order_by(o.seq).limit(EVENTS_MAX))]
-    payments = [e for e in entries if e.kind.value in ("repay", "prepay")]
-    return {"loan": loan, "entries": entries, "events": events, "payments": payments}
+        commands = uow.loans.commands(loan_id)
+    payments = [e for e in entries if e.kind.value in ("repay", "prepay", "recovery", "reversal")]
+    reversed_ids = {c.entry_id for c in commands if c.reversed_by}
+    # Payments a reversal may still take: logged repayments and prepayments not reversed yet.
+    reversible = [e for e in payments if e.entry_id in {c.entry_id for c in commands
+                                                        if c.kind in ("repay", "prepay") and not c.reversed_by}]
+    return {"loan": loan, "entries": entries, "events": events, "payments": payments,
+            "reversed_ids": reversed_ids, "reversible": reversible}
 
 
 def count_loans(engine: Engine) -> int:

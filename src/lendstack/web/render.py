@@ -11,8 +11,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from lendstack.api.common import engine_of
 from lendstack.api.permissions import allowed
 from lendstack.money.money import format_minor
+from lendstack.services.business_date import business_date
 from lendstack.web.auth import CSRF_FIELD, csrf_token, optional_user
 from lendstack.web.lang import LANGUAGES, catalog, language_of, translator
 
@@ -71,6 +73,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     nav = [(path, key) for path, key in NAV if path in routes and can("GET", path)]
     base = {"request": request, "user": user, "lang": language, "languages": LANGUAGES, "t": translator(language),
             "csrf_token": csrf_token(request), "csrf_field": CSRF_FIELD, "can": can, "nav": nav,
-            "path": request.url.path, "flash_text": _flash(request, language)}
+            "path": request.url.path, "flash_text": _flash(request, language),
+            "business_date": business_date(engine_of(request)) if user is not None else None}
     html = environment.get_template(template).render({**base, **(context or {})})
     return HTMLResponse(html, status_code=status_code, headers=headers)

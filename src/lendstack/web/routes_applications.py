@@ -175,11 +175,11 @@ def application_page(application_id: str, request: Request) -> Response:
 @router.post("/console/applications/{application_id}/accept")
 async def accept_application_offer(application_id: str, request: Request) -> Response:
     engine = engine_of(request)
-    today = datetime.now(UTC).date()
     try:
-        # One key per application: a double click or a retry books the loan once.
+        # One key per application: a double click or a retry books the loan once. Dated on the
+        # book's business date (None), like every money command.
         key = f"console-accept-{application_id}"
-        booked = await run_in_threadpool(accept_offer, engine, application_id, today, key)
+        booked = await run_in_threadpool(accept_offer, engine, application_id, None, key)
     except USER_ERRORS as exc:
         view = application_view(engine, application_id)
         if view is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
@@ -24,9 +24,9 @@ from lendstack.ledger import CHART, AccountCode, EntryKind, JournalEntry
 from lendstack.money import Money, MoneyError
 from lendstack.money.money import format_minor
 from lendstack.monitoring.portfolio import dpd_at, installment_paid_dates
-from lendstack.services.loans import disburse_loan, refund_loan, repay_loan
+from lendstack.services.business_date import business_date
+from lendstack.services.loans import disburse_loan, recover_loan, refund_loan, repay_loan, reverse_loan_payment
 from lendstack.servicing import Loan, ServicingError
-from lendstack.store import UnitOfWork
 from lendstack.store.idempotency import IdempotencyConflict
 from lendstack.store.loan_repo import ConcurrentUpdate
 from lendstack.web.forms import FormError, form_text
@@ -69,7 +69,9 @@ def _loan_page(request: Request, loan_id: str, *, error: dict[str, str] | None =
                                "refund_key": (values or {}).get("refund_key") or new_form_key(),
                                "refund_amount": (values or {}).get("refund_amount")
                                or format_minor(view["loan"].suspense_minor, view["loan"].currency),
-                               "disburse_key": new_form_key(), "today": datetime.now(UTC).date().isoformat()}
+                               "recover_key": (values or {}).get("recover_key") or new_form_key(),
+                               "reverse_key": (values or {}).get("reverse_key") or new_form_key(),
+                               "disburse_key": new_form_key(), "today": _business_day(request)}
     return render(request, "loan.html", context, status_code=status_code)
 
 
@@ -77,8 +79,10 @@ def _loan_page(request: Request, loan_id: str, *, error: dict[str, str] | None =
 
 # What each installment component is paid through: servicing allocates a payment component by component
 # (penalty, fee, interest, principal), each over the due installments oldest first (servicing.payments).
-_COMPONENT_ACCOUNTS = {"principal_minor": AccountCode.LOAN_PRINCIPAL, "interest_minor": AccountCode.INTEREST_RECEIVABLE,
-                       "fee_minor": AccountCode.FEE_RECEIVABLE}
+# In non-accrual interest is paid off the memo account 9011 instead of 1311.
+_COMPONENT_ACCOUNTS = {"principal_minor": (AccountCode.LOAN_PRINCIPAL,),
+                       "interest_minor": (AccountCode.INTEREST_RECEIVABLE, AccountCode.MEMO_INTEREST),
+                       "fee_minor": (AccountCode.FEE_RECEIVABLE,)}
 _PAYMENT_KINDS = (EntryKind.REPAY, EntryKind.PREPAY)  # suspense applied on a due date is a REPAY entry too
 INSTALLMENTS_MAX = 1200  # 100 years of monthly installments: any real schedule
 _ALWAYS = date(1, 1, 1)  # "covered from the start": a component with nothing due so far
@@ -92,12 +96,14 @@ def _installments_frame(loan: Loan) -> pl.DataFrame:
                 "interest_minor": pl.Int64, "fee_minor": pl.Int64, "capitalized": pl.Boolean}, orient="row")
 
 
-def _payments_frame(loan_id: str, entries: Sequence[JournalEntry], account: AccountCode) -> pl.DataFrame:
-    """Cash applied to one receivable by value date (the credits of the loan's payment entries)."""
+def _payments_frame(loan_id: str, entries: Sequence[JournalEntry], accounts: tuple[AccountCode, ...]) -> pl.DataFrame:
+    """Cash applied to one component by value date (the credits of the loan's payment entries that a
+    reversal did not undo)."""
     paid: dict[date, int] = {}
+    undone = {e.reverses_entry_id for e in entries if e.kind is EntryKind.REVERSAL}
     for e in entries:
-        if e.kind in _PAYMENT_KINDS:
-            credit = -sum(p.amount_minor for p in e.postings if p.code == account and p.amount_minor < 0)
+        if e.kind in _PAYMENT_KINDS and e.entry_id not in undone:
+            credit = -sum(p.amount_minor for p in e.postings if p.code in accounts and p.amount_minor < 0)
             paid[e.effective_date] = paid.get(e.effective_date, 0) + credit
     return pl.DataFrame([(loan_id, day, amount) for day, amount in sorted(paid.items()) if amount > 0],
                         schema={"loan_id": pl.String, "paid_on": pl.Date, "amount_minor": pl.Int64}, orient="row")
@@ -112,9 +118,9 @@ def covered_dates(loan: Loan, entries: Sequence[JournalEntry]) -> pl.DataFrame:
     inst = _installments_frame(loan)
     zero = {name: pl.lit(0, pl.Int64).alias(name) for name in _COMPONENT_ACCOUNTS}
     covered = None
-    for name, account in _COMPONENT_ACCOUNTS.items():
+    for name, accounts in _COMPONENT_ACCOUNTS.items():
         only = inst.with_columns([expr for other, expr in zero.items() if other != name])
-        found = installment_paid_dates(only, _payments_frame(loan.loan_id, entries, account)).select(
+        found = installment_paid_dates(only, _payments_frame(loan.loan_id, entries, accounts)).select(
             "loan_id", "seq", "due_date",
             pl.when(pl.col("cum_due_minor") == 0).then(pl.lit(_ALWAYS)).otherwise(pl.col("paid_on")).alias(name))
         covered = found if covered is None else covered.join(found.drop("loan_id", "due_date"), on="seq")
@@ -158,27 +164,21 @@ def loan_page(loan_id: str, request: Request) -> Response:
     return _loan_page(request, loan_id)
 
 
-def _value_date(engine: Engine, text: str) -> date:
-    """The value date of a staff command: today by default; never after the business date (the later
-    of today and the day after the last closed EOD day: a demo book may run ahead of the calendar).
-    A command dated ahead would run EOD over days that have not happened yet."""
-    latest = _latest_value_date(engine)
+def _business_day(request: Request) -> str:
+    """The book's business date for the forms' date fields ('' for a book that has none yet)."""
+    found = business_date(engine_of(request))
+    return found.isoformat() if found else ""
+
+
+def _value_date(_engine: Engine, text: str) -> date | None:
+    """The value date a staff member typed, or None (blank): the book's business date. The service
+    refuses any other date than the business date, naming `on`."""
     if not text:
-        return min(datetime.now(UTC).date(), latest)
+        return None
     try:
-        on = date.fromisoformat(text)
+        return date.fromisoformat(text)
     except ValueError as exc:
         raise FormError("on", f"not a date in YYYY-MM-DD form: {text!r}") from exc
-    if on > latest:
-        raise FormError("on", f"{on} is in the future (the latest value date is {latest})")
-    return on
-
-
-def _latest_value_date(engine: Engine) -> date:
-    with UnitOfWork(engine) as uow:
-        closed = uow.loans.closed_through()
-    today = datetime.now(UTC).date()
-    return today if closed is None else max(today, closed + timedelta(days=1))
 
 
 def _typed_values(form: FormData) -> dict[str, str]:
@@ -239,3 +239,36 @@ async def refund(loan_id: str, request: Request) -> Response:
     except MONEY_ERRORS as exc:
         return _loan_page(request, loan_id, error=_error(exc, "refund"), values=values, status_code=422)
     return RedirectResponse(f"/console/loans/{loan_id}?flash=refunded", status_code=303)
+
+
+@router.post("/console/loans/{loan_id}/recover")
+async def recover(loan_id: str, request: Request) -> Response:
+    """Cash collected on a written-off loan (核销后收回)."""
+    form = await request.form()
+    values = _typed_values(form)
+    engine = engine_of(request)
+    try:
+        amount = _form_amount(engine, loan_id, form, "recover_amount")
+        key = form_text(form, "recover_key", required=True, length_max=64)
+        on = await run_in_threadpool(_value_date, engine, form_text(form, "recover_on", length_max=10))
+        await run_in_threadpool(recover_loan, engine, loan_id, on, amount, f"console-recover-{key}")
+    except MONEY_ERRORS as exc:
+        return _loan_page(request, loan_id, error=_error(exc, "recover"), values=values, status_code=422)
+    return RedirectResponse(f"/console/loans/{loan_id}?flash=recovered", status_code=303)
+
+
+@router.post("/console/loans/{loan_id}/reverse")
+async def reverse(loan_id: str, request: Request) -> Response:
+    """Reverse a repayment or prepayment (冲正): dated on the business date, the days since replayed."""
+    form = await request.form()
+    values = _typed_values(form)
+    engine = engine_of(request)
+    try:
+        entry_id = form_text(form, "entry_id", required=True, length_max=200)
+        reason = form_text(form, "reason", required=True, length_max=500)
+        key = form_text(form, "reverse_key", required=True, length_max=64)
+        await run_in_threadpool(reverse_loan_payment, engine, loan_id, entry_id, None, f"console-reverse-{key}",
+                                reason)
+    except MONEY_ERRORS as exc:
+        return _loan_page(request, loan_id, error=_error(exc, "reverse"), values=values, status_code=422)
+    return RedirectResponse(f"/console/loans/{loan_id}?flash=reversed", status_code=303)
