@@ -27,7 +27,7 @@ from lendstack.services.loans import (
     summary,
     write_off_loan,
 )
-from lendstack.services.monitoring import loan_allowances, post_provision, read_loans
+from lendstack.services.monitoring import loan_allowances, portfolio_report, post_provision, read_loans
 from lendstack.servicing import LoanStatus, ServicingError
 from lendstack.store import UnitOfWork
 from lendstack.store.reconcile_repo import reconcile_loans
@@ -118,6 +118,10 @@ def test_a_recovery_goes_back_through_the_allowance_and_6701_shows_the_net_credi
     assert tb[A.WRITE_OFF_EXPENSE] == live_ecl + loss - 300_000
     assert tb[A.MEMO_WRITTEN_OFF] == written.written_off_minor - 300_000
     assert summary(get_loan(engine, "BAD"))["recovered_minor"] == 300_000
+    report = portfolio_report(engine)
+    assert report["charge_offs"][CNY] == {
+        "charged_off_minor": bad.principal_outstanding_minor, "claim_written_off_minor": written.written_off_minor,
+        "recovered_minor": 300_000, "net_charge_off_minor": bad.principal_outstanding_minor - 300_000}
 
 
 def test_a_bounced_payment_is_reversed_today_and_the_days_since_are_replayed(engine: Engine) -> None:

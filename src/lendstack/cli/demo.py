@@ -40,6 +40,7 @@ from lendstack.services.models import default_registry_dir
 from lendstack.services.reports import aging, trial_balance
 from lendstack.services.staff import ensure_demo_staff
 from lendstack.store import UnitOfWork, database_url
+from lendstack.store.reconcile_repo import reconcile_loans
 
 BUILDING_SUFFIX = ".building"
 
@@ -167,13 +168,16 @@ class _Quiet:
 def _summary(engine: Engine, report: DemoReport | None, seconds: float) -> dict[str, Any]:
     staff = ensure_demo_staff(engine)
     with UnitOfWork(engine) as uow:
-        problems = uow.ledger.verify()
+        found = [str(p) for p in uow.ledger.verify()]
+        reconciled = reconcile_loans(uow.connection)
+    problems = found + [f"loan {d['loan_id']} differs from its sub-ledger: {d['accounts']}"
+                        for d in reconciled.differences]
     waiting = [r for r in list_reviews(engine) if r.status != "done"]
     return {
         "reused": report is None, "seconds": round(seconds, 1), "database": _shown_url(engine),
         "report": None if report is None else report.as_json(), "decisions": decision_mix(engine),
         "review_queue": len(waiting), "ledger_verified": not problems,
-        "ledger_problems": [str(p) for p in problems[:5]],
+        "ledger_problems": problems[:5],
         "trial_balance": trial_balance(engine), "aging": aging(engine),
         "staff": [{"username": u, "password": p, "role": r} for u, p, r in staff],
     }
@@ -211,11 +215,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
                   f"{report['approved']}, referred {report['referred']}, declined {report['declined']}), "
                   f"{report['reviewed']} reviewed, {report['loans_disbursed']} loans disbursed, "
                   f"{report['repayments']} repayments ({report['late_repayments']} late), "
-                  f"{report['prepayments']} prepaid, {report['write_offs']} written off, "
+                  f"{report['prepayments']} prepaid, {report['write_offs']} written off "
+                  f"({report.get('recoveries', 0)} recoveries after write-off), {report.get('reversals', 0)} "
+                  f"bounced payments reversed, {report.get('non_accrual_loans', 0)} loans in non-accrual now, "
                   f"{report['alerts_new']} early-warning alerts")
         print_trial_balance(summary["trial_balance"])
         print_aging(summary["aging"])
-    out.print("ledger verified: every balance equals its postings" if summary["ledger_verified"]
+    out.print("ledger verified: every balance equals its postings, every loan its sub-ledger"
+              if summary["ledger_verified"]
               else f"[red]ledger problems: {summary['ledger_problems']}[/red]")
     out.print(f"manual-review queue 人工审核队列: {summary['review_queue']} waiting")
     print_table("Staff logins 员工登录", ["username 用户名", "password 密码", "role 角色"],

@@ -35,12 +35,14 @@ def report_command(
 
 @portfolio_app.command("provision")
 def provision_command(
-    as_of: Annotated[str, typer.Option("--as-of", help="The provision date, YYYY-MM-DD")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="The provision date, YYYY-MM-DD: the business date "
+                                                              "(the default); any other is refused")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Post the change in the loss allowance (1304) to the book's ECL; idempotent per date."""
-    day = run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json)
-    data = run_or_fail(lambda: post_provision(open_engine(), day), as_json=as_json)
+    """Bring every loan's loss allowance (1304) to its ECL, dated on the business date; a second run
+    posts only what moved since (nothing, the same day)."""
+    day = None if as_of is None else run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json)
+    data = run_or_fail(lambda: post_provision(open_engine(), day, detail=False), as_json=as_json)
     if as_json:
         print_json({k: v for k, v in data.items() if k != "per_loan"})
         return
@@ -48,7 +50,7 @@ def provision_command(
              format_minor(v["change_minor"], c), "yes" if v["already_posted"] else "no"]
             for c, v in data["currencies"].items()]
     print_table(f"ECL provision as of {data['as_of']}", ["currency", "ECL", "allowance before", "change",
-                                                          "already posted"], rows, numeric_from=1)
+                                                          "nothing to move"], rows, numeric_from=1)
 
 
 def _print_report(data: dict[str, Any]) -> None:

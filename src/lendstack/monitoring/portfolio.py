@@ -124,6 +124,24 @@ def npl_ratio(loans: pl.DataFrame) -> dict[str, float]:
     return {r["currency"]: (r["bad"] / r["total"] if r["total"] else 0.0) for r in out.iter_rows(named=True)}
 
 
+def charge_offs(loans: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """Per currency: principal charged off (核销本金), the whole claim written off (principal, interest,
+    fee, penalty), recovered since (核销后收回) and the net charge-off = principal charged off −
+    recovered. A frame without recovered_minor is read as nothing recovered."""
+    require_columns(loans, LOAN_COLUMNS, "loans")
+    c = pl.col
+    recovered = c("recovered_minor") if "recovered_minor" in loans.columns else pl.lit(0, pl.Int64)
+    claim = (c("principal_written_off_minor") + c("interest_written_off_minor") + c("fee_written_off_minor")
+             + c("penalty_written_off_minor"))
+    out = loans.group_by("currency").agg(
+        c("principal_written_off_minor").sum().alias("charged_off"), claim.sum().alias("claim"),
+        recovered.sum().alias("recovered")).sort("currency")
+    return {str(r["currency"]): {"charged_off_minor": int(r["charged_off"]), "claim_written_off_minor": int(r["claim"]),
+                                 "recovered_minor": int(r["recovered"]),
+                                 "net_charge_off_minor": int(r["charged_off"]) - int(r["recovered"])}
+            for r in out.iter_rows(named=True)}
+
+
 def concentration(loans: pl.DataFrame, by: str) -> list[dict[str, Any]]:
     """Share of live outstanding principal per value of `by` within each currency, with the
     Herfindahl-Hirschman index (Σ share², 1 = everything in one name) repeated on each row."""

@@ -33,7 +33,7 @@ from lendstack.monitoring.credit_repair import (
     unrepaired_count,
 )
 from lendstack.monitoring.portfolio import installment_paid_dates
-from lendstack.services.monitoring import PAID_ACCOUNTS, reversed_entries
+from lendstack.services.monitoring import PAID_ACCOUNTS, book_date, reversed_entries
 from lendstack.services.naming import LOAN_PREFIX
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import installments, journal_entries, loans, postings
@@ -117,8 +117,8 @@ def _statuses(conn: Connection, loan_ids: list[str]) -> dict[str, str]:
 
 
 def _book_date(conn: Connection) -> date | None:
-    found = conn.execute(select(func.max(loans.c.accrued_through))).scalar()
-    return found if isinstance(found, date) else None
+    """The last day end of day closed (the day before the business date)."""
+    return book_date(conn)
 
 
 def _granted(conn: Connection, borrower_id: str) -> list[str]:

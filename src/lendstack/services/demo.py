@@ -18,6 +18,7 @@ monitoring tests use.
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -34,7 +35,16 @@ from lendstack.products import LoanProduct, get_product, load_catalog
 from lendstack.services import early_warning
 from lendstack.services.decisions import accept_offer, assign_review, decide_application, resolve_review
 from lendstack.services.eod import after_day, run_eod
-from lendstack.services.loans import book_loan, disburse_loan, get_loan, prepay_loan, repay_loan, write_off_loan
+from lendstack.services.loans import (
+    book_loan,
+    disburse_loan,
+    get_loan,
+    prepay_loan,
+    recover_loan,
+    repay_loan,
+    reverse_loan_payment,
+    write_off_loan,
+)
 from lendstack.services.staff import CREDIT, DEMO_STAFF
 from lendstack.servicing import Loan, ServicingError
 from lendstack.sim import generate_applications, monthly_payment_behaviour, to_application_json
@@ -51,6 +61,13 @@ BEHAVIOUR_MONTHS = 12  # the simulator's payment paths; later installments repea
 INGEST_BATCH_MAX = 5_000  # post-loan records per unit of work
 TASKS_PER_DAY_MAX = 1_000_000  # a bound on one day's agenda: each task is one borrower's or officer's act
 SWEEP_TRIES_MAX = 3  # extra payments to clear a penalty accrued on the day of the last installment
+# Operations' busy days, deterministic by loan id (crc32, not hash(): the same every run):
+BOUNCE_ONE_IN = 100  # a repayment bounces, is reversed three days later and paid again two days after
+BOUNCE_REVERSE_LAG_DAYS = 3
+BOUNCE_REPAY_LAG_DAYS = 2
+RECOVERY_ONE_IN = 3  # a written-off loan's borrower pays part of the claim back, twice
+RECOVERY_LAGS_DAYS = (45, 120)
+RECOVERY_SHARE_PERCENT = 15
 PARTNER_SHARE = 0.25  # applications brought by the demo partner (助贷渠道); the rest come direct
 DEMO_PARTNER = "demo-partner"
 ACCEPT_SHARE = 0.9  # borrowers who take an offer (the rest walk away)
@@ -112,6 +129,8 @@ class DemoReport:
     late_repayments: int = 0
     prepayments: int = 0
     write_offs: int = 0
+    recoveries: int = 0  # cash collected on written-off loans (核销后收回)
+    reversals: int = 0  # payments that bounced and were reversed (冲正), then paid again
     loans_closed: int = 0
     post_loan_records: int = 0
     early_warning_runs: int = 0
@@ -120,6 +139,7 @@ class DemoReport:
     start: date = DEMO_START
     end: date = DEMO_START
     live_loans: int = 0
+    non_accrual_loans: int = 0  # live loans in non-accrual (停止计息) at the end
 
     def as_json(self) -> dict[str, Any]:
         return {k: v.isoformat() if isinstance(v, date) else v for k, v in self.__dict__.items()}
@@ -289,6 +309,9 @@ def run_business(engine: Engine, config: DemoConfig | None = None, *, model: Sco
             progress(day, run.report)
     run.report.review_queue = run.report.referred - run.report.reviewed
     run.report.live_loans = len(run.live)
+    with engine.connect() as conn:
+        run.report.non_accrual_loans = int(conn.execute(select(func.count()).select_from(loans).where(
+            loans.c.non_accrual.is_(True), loans.c.status.in_(("active", "overdue")))).scalar_one())
     return run.report
 
 
@@ -434,7 +457,51 @@ def _pay(run: _Run, loan_id: str, seq: int, day: date) -> None:
         if done["status"] not in ("active", "overdue"):
             _left_book(run, loan_id)
             return
+        if one_in(f"{loan_id}/{seq}", BOUNCE_ONE_IN):
+            run.later(day + timedelta(days=BOUNCE_REVERSE_LAG_DAYS), "bounce", loan_id, seq)
     _next_installment(run, loan_id, seq + 1, day)
+
+
+def one_in(ident: str, n: int) -> bool:
+    """Deterministically true for about one id in `n`."""
+    return zlib.crc32(ident.encode()) % n == 0
+
+
+def _bounce(run: _Run, loan_id: str, seq: int, day: date) -> None:
+    """The bank returns installment `seq`'s payment unpaid: operations reverse it (dated today, the
+    days since replayed); the borrower pays again a couple of days later."""
+    if loan_id not in run.live:
+        return
+    try:
+        reverse_loan_payment(run.engine, loan_id, f"{loan_id}/repay/pay-{loan_id}-{seq}", day,
+                             f"bounce-{loan_id}-{seq}", "returned unpaid by the bank 银行退票")
+    except ServicingError:
+        return  # a later payment relied on it (e.g. it paid the loan off): operations leave it
+    run.report.reversals += 1
+    run.later(day + timedelta(days=BOUNCE_REPAY_LAG_DAYS), "pay_again", loan_id, seq)
+
+
+def _pay_again(run: _Run, loan_id: str, seq: int, day: date) -> None:
+    """After a bounce: what is due today, paid once (the installment schedule goes on as before)."""
+    loan = run.live.get(loan_id)
+    if loan is None:
+        return
+    owed, currency = amount_due(run.engine, loan_id, day)
+    if owed > 0:
+        done = repay_loan(run.engine, loan_id, day, Money(owed, currency), f"pay-{loan_id}-{seq}-again")
+        run.report.repayments += 1
+        if done["status"] not in ("active", "overdue"):
+            _left_book(run, loan_id)
+
+
+def _recover(run: _Run, loan_id: str, _n: int, day: date) -> None:
+    """Collections brings back part of a written-off claim (核销后收回)."""
+    loan = get_loan(run.engine, loan_id)
+    amount = loan.claim_after_write_off_minor * RECOVERY_SHARE_PERCENT // 100
+    if amount <= 0:
+        return
+    recover_loan(run.engine, loan_id, day, Money(amount, loan.currency), f"recover-{loan_id}-{day.isoformat()}")
+    run.report.recoveries += 1
 
 
 def _left_book(run: _Run, loan_id: str) -> None:
@@ -473,10 +540,14 @@ def _write_off(run: _Run, loan_id: str, _n: int, day: date) -> None:
     write_off_loan(run.engine, loan_id, day, f"write-off-{loan_id}")
     run.report.write_offs += 1
     del run.live[loan_id]
+    if one_in(loan_id, RECOVERY_ONE_IN):
+        for lag in RECOVERY_LAGS_DAYS:
+            run.later(day + timedelta(days=lag), "recover", loan_id)
 
 
 _TASKS: dict[str, Callable[[_Run, str, int, date], None]] = {
     "review": _review, "accept": _accept, "pay": _pay, "prepay": _prepay, "write_off": _write_off,
+    "bounce": _bounce, "pay_again": _pay_again, "recover": _recover,
 }
 
 

@@ -26,6 +26,7 @@ from lendstack.monitoring.portfolio import (
     INSTALLMENT_COLUMNS,
     LOAN_COLUMNS,
     bucket_distribution,
+    charge_offs,
     concentration,
     dpd_distribution,
     five_tier_distribution,
@@ -160,6 +161,8 @@ def portfolio_report(engine: Engine, as_of: date | None = None, config: EclConfi
         "roll_rates": roll_rates(paid_dates, frame, day - timedelta(days=ROLL_WINDOW_DAYS), day),
         "ecl": {"by_stage": ecl_summary(per_loan), "total_minor": ecl_by_currency(per_loan),
                 "allowance_minor": allowance},
+        "charge_offs": charge_offs(frame),
+        "non_accrual_loans": int(frame.filter(pl.col("non_accrual")).height),
     }
 
 

@@ -95,8 +95,9 @@ def portfolio_data(engine: Engine, as_of: date | None = None) -> dict[str, Any]:
         frame = with_exposure(read_loans(conn))
     allowance = report["ecl"]["allowance_minor"]
     ecl = report["ecl"]["total_minor"]
-    kpis = [_currency_kpis(frame.filter(pl.col("currency") == c), c, report["npl_ratio"].get(c, 0.0),
-                           int(ecl.get(c, 0)), int(allowance.get(c, 0)))
+    kpis = [{**_currency_kpis(frame.filter(pl.col("currency") == c), c, report["npl_ratio"].get(c, 0.0),
+                              int(ecl.get(c, 0)), int(allowance.get(c, 0))),
+             **report["charge_offs"].get(c, {})}
             for c in sorted(set(frame["currency"].to_list()))]
     return {"kind": "portfolio", "generated_at": now_iso(), **report, "kpis": kpis}
 

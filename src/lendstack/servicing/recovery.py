@@ -45,6 +45,6 @@ def recover(loan: Loan, on: date, amount: Money, key: str) -> Outcome:
     entries = entry(new, entry_id, EntryKind.RECOVERY, on, pairs)
     ev = event(new, entry_id, "loan.recovered", on, amount_minor=cash, recovered_minor=new.recovered_minor,
                claim_open_minor=new.claim_after_write_off_minor)
-    result = {"recovered_minor": cash, "recovered_total_minor": new.recovered_minor,
-              "claim_open_minor": new.claim_after_write_off_minor}
+    # This recovery; the loan's total is its `recovered_minor` (the service's loan summary).
+    result = {"recovery_minor": cash, "claim_open_minor": new.claim_after_write_off_minor}
     return Outcome(new, entries, (ev,), result)

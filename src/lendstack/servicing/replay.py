@@ -172,8 +172,9 @@ def _apply(loan: Loan, command: LoanCommand, aging: AgingPolicy,
     try:
         out = apply_command(loan, command, aging)
     except ServicingError as exc:
+        advice = "reverse that one first" if command.kind in REVERSIBLE else "it needs this payment"
         raise ServicingError("entry_id", f"the later {command.kind} of {command.on} (key {command.key}) would no "
-                                         f"longer apply ({exc.field}: {exc.message}); reverse it first") from exc
+                                         f"longer apply ({exc.field}: {exc.message}); {advice}") from exc
     return out.loan, entries + list(out.entries)
 
 

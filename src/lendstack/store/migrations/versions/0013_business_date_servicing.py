@@ -35,10 +35,10 @@ def upgrade() -> None:
         batch.add_column(sa.Column("recovered_minor", sa.BigInteger(), server_default="0", nullable=False))
         batch.add_column(sa.Column("booked_on", sa.Date(), nullable=True))
         batch.add_column(sa.Column("due_day", sa.Integer(), server_default="0", nullable=False))
-        batch.add_column(sa.Column("non_accrual", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch.add_column(sa.Column("non_accrual", sa.Boolean(), server_default="0", nullable=False))
         batch.add_column(sa.Column("observation_floor", sa.Text(), server_default="normal", nullable=False))
         batch.add_column(sa.Column("observation_end", sa.Date(), nullable=True))
-        batch.add_column(sa.Column("observation_missed", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch.add_column(sa.Column("observation_missed", sa.Boolean(), server_default="0", nullable=False))
         batch.add_column(sa.Column("obs_end_day", sa.BigInteger(), server_default="0", nullable=False))
     op.create_table(
         "book_state",
