@@ -12,7 +12,19 @@ from hypothesis import strategies as st
 from lendstack.ledger import BalanceKey, JournalEntry, apply_entries
 from lendstack.money import Money
 from lendstack.products import LoanProduct
-from lendstack.servicing import Loan, Outcome, ServicingError, book, disburse, prepay, repay, write_off
+from lendstack.servicing import (
+    DEFAULT_AGING,
+    AgingPolicy,
+    Loan,
+    Outcome,
+    ServicingError,
+    book,
+    disburse,
+    eod_one,
+    prepay,
+    repay,
+    write_off,
+)
 
 START = date(2026, 1, 1)
 
@@ -106,3 +118,15 @@ def loan_balances(balances: dict[BalanceKey, int], loan_id: str) -> dict[Balance
         if key.loan_id == loan_id and key.code in keep and amount:
             out[key] += amount
     return dict(out)
+
+
+def close_days(loan: Loan, entries: list[JournalEntry], day: date, aging: AgingPolicy = DEFAULT_AGING) -> Loan:
+    """End of day (the reference) for every day after the loan's last closed day through `day`; the
+    entries are appended to `entries`."""
+    assert loan.accrued_through is not None
+    d = loan.accrued_through + timedelta(days=1)
+    while d <= day:
+        out = eod_one(loan, d, aging)
+        loan, d = out.loan, d + timedelta(days=1)
+        entries += out.entries
+    return loan

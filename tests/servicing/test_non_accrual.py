@@ -10,8 +10,9 @@ from datetime import date, timedelta
 from lendstack.ledger import MEMO_CODES, AccountCode, EntryKind, JournalEntry, apply_entries, trial_balance
 from lendstack.money import Money
 from lendstack.products import LoanProduct, get_product
-from lendstack.servicing import AgingPolicy, FiveTier, Loan, book, disburse, eod_one, expected_balances, repay
+from lendstack.servicing import AgingPolicy, FiveTier, Loan, book, disburse, expected_balances, repay
 from lendstack.servicing.loan import SUBLEDGER_CODES
+from tests.servicing.servicing_strategies import close_days as run_to
 
 A = AccountCode
 ON = date(2026, 1, 15)
@@ -31,15 +32,6 @@ def start() -> tuple[Loan, list[JournalEntry]]:
     return out.loan, list(out.entries)
 
 
-def run_to(loan: Loan, entries: list[JournalEntry], day: date,
-           aging: AgingPolicy = AgingPolicy()) -> Loan:
-    assert loan.accrued_through is not None
-    d = loan.accrued_through + timedelta(days=1)
-    while d <= day:
-        out = eod_one(loan, d, aging)
-        loan, d = out.loan, d + timedelta(days=1)
-        entries += out.entries
-    return loan
 
 
 def sub_ledger(entries: list[JournalEntry], loan: Loan) -> dict[object, int]:

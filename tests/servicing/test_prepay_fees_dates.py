@@ -11,8 +11,9 @@ import pytest
 from lendstack.ledger import AccountCode, JournalEntry, apply_entries
 from lendstack.money import Money
 from lendstack.products import LoanProduct, get_product
-from lendstack.servicing import Loan, LoanStatus, ServicingError, book, disburse, eod_one, expected_balances, prepay
+from lendstack.servicing import Loan, LoanStatus, ServicingError, book, disburse, expected_balances, prepay
 from lendstack.servicing.loan import SUBLEDGER_CODES
+from tests.servicing.servicing_strategies import close_days as run_to
 
 A = AccountCode
 
@@ -22,14 +23,6 @@ def start(product: LoanProduct, amount_minor: int, term: int, on: date) -> tuple
     return out.loan, list(out.entries)
 
 
-def run_to(loan: Loan, entries: list[JournalEntry], day: date) -> Loan:
-    assert loan.accrued_through is not None
-    d = loan.accrued_through + timedelta(days=1)
-    while d <= day:
-        out = eod_one(loan, d)
-        loan, d = out.loan, d + timedelta(days=1)
-        entries += out.entries
-    return loan
 
 
 def fee_income(entries: list[JournalEntry]) -> int:

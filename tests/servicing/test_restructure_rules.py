@@ -13,9 +13,10 @@ import pytest
 from lendstack.ledger import AccountCode, EntryKind, JournalEntry, apply_entries
 from lendstack.money import Money
 from lendstack.products import LoanProduct, get_product
-from lendstack.servicing import FiveTier, Loan, ServicingError, book, disburse, eod_one, expected_balances, repay
+from lendstack.servicing import FiveTier, Loan, ServicingError, book, disburse, expected_balances, repay
 from lendstack.servicing.loan import SUBLEDGER_CODES
 from lendstack.servicing.restructure import restructure
+from tests.servicing.servicing_strategies import close_days as run_to
 
 A = AccountCode
 ON = date(2026, 1, 31)
@@ -30,14 +31,6 @@ def start(on: date = ON) -> tuple[Loan, list[JournalEntry]]:
     return out.loan, list(out.entries)
 
 
-def run_to(loan: Loan, entries: list[JournalEntry], day: date) -> Loan:
-    assert loan.accrued_through is not None
-    d = loan.accrued_through + timedelta(days=1)
-    while d <= day:
-        out = eod_one(loan, d)
-        loan, d = out.loan, d + timedelta(days=1)
-        entries += out.entries
-    return loan
 
 
 def sub_ledger(entries: list[JournalEntry], loan: Loan) -> dict[object, int]:

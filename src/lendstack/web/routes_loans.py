@@ -8,7 +8,7 @@ The loan page charts DPD over the loan's life (ECharts, with the same points as 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -225,36 +225,36 @@ async def disburse(loan_id: str, request: Request) -> Response:
     return RedirectResponse(f"/console/loans/{loan_id}?flash=disbursed", status_code=303)
 
 
-@router.post("/console/loans/{loan_id}/refund")
-async def refund(loan_id: str, request: Request) -> Response:
-    """Pay money held in suspense back to the borrower (up to the suspense balance)."""
+AmountCommand = Callable[[Engine, str, date | None, Money, str], dict[str, Any]]
+
+
+async def _amount_form(request: Request, loan_id: str, form_name: str, command: AmountCommand,
+                       flash: str) -> Response:
+    """A form that moves an amount on the business date (refund, recover): fields `<form>_amount`,
+    `<form>_key` and `<form>_on`; an error goes back under that form, nothing written."""
     form = await request.form()
     values = _typed_values(form)
     engine = engine_of(request)
     try:
-        amount = _form_amount(engine, loan_id, form, "refund_amount")
-        key = form_text(form, "refund_key", required=True, length_max=64)
-        on = await run_in_threadpool(_value_date, engine, form_text(form, "refund_on", length_max=10))
-        await run_in_threadpool(refund_loan, engine, loan_id, on, amount, f"console-refund-{key}")
+        amount = _form_amount(engine, loan_id, form, f"{form_name}_amount")
+        key = form_text(form, f"{form_name}_key", required=True, length_max=64)
+        on = await run_in_threadpool(_value_date, engine, form_text(form, f"{form_name}_on", length_max=10))
+        await run_in_threadpool(command, engine, loan_id, on, amount, f"console-{form_name}-{key}")
     except MONEY_ERRORS as exc:
-        return _loan_page(request, loan_id, error=_error(exc, "refund"), values=values, status_code=422)
-    return RedirectResponse(f"/console/loans/{loan_id}?flash=refunded", status_code=303)
+        return _loan_page(request, loan_id, error=_error(exc, form_name), values=values, status_code=422)
+    return RedirectResponse(f"/console/loans/{loan_id}?flash={flash}", status_code=303)
+
+
+@router.post("/console/loans/{loan_id}/refund")
+async def refund(loan_id: str, request: Request) -> Response:
+    """Pay money held in suspense back to the borrower (up to the suspense balance)."""
+    return await _amount_form(request, loan_id, "refund", refund_loan, "refunded")
 
 
 @router.post("/console/loans/{loan_id}/recover")
 async def recover(loan_id: str, request: Request) -> Response:
     """Cash collected on a written-off loan (核销后收回)."""
-    form = await request.form()
-    values = _typed_values(form)
-    engine = engine_of(request)
-    try:
-        amount = _form_amount(engine, loan_id, form, "recover_amount")
-        key = form_text(form, "recover_key", required=True, length_max=64)
-        on = await run_in_threadpool(_value_date, engine, form_text(form, "recover_on", length_max=10))
-        await run_in_threadpool(recover_loan, engine, loan_id, on, amount, f"console-recover-{key}")
-    except MONEY_ERRORS as exc:
-        return _loan_page(request, loan_id, error=_error(exc, "recover"), values=values, status_code=422)
-    return RedirectResponse(f"/console/loans/{loan_id}?flash=recovered", status_code=303)
+    return await _amount_form(request, loan_id, "recover", recover_loan, "recovered")
 
 
 @router.post("/console/loans/{loan_id}/reverse")
