@@ -159,3 +159,19 @@ def test_the_eod_date_names_date_and_a_gap_of_more_than_ten_years_is_refused(eng
         run_eod(engine, ON + timedelta(days=4_000), hooks=False)
     assert err.value.field == "date"
     assert business_date(engine) == ON
+
+
+@pytest.mark.parametrize("day", [date(1, 1, 1), date(1989, 12, 31), date(2201, 1, 1), date(9999, 12, 31)])
+def test_a_book_does_not_open_on_an_implausible_date(engine: Engine, day: date) -> None:
+    before = counts(engine)
+    with pytest.raises(ServicingError) as err:
+        open_book(engine, day)
+    assert err.value.field == "business_date"
+    with pytest.raises(ServicingError) as err:
+        book_loan(engine, loan_id="L1", product="consumer_cny_12m", amount=Money(1_200_000, CNY), term=12,
+                  key="b", on=day)
+    assert err.value.field == "on"
+    with pytest.raises(ServicingError) as err:
+        run_eod(engine, day, hooks=False)
+    assert err.value.field == "date"
+    assert counts(engine) == before and business_date(engine) is None

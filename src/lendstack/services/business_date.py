@@ -22,6 +22,16 @@ from sqlalchemy import Engine
 from lendstack.servicing import ServicingError
 from lendstack.store import UnitOfWork
 
+# A book opens on a plausible day: a year like 0001 or 9999 is a typo that would date everything after it.
+OPEN_YEARS = range(1990, 2201)
+
+
+def check_opening(day: date, field: str) -> date:
+    if day.year not in OPEN_YEARS:
+        raise ServicingError(field, f"{day} is not a plausible first business date (years {OPEN_YEARS.start}.."
+                                    f"{OPEN_YEARS.stop - 1})")
+    return day
+
 
 def business_date(engine: Engine) -> date | None:
     with UnitOfWork(engine) as uow:
@@ -36,6 +46,7 @@ def last_closed_day(engine: Engine) -> date | None:
 
 def open_book(engine: Engine, day: date) -> dict[str, Any]:
     """Give a new book its business date; the same date again is a no-op, another one is refused."""
+    check_opening(day, "business_date")
     with UnitOfWork(engine) as uow:
         current = uow.book.business_date(lock="update")
         if current is None:
@@ -52,7 +63,7 @@ def dated(uow: UnitOfWork, on: date | None, field: str = "on") -> date:
     business date when `on` is left out; a new book is opened on `on`. Anything else is refused."""
     current = uow.book.business_date(lock="share")
     if current is None:
-        first = on or datetime.now(UTC).date()  # a live book's first command, undated: today
+        first = check_opening(on or datetime.now(UTC).date(), field)  # undated: a live book opens today
         uow.book.open(first)
         return first
     if on is None or on == current:

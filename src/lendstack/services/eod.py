@@ -28,6 +28,7 @@ from lendstack.ledger import AccountCode, EntryKind
 from lendstack.monitoring.collections import Strategy, load_strategy
 from lendstack.monitoring.early_warning import IndicatorSet, load_indicators
 from lendstack.services import collections, early_warning, monitoring
+from lendstack.services.business_date import check_opening
 from lendstack.services.loans import record
 from lendstack.servicing import DEFAULT_AGING, AgingPolicy, ServicingError, eod_one
 from lendstack.servicing.commands import CATCH_UP_DAYS_MAX
@@ -84,7 +85,8 @@ def run_eod(
     day after `through`. A book without a business date is opened on `through`. A `through` before
     the business date is already closed: nothing to do."""
     with UnitOfWork(engine) as uow:
-        first = uow.book.business_date() or through
+        current = uow.book.business_date()
+    first = current or check_opening(through, "date")
     if (through - first).days >= CATCH_UP_DAYS_MAX:
         raise ServicingError("date", f"{through} is more than {CATCH_UP_DAYS_MAX} days after the business date "
                                      f"{first}")
