@@ -110,3 +110,10 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 @pytest.fixture
 def uow(engine: Engine) -> Callable[[], UnitOfWork]:
     return lambda: UnitOfWork(engine)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _server_key_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Webhook secrets are sealed under a server key (lendstack.secretbox), whose default file is in
+    ~/.config: the tests' key is made in a temporary folder instead (subprocesses inherit it)."""
+    os.environ.setdefault("LENDSTACK_SECRET_KEY_FILE", str(tmp_path_factory.mktemp("server-key") / "secret.key"))

@@ -82,8 +82,9 @@ def test_a_failure_after_the_decision_rolls_everything_back(app_client: tuple[Te
     failed = client.post("/v1/applications", json=documents[1], headers=auth(token, "fails"))
     assert failed.status_code == 500
     # The decision, its application, snapshots, status history, outbox event and idempotency record
-    # were all in the rolled-back transaction: nothing is half-stored.
-    assert _counts(engine) == before
+    # were all in the rolled-back transaction: nothing is half-stored. The failed call itself leaves
+    # one audit row, written by the middleware after the rollback (issue 12: failures are audited).
+    assert _counts(engine) == before | {"api_audit": before["api_audit"] + 1}
     monkeypatch.undo()
     retried = client.post("/v1/applications", json=documents[1], headers=auth(token, "fails"))
     assert retried.status_code == 201, retried.text  # the retry decides it for real, once

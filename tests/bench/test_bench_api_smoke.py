@@ -14,7 +14,8 @@ from lendstack.services.models import ensure_default_model
 FAST_GBM = {"n_estimators": 60, "learning_rate": 0.1, "early_stopping_rounds": 10, "n_jobs": 1}
 KEYS = ("rps_at_saturation", "ms_p50_at_20rps", "ms_p99_at_20rps", "ms_p50_at_saturation", "ms_p99_at_saturation",
         "errors_at_20rps", "errors_at_saturation", "rps_achieved_at_20rps", "requests_at_20rps", "decisions_stored",
-        "server_cpu_ms_per_request", "load_average_1m", "cpus")
+        "server_cpu_ms_per_request", "load_average_1m", "cpus", "ms_p99_under_login_flood",
+        "p99_ratio_under_login_flood", "p99_ratio_target_under_login_flood", "login_flood_attempts")
 
 
 def test_bench_api_runs_small(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -25,6 +26,8 @@ def test_bench_api_runs_small(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     monkeypatch.setenv("LENDSTACK_BENCH_API_RPS", "20")
     monkeypatch.setenv("LENDSTACK_BENCH_API_SECONDS", "2")
     monkeypatch.setenv("LENDSTACK_BENCH_API_SATURATION_SECONDS", "2")
+    monkeypatch.setenv("LENDSTACK_BENCH_API_FLOOD_SECONDS", "2")
+    monkeypatch.setenv("LENDSTACK_BENCH_API_FLOOD_LOOPS", "2")
     monkeypatch.setenv("LENDSTACK_BENCH_API_USERS", "4")
     monkeypatch.setenv("LENDSTACK_BENCH_API_WARMUP", "5")
     result = api.run(progress=False)
@@ -37,3 +40,7 @@ def test_bench_api_runs_small(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     # The server really did the work: a decision costs CPU, and not absurdly much of it.
     assert 0.1 < result["server_cpu_ms_per_request"] < 1000, result["server_cpu_ms_per_request"]
     assert result["server"] == "uvicorn, 1 worker"
+    # The login flood ran against the console while the paced load was served without an error.
+    assert result["errors_under_login_flood"] == 0 and result["ok_under_login_flood"] >= 10
+    assert result["login_flood_attempts"] > 0 and result["p99_ratio_target_under_login_flood"] == 3.0
+    assert result["p99_ratio_under_login_flood"] > 0

@@ -115,7 +115,8 @@ def test_review_queue_records_every_action(engine: Engine, sample: pl.DataFrame,
     with pytest.raises(ReviewError, match="already reviewed"):
         resolve_review(engine, referred.application_id, "decline", by="bob", note="late")
     booked = accept_offer(engine, referred.application_id, TODAY, key="accept-counter")
-    assert get_loan(engine, booked["loan_id"]).loan_id == f"L-{referred.application_id}"
+    assert get_loan(engine, booked["loan_id"]).loan_id == booked["loan_id"]
+    assert referred.application_id not in booked["loan_id"]  # random, not derived: outsiders cannot guess it
 
 
 def test_accept_offer_books_the_loan(engine: Engine, sample: pl.DataFrame, small_model: ScoringModel) -> None:

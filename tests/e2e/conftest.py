@@ -183,7 +183,8 @@ def console(book: Book, live_server: Callable[..., str]) -> str:
     """The whole site (API + console) over the seeded book; its base URL."""
     from lendstack.web.site import create_site
 
-    return live_server(create_site(book.engine, registry_dir=book.registry_dir), "/login")
+    # The live server is plain http on loopback: opt in explicitly, as `make demo` does.
+    return live_server(create_site(book.engine, registry_dir=book.registry_dir, secure_cookies=False), "/login")
 
 
 # --------------------------------------------------------------------------- the browser

@@ -249,7 +249,9 @@ def _accept_and_disburse(page: Page, base_url: str, book: Book, application_id: 
     page.goto(f"{base_url}/console/applications/{application_id}")
     expect(page.get_by_test_id("status").first).to_have_text(EN["status.approved"])
     page.get_by_test_id("accept-offer").click()
-    loan_id = f"L-{application_id}"
+    expect(page).to_have_url(re.compile(r"/console/loans/LN-[0-9a-f]+\?flash=booked$"))  # a random loan id
+    with UnitOfWork(book.engine) as uow:
+        loan_id = ApplicationRepository(uow.connection).loan_id(application_id)
     expect(page).to_have_url(f"{base_url}/console/loans/{loan_id}?flash=booked")
     expect(page.get_by_test_id("loan-status")).to_have_text(EN["loan_status.approved"])
     # Money moves on the book's business date: the form offers it, and a back-dated value date (a day

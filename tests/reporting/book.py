@@ -43,6 +43,7 @@ class BookFacts:
     model_version: str
     decided: list[dict[str, Any]] = field(default_factory=list)  # acting: application_id, outcome, pd, gender, arm
     behaviour: dict[str, str] = field(default_factory=dict)  # loan_id → behaviour
+    application_of: dict[str, str] = field(default_factory=dict)  # loan_id → application_id (loan ids are random)
 
 
 def documents() -> list[dict[str, Any]]:
@@ -70,8 +71,8 @@ def build_book(engine: Engine, registry: Path) -> BookFacts:
     approved = sorted((d for d in facts.decided if d["outcome"] == "approve"), key=lambda d: d["pd"])
     assert len(approved) >= 8, f"the sample approves too few: {len(approved)}"
     for rank, d in enumerate(approved):
-        accept_offer(engine, d["application_id"], D0, f"accept-{d['application_id']}")
-        loan_id = f"L-{d['application_id']}"
+        loan_id = str(accept_offer(engine, d["application_id"], D0, f"accept-{d['application_id']}")["loan_id"])
+        facts.application_of[loan_id] = d["application_id"]
         disburse_loan(engine, loan_id, D0, f"disburse-{loan_id}")
         facts.behaviour[loan_id] = BEHAVIOURS[rank % len(BEHAVIOURS)]
     _live_through(facts)

@@ -67,7 +67,7 @@ def matured(book: BookFacts) -> tuple[list[float], list[int]]:
     by_app = {d["application_id"]: d for d in book.decided}
     for loan_id, behaviour in sorted(book.behaviour.items()):
         if behaviour in ("prepaid", "written_off"):
-            pds.append(by_app[loan_id.removeprefix("L-")]["pd"])
+            pds.append(by_app[book.application_of[loan_id]]["pd"])
             bad.append(int(behaviour == "written_off"))
     return pds, bad
 
@@ -122,8 +122,8 @@ def test_fairness_report_by_gender(book: BookFacts) -> None:
 
 
 def _matured_by_app(book: BookFacts) -> tuple[list[str], list[int]]:
-    apps = [k.removeprefix("L-") for k, v in sorted(book.behaviour.items()) if v in ("prepaid", "written_off")]
-    return apps, [int(book.behaviour[f"L-{a}"] == "written_off") for a in apps]
+    loans = [k for k, v in sorted(book.behaviour.items()) if v in ("prepaid", "written_off")]
+    return [book.application_of[k] for k in loans], [int(book.behaviour[k] == "written_off") for k in loans]
 
 
 def _gender(book: BookFacts, application_id: str) -> str:

@@ -342,13 +342,22 @@ def _decision(application_id: str, pd: str, now: datetime) -> dict[str, Any]:
 
 
 def test_alerts_and_origination_pd_raise_the_roll_probability(engine: Engine) -> None:
+    from lendstack.origination import parse_application
+    from lendstack.sim import generate_applications, to_application_json
+    from lendstack.store.origination_repo import ApplicationRepository
+
     book(engine, {"P0": 12_000, "P1": 12_000, "L-RISKY": 12_000, "L-SAFE": 12_000})
     now = datetime.now(UTC)
+    rows = generate_applications(2, seed=9).iter_rows(named=True)
     with UnitOfWork(engine) as uow:
         uow.connection.execute(insert(ew_alerts).values(
             alert_id="ew_test", loan_id="P1", indicator="revenue_drop", severity="high", as_of=ON, evidence={},
             actions=["call"], status="open", assignee="", history=[], created_at=now, updated_at=now))
-        # loans booked from an application are "L-<application id>"; the acting decision holds the PD
+        # loans booked from an application lead back to it (here by the rule before migration 0014,
+        # "L-<application id>"); the acting decision holds the PD
+        for application_id, row in zip(("RISKY", "SAFE"), rows, strict=True):
+            document = {**to_application_json(row), "application_id": application_id}
+            ApplicationRepository(uow.connection).add(parse_application(document, today=date(2030, 1, 1)))
         uow.connection.execute(insert(decisions), [_decision("RISKY", "0.30", now), _decision("SAFE", "0.01", now)])
     close_days(engine, OVERDUE_DAY)
     col.run(engine, OVERDUE_DAY)
@@ -383,7 +392,7 @@ def test_other_channels_plug_in(overdue_book: Engine) -> None:
 def test_messages_go_out_in_the_borrowers_language(engine: Engine) -> None:
     """An applicant who stated a language is written to in it; the others in the strategy's default."""
     from lendstack.origination import parse_application
-    from lendstack.services.naming import loan_id_of
+    from lendstack.services.naming import loan_id_for
     from lendstack.sim import generate_applications, to_application_json
     from lendstack.store.origination_repo import ApplicationRepository
 
@@ -393,7 +402,7 @@ def test_messages_go_out_in_the_borrowers_language(engine: Engine) -> None:
         repo = ApplicationRepository(uow.connection)
         for document in documents:  # the second states nothing
             repo.add(parse_application(document, today=date(2030, 1, 1)))
-    english, unstated = (loan_id_of(d["application_id"]) for d in documents)
+    english, unstated = (loan_id_for(d["application_id"], "") for d in documents)  # booked under the old rule
     book(engine, {english: 12_000, unstated: 12_000, "L9": 12_000})  # L9: booked without an application
     close_days(engine, OVERDUE_DAY)
     col.run(engine, OVERDUE_DAY)

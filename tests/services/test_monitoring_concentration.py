@@ -46,8 +46,7 @@ def _book_through_decisions(engine: Engine, registry: Path) -> dict[str, dict[st
         decision = decide_application(engine, doc, model=model, today=D0)
         if decision.outcome != "approve":
             continue
-        accept_offer(engine, decision.application_id, D0, f"accept-{decision.application_id}")
-        loan_id = f"L-{decision.application_id}"
+        loan_id = str(accept_offer(engine, decision.application_id, D0, f"accept-{decision.application_id}")["loan_id"])
         disburse_loan(engine, loan_id, D0, f"disburse-{loan_id}")
         booked[loan_id] = doc["applicant"]
         if len(booked) == APPROVALS:

@@ -3,6 +3,7 @@ per-username throttle, idle and absolute session expiry, logout, demo users (ide
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -61,10 +62,14 @@ def test_create_user_refuses_bad_input_naming_the_field(engine: Engine, username
     assert _count(engine, staff_users) == 0 and _count(engine, api_audit) == 0
 
 
+# 256 characters of varied text (the password rule refuses a repeated character or unit).
+LONGEST_PASSWORD = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(4))
+
+
 def test_create_user_boundaries_and_duplicate(engine: Engine) -> None:
-    made = staff.create_user(engine, "abc", "x" * 12, "auditor", display_name="A. Auditor")  # both minimums
+    made = staff.create_user(engine, "abc", "Kx9-travel#2", "auditor", display_name="A. Auditor")  # both minimums
     assert made["username"] == "abc" and made["role"] == "auditor"
-    staff.create_user(engine, "a" * 32, "y" * 256, "admin")  # both maximums
+    staff.create_user(engine, "a" * 32, LONGEST_PASSWORD, "admin")  # both maximums
     with pytest.raises(staff.StaffError) as caught:
         staff.create_user(engine, "abc", PASSWORD, "admin")
     assert caught.value.field == "username"
@@ -72,7 +77,7 @@ def test_create_user_boundaries_and_duplicate(engine: Engine) -> None:
     with engine.connect() as conn:
         stored = conn.execute(select(staff_users.c.password_hash).where(staff_users.c.username == "abc")).scalar_one()
         audited = conn.execute(select(api_audit.c.key_id, api_audit.c.path)).all()
-    assert stored.startswith("$argon2id$") and "x" * 12 not in stored
+    assert stored.startswith("$argon2id$") and "Kx9-travel#2" not in stored
     assert ("cli", "staff_users/abc") in [tuple(r) for r in audited]
     assert [u["username"] for u in staff.list_users(engine)] == ["a" * 32, "abc"]
 

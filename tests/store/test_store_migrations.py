@@ -10,7 +10,7 @@ from lendstack.store.db import downgrade, upgrade
 from lendstack.store.tables import metadata
 
 TABLES = {"journal_entries", "postings", "ledger_balances", "outbox", "idempotency_keys", "loans", "installments"}
-HEAD = "0013"
+HEAD = "0015"
 
 
 def _tables(engine: Engine) -> set[str]:

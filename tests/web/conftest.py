@@ -49,7 +49,8 @@ def documents() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def site(engine: Engine, registry_dir: Path) -> Iterator[TestClient]:
-    client = TestClient(create_site(engine, registry_dir=registry_dir))
+    # https: the console's cookies are Secure by default (plain http is an explicit opt-in, see site.py).
+    client = TestClient(create_site(engine, registry_dir=registry_dir), base_url="https://testserver")
     yield client
     client.close()
 
@@ -67,7 +68,7 @@ def login_as(engine: Engine, registry_dir: Path) -> Iterator[Login]:
         staff.create_user(engine, username, "correct horse battery", role)
         user = staff.get_user(engine, username)
         assert user is not None
-        client = TestClient(create_site(engine, registry_dir=registry_dir))
+        client = TestClient(create_site(engine, registry_dir=registry_dir), base_url="https://testserver")
         client.cookies.set(SESSION_COOKIE, staff.start_session(engine, user))
         clients.append(client)
         return client

@@ -28,19 +28,19 @@ def test_login_ok_sets_a_hardened_cookie_and_opens_pages(site: TestClient, engin
     response = _login(site, "alice", PASSWORD)
     assert response.status_code == 303 and response.headers["location"] == "/console/loans"  # type: ignore[attr-defined]
     cookie = response.headers["set-cookie"]  # type: ignore[attr-defined]
-    assert "ls_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    assert "ls_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
     page = site.get("/console/loans")
     assert page.status_code == 200 and 'data-testid="whoami"' in page.text
 
 
-def test_secure_cookies_when_configured(engine: Engine, registry_dir: object) -> None:
+def test_plain_http_cookies_only_when_asked_for(engine: Engine, registry_dir: object) -> None:
     from lendstack.web import create_site
 
     staff.create_user(engine, "alice", PASSWORD, "admin")
-    client = TestClient(create_site(engine, registry_dir=registry_dir, secure_cookies=True),  # type: ignore[arg-type]
-                        base_url="https://testserver")
+    client = TestClient(create_site(engine, registry_dir=registry_dir, secure_cookies=False),  # type: ignore[arg-type]
+                        base_url="http://testserver")
     response = _login(client, "alice", PASSWORD)
-    assert "Secure" in response.headers["set-cookie"]  # type: ignore[attr-defined]
+    assert response.status_code == 303 and "Secure" not in response.headers["set-cookie"]  # type: ignore[attr-defined]
 
 
 def test_bad_password_shows_an_error_and_sets_no_session(site: TestClient, engine: Engine) -> None:

@@ -2,16 +2,81 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
+from pydantic import AfterValidator, BeforeValidator, Field, StrictInt, WithJsonSchema
 from sqlalchemy import Engine
 
-from lendstack.money.money import format_minor
+from lendstack.money.currency import CURRENCIES
+from lendstack.money.money import AMOUNT_MINOR_MAX, format_minor
 
 LIMIT_MAX = 200
+# Far beyond any book we page through, far below a 64-bit OFFSET (2^63 made the database raise: a 500).
+OFFSET_MAX = 10**9
+DATE_YEAR_MIN, DATE_YEAR_MAX = 1900, 2200  # dates outside are typos, and date arithmetic on them overflows
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The same bounds, published: a client (and schemathesis) can tell a date we take from one we refuse.
+DATE_PATTERN = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$"
+JSON_DEPTH_MAX = 16  # free-form JSON (post-loan payloads)
+JSON_INT_MAX = 2**53  # the largest integer every JSON reader keeps exactly
+
+
+def _iso_date(value: object) -> object:
+    # pydantic's lax mode reads an integer as a Unix timestamp (as_of=0 was 1970-01-01) and accepts
+    # datetimes with a zero time: a date is exactly YYYY-MM-DD.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+def _plausible_year(value: date) -> date:
+    if not DATE_YEAR_MIN <= value.year <= DATE_YEAR_MAX:
+        raise ValueError(f"must be between {DATE_YEAR_MIN}-01-01 and {DATE_YEAR_MAX}-12-31")
+    return value
+
+
+def _finite_json(value: Any, depth: int = 0) -> Any:
+    # Python's json parser accepts NaN and Infinity, and Python ints are unbounded: neither can be stored
+    # or compared safely. Depth is bounded too (the body limit bounds the size).
+    if depth > JSON_DEPTH_MAX:
+        raise ValueError(f"nested deeper than {JSON_DEPTH_MAX} levels")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite (no NaN or Infinity)")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > JSON_INT_MAX:
+        raise ValueError(f"integers must be within +-{JSON_INT_MAX}")
+    if isinstance(value, dict):
+        for item in value.values():
+            _finite_json(item, depth + 1)
+    if isinstance(value, list):
+        for item in value:
+            _finite_json(item, depth + 1)
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_plausible_year),
+                    WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN})]
+MinorAmount = Annotated[StrictInt, Field(gt=0, le=AMOUNT_MINOR_MAX, description="minor units (fen, cents)")]
+MinorFee = Annotated[StrictInt, Field(ge=0, le=AMOUNT_MINOR_MAX, description="minor units (fen, cents)")]
+
+
+def _known_currency(code: str) -> str:
+    if code not in CURRENCIES:
+        raise ValueError(f"unknown currency; known: {', '.join(sorted(CURRENCIES))}")
+    return code
+
+
+# The list of codes is in the contract: a schema-valid code is one the books take.
+CurrencyCode = Annotated[str, AfterValidator(_known_currency),
+                         WithJsonSchema({"type": "string", "enum": sorted(CURRENCIES)})]
+FiniteJson = Annotated[dict[str, Any], AfterValidator(_finite_json)]
 
 
 def engine_of(request: Request) -> Engine:
@@ -38,7 +103,9 @@ async def _engine(request: Request) -> Engine:
     return engine_of(request)
 
 
-async def _page(limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> Page:
+async def _page(limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 50,
+                offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0) -> Page:
+    assert 1 <= limit <= LIMIT_MAX and 0 <= offset <= OFFSET_MAX
     return Page(limit, offset)
 
 

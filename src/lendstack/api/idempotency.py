@@ -94,12 +94,13 @@ def replay_of(engine: Engine, principal: Principal, key: str, digest: str) -> JS
 
 
 def replayable(engine: Engine, principal: Principal, key: str, method: str, path: str, body: Any,
-               run: Callable[[], tuple[int, Any]]) -> JSONResponse:
-    """Replay the first response for this key, or run the command and keep its (successful) response."""
+               run: Callable[[], tuple[int, Any]], *, kept: Callable[[Any], Any] | None = None) -> JSONResponse:
+    """Replay the first response for this key, or run the command and keep its (successful) response.
+    `kept` makes what is stored for the replay from the response (e.g. without a secret in it)."""
     digest = _hash(method, path, body)
     replayed = replay_of(engine, principal, key, digest)
     if replayed is not None:
         return replayed
     status, response = run()
-    _remember(engine, principal, key, method, path, digest, status, response)
+    _remember(engine, principal, key, method, path, digest, status, kept(response) if kept else response)
     return JSONResponse(response, status_code=status)

@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 
+from lendstack import text
 from lendstack.api.permissions import PARTNER, ROLES
 from lendstack.store.db import read_only
 from lendstack.store.tables_api import api_keys
@@ -33,6 +34,8 @@ from lendstack.store.tables_api import api_keys
 PREFIX = "lsk_"
 AUTH_CACHE_TTL_S = 2.0  # the bound on how long another process's revocation can go unseen
 AUTH_CACHE_KEYS_MAX = 1_000  # valid keys held; the least recently used is dropped first
+LABEL_LENGTH_MAX = 200  # a note on who holds the key
+PARTNER_ID_LENGTH_MAX = 64
 _revocations = itertools.count(1)  # bumped by every revoke_key in this process
 _generation = [0]  # the last value taken from _revocations
 
@@ -71,6 +74,11 @@ def create_key(engine: Engine, role: str, *, partner_id: str = "", label: str = 
         raise KeyError_("role", f"must be one of {', '.join(ROLES)}, got {role!r}")
     if (role == PARTNER) != bool(partner_id):
         raise KeyError_("partner_id", "a partner key needs a partner id, and only a partner key has one")
+    try:  # shown to admins in key lists and the audit report
+        label = text.clean_name(label, field="label", length_max=LABEL_LENGTH_MAX)
+        partner_id = text.clean_name(partner_id, field="partner_id", length_max=PARTNER_ID_LENGTH_MAX)
+    except text.TextError as exc:
+        raise KeyError_(exc.field, exc.message) from None
     key_id = "k_" + secrets.token_hex(6)
     token = PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:

@@ -5,9 +5,10 @@ point its user at it. Domain errors carry `.field`; we map them here, in one pla
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,7 +26,8 @@ from lendstack.store.loan_repo import ConcurrentUpdate
 MEDIA_TYPE = "application/problem+json"
 BODY_LIMIT_BYTES = 64 * 1024
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-           409: "Conflict", 413: "Payload too large", 422: "Unprocessable content", 500: "Internal server error"}
+           409: "Conflict", 413: "Payload too large", 422: "Unprocessable content", 429: "Too many requests",
+           500: "Internal server error"}
 DOMAIN_ERRORS = (ApplicationError, DecisionInputError, MoneyError, ServicingError, ReviewError)
 
 
@@ -102,14 +104,24 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(conflict, _conflict)
 
 
+# How a refusal made before the audit middleware is answered (api/security.py refuse_outside: counted
+# per client and audited); by default it is simply sent.
+RefuseHook = Callable[[Scope, Receive, Send, Response], Awaitable[None]]
+
+
+async def _send_only(scope: Scope, receive: Receive, send: Send, response: Response) -> None:
+    await response(scope, receive, send)
+
+
 class BodyLimit:
     """Refuse bodies over BODY_LIMIT_BYTES with 413 before any route (or auth lookup) sees them.
 
     The body is read here, up to the limit, and replayed to the app: chunked uploads without a
-    Content-Length cannot slip past."""
+    Content-Length cannot slip past. The 413 goes through `refuse`, so it is audited like any
+    other refused change."""
 
-    def __init__(self, app: ASGIApp, limit: int = BODY_LIMIT_BYTES) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int = BODY_LIMIT_BYTES, refuse: RefuseHook = _send_only) -> None:
+        self.app, self.limit, self.refuse = app, limit, refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,7 +154,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(413, "payload-too-large", f"the body is over {self.limit} bytes", "body")
-        await response(scope, receive, send)
+        await self.refuse(scope, receive, send, response)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -11,6 +11,8 @@ Configuration: `RateLimits(...)` in code, or LENDSTACK_API_RATE_LIMITS="partner=
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import math
 import os
 import threading
@@ -19,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lendstack.api.permissions import ADMIN, AUDITOR, COLLECTIONS, CREDIT, PARTNER, RISK
@@ -103,6 +106,7 @@ def _parse_entry(entry: str) -> tuple[str, Rate]:
 class _Bucket:
     tokens: float
     updated_s: float
+    refused: bool = False  # ClientLimiter: its last call was refused (an episode of refusals is under way)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +114,21 @@ class Verdict:
     allowed: bool
     retry_after_s: int  # 0 when allowed
     remaining: int  # whole tokens left after this request
+    # ClientLimiter only: this refusal starts an episode (the bucket allowed its last call). Only such
+    # refusals are audited: rows then come at most at the rate the buckets allow calls, not at the flood's.
+    first_refused: bool = False
+
+
+def _refill(bucket: _Bucket, rate: Rate, now_s: float) -> None:
+    # A clock that steps back (it should not: monotonic) must not drain or overfill the bucket.
+    elapsed_s = max(0.0, now_s - bucket.updated_s)
+    bucket.tokens = min(float(rate.burst), bucket.tokens + elapsed_s * rate.rate_per_s)
+    bucket.updated_s = now_s
+
+
+def _wait_s(bucket: _Bucket, rate: Rate) -> int:
+    """Whole seconds until the bucket holds one token again (at least 1: Retry-After is whole seconds)."""
+    return max(1, math.ceil((1.0 - bucket.tokens) / rate.rate_per_s))
 
 
 class RateLimiter:
@@ -131,16 +150,12 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             bucket = self._bucket(key_id, rate, now)
-            # A clock that steps back (it should not: monotonic) must not drain or overfill the bucket.
-            elapsed_s = max(0.0, now - bucket.updated_s)
-            bucket.tokens = min(float(rate.burst), bucket.tokens + elapsed_s * rate.rate_per_s)
-            bucket.updated_s = now
+            _refill(bucket, rate, now)
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0
                 assert 0.0 <= bucket.tokens <= rate.burst
                 return Verdict(True, 0, int(bucket.tokens))
-            wait_s = (1.0 - bucket.tokens) / rate.rate_per_s
-            return Verdict(False, max(1, math.ceil(wait_s)), 0)
+            return Verdict(False, _wait_s(bucket, rate), 0)
 
     def _bucket(self, key_id: str, rate: Rate, now: float) -> _Bucket:
         bucket = self._buckets.get(key_id)
@@ -150,6 +165,144 @@ class RateLimiter:
         while len(self._buckets) >= self.limits.keys_max:  # bounded: runs at most once per new key
             self._buckets.popitem(last=False)
         bucket = self._buckets[key_id] = _Bucket(float(rate.burst), now)
+        return bucket
+
+
+# --- limits per client address, before anyone is authenticated ---------------------------------------
+# A flood from the internet has no key to count by: it is counted by the address it comes from (the
+# real peer, or what a trusted proxy says: api/proxies.py), and all addresses together have one bucket
+# too, so many addresses cannot add up to an unbounded load. Answers come from memory: a refused call
+# costs no hashing and no database work.
+
+CLIENTS_MAX_DEFAULT = 10_000
+CLIENT_KEY_CHARS_MAX = 64
+
+
+TARPITS_MAX = 512  # refused calls held at once (each an idle coroutine and its connection)
+TARPIT_S_MAX = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    per_client: Rate
+    overall: Rate  # every client together
+    clients_max: int = CLIENTS_MAX_DEFAULT  # buckets kept; the least recently used is evicted
+    # A refused call is held this long at most (and no longer than its Retry-After) before its 429:
+    # see ClientLimiter.tarpit. 0: answered at once.
+    tarpit_s_max: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.clients_max <= 10_000_000):
+            raise RateLimitConfigError("clients_max", f"must be in [1, 10000000], got {self.clients_max}")
+        if not (0.0 <= self.tarpit_s_max <= TARPIT_S_MAX):
+            raise RateLimitConfigError("tarpit_s_max", f"must be in [0, {TARPIT_S_MAX:g}], got {self.tarpit_s_max}")
+
+
+# POST /login: each attempt costs an argon2 verification (tens of ms of CPU on purpose). A person
+# needs a few attempts (a username locks after 5 failures anyway): 10 back to back, then one every
+# 5 s per address, and one a second over all addresses (burst 10), so a login flood takes at most
+# about one hash's worth of CPU a second from everyone else (and that at a lower priority:
+# services/staff.py). The price: a flood from many addresses can make staff wait to log in; it
+# cannot stall the API.
+# Throttled attempts are held up to 5 s before their 429 (the tarpit): a script that loops on the
+# login page is slowed to a few attempts a second at no CPU cost; answered at once, 6 such loops sent
+# ~360 attempts/s and their 429 pages alone took the CPU the API needed (p99 ×36).
+LOGIN_LIMITS = ClientLimits(per_client=Rate(0.2, 10), overall=Rate(1.0, 10), tarpit_s_max=5.0)
+# Refused calls (401, 403, 413) of the API and the console: each may cost a key or session lookup and
+# an audit row. A client that keeps being refused is answered 429 from memory.
+REFUSAL_LIMITS = ClientLimits(per_client=Rate(1.0, 30), overall=Rate(50.0, 500), tarpit_s_max=2.0)
+
+
+def client_key(host: str) -> str:
+    """The bucket of an address: IPv6 by its /64 (one subscriber gets a whole /64, so single addresses
+    would cost an attacker nothing), IPv4 by the address; anything else (a unix socket, a test client)
+    by its text, bounded."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:CLIENT_KEY_CHARS_MAX]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # ::ffff:a.b.c.d is the IPv4 client a.b.c.d
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+class ClientLimiter:
+    """A token bucket per client (client_key) and one over all clients. Thread-safe; at most
+    `limits.clients_max` client buckets in memory (the least recently used is evicted: an evicted
+    client starts again with a full bucket, and the overall bucket still bounds the total)."""
+
+    def __init__(self, limits: ClientLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._clients: OrderedDict[str, _Bucket] = OrderedDict()
+        self._overall = _Bucket(float(limits.overall.burst), clock())
+        self._lock = threading.Lock()
+        self._tarpitted = 0
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    async def tarpit(self, verdict: Verdict) -> None:
+        """Hold a refused call for its Retry-After (at most limits.tarpit_s_max) before it is answered.
+        A client that loops on us (the usual flood: a few connections, each sending again as soon as it
+        has an answer) is slowed to our pace, and the wait costs no CPU (an asyncio sleep, nothing held:
+        no lock, no connection, no thread). At most TARPITS_MAX are held at once; past that, answered
+        at once."""
+        delay_s = min(float(verdict.retry_after_s), self.limits.tarpit_s_max)
+        with self._lock:
+            if delay_s <= 0.0 or self._tarpitted >= TARPITS_MAX:
+                return
+            self._tarpitted += 1
+        try:
+            await asyncio.sleep(delay_s)
+        finally:
+            with self._lock:
+                self._tarpitted -= 1
+                assert self._tarpitted >= 0
+
+    def take(self, host: str) -> Verdict:
+        """Take one token from the client's bucket and the overall one, or refuse (taking none)."""
+        return self._verdict(host, take=True)
+
+    def check(self, host: str) -> Verdict:
+        """Whether the client's bucket has a token left, taking none: asked before work that only an
+        outcome will charge for (a key lookup that may end in 401). A refusal still counts as one."""
+        return self._verdict(host, take=False)
+
+    def _verdict(self, host: str, *, take: bool) -> Verdict:
+        limits = self.limits
+        with self._lock:
+            now = self._clock()
+            client = self._client(client_key(host), now)
+            _refill(client, limits.per_client, now)
+            _refill(self._overall, limits.overall, now)
+            if client.tokens < 1.0:
+                return self._refuse(client, limits.per_client)
+            if take and self._overall.tokens < 1.0:
+                return self._refuse(self._overall, limits.overall)
+            if take:
+                client.tokens -= 1.0
+                self._overall.tokens -= 1.0
+                client.refused = self._overall.refused = False
+            assert 0.0 <= client.tokens <= limits.per_client.burst
+            return Verdict(True, 0, int(client.tokens))
+
+    @staticmethod
+    def _refuse(bucket: _Bucket, rate: Rate) -> Verdict:
+        first = not bucket.refused
+        bucket.refused = True
+        return Verdict(False, _wait_s(bucket, rate), 0, first_refused=first)
+
+    def _client(self, key: str, now: float) -> _Bucket:
+        bucket = self._clients.get(key)
+        if bucket is not None:
+            self._clients.move_to_end(key)
+            return bucket
+        while len(self._clients) >= self.limits.clients_max:  # bounded: runs at most once per new client
+            self._clients.popitem(last=False)
+        bucket = self._clients[key] = _Bucket(float(self.limits.per_client.burst), now)
         return bucket
 
 
@@ -171,10 +324,12 @@ class RateLimit:
         if verdict.allowed:
             await self.app(scope, receive, send)
             return
-        rate = self.limiter.limits.rate_of(key_id, str(getattr(principal, "role", "")))
-        response = problem_response(
-            429, "rate-limited", f"over {rate.rate_per_s:g} requests/s (burst {rate.burst}) for this key; "
-            f"retry after {verdict.retry_after_s} s", "Authorization",
-            {"Retry-After": str(verdict.retry_after_s)}, title="Too many requests",
-            retry_after_s=verdict.retry_after_s)
-        await response(scope, receive, send)
+        await key_rate_limited(self.limiter, key_id, str(getattr(principal, "role", "")), verdict)(scope, receive, send)
+
+
+def key_rate_limited(limiter: RateLimiter, key_id: str, role: str, verdict: Verdict) -> JSONResponse:
+    rate = limiter.limits.rate_of(key_id, role)
+    return problem_response(
+        429, "rate-limited", f"over {rate.rate_per_s:g} requests/s (burst {rate.burst}) for this key; "
+        f"retry after {verdict.retry_after_s} s", "Authorization",
+        {"Retry-After": str(verdict.retry_after_s)}, title="Too many requests", retry_after_s=verdict.retry_after_s)

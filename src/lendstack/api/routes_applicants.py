@@ -1,5 +1,6 @@
-"""One applicant and its applications, newest first. A partner sees the applicant only through the
-applications it brought: an applicant with none of them is, to that partner, unknown (404)."""
+"""One applicant and its applications, newest first. A partner names its own applicants (its
+references, routes_origination) and sees only those and the applications it brought with them:
+another partner's applicant, under any id, is to it exactly an unknown id (404)."""
 
 from __future__ import annotations
 
@@ -22,22 +23,24 @@ def applicant(applicant_id: Annotated[str, Path(max_length=128)], request: Reque
     """The applicant (type, segment, region) and a page of its applications (filter by `status`)."""
     principal = principal_of(request)
     a, c = applicants.c, applications.c
-    query = (select(c.application_id, c.status, c.product_id, c.partner_id, c.applied_on, c.currency,
-                    c.requested_amount_minor, c.requested_term_months)
-             .where(c.applicant_id == applicant_id).order_by(c.applied_on.desc(), c.application_id))
+    person_query = select(a.applicant_id, a.applicant_type, a.segment, a.region, a.created_at)
     if principal.is_partner:
-        query = query.where(c.partner_id == principal.partner_id)
+        person_query = person_query.where(a.partner_id == principal.partner_id, a.reference == applicant_id)
+    else:
+        person_query = person_query.where(a.applicant_id == applicant_id)
+    shown = c.reference if principal.is_partner else c.application_id  # a partner's ids are its references
     with engine.connect() as conn:
-        person = conn.execute(select(a.applicant_type, a.segment, a.region, a.created_at)
-                              .where(a.applicant_id == applicant_id)).first()
-        visible = person is not None and (not principal.is_partner or conn.execute(
-            select(c.application_id).where(c.applicant_id == applicant_id, c.partner_id == principal.partner_id)
-            .limit(1)).first() is not None)
+        person = conn.execute(person_query).first()
+        if person is None:
+            raise Problem(404, "not-found", f"no applicant {applicant_id!r}", field="applicant_id")
+        query = (select(shown.label("application_id"), c.status, c.product_id, c.partner_id, c.applied_on,
+                        c.currency, c.requested_amount_minor, c.requested_term_months)
+                 .where(c.applicant_id == person.applicant_id).order_by(c.applied_on.desc(), shown))
+        if principal.is_partner:
+            query = query.where(c.partner_id == principal.partner_id)
         if status is not None:
             query = query.where(c.status == status)
-        rows = conn.execute(query.limit(page.limit + 1).offset(page.offset)).all() if visible else []
-    if person is None or not visible:
-        raise Problem(404, "not-found", f"no applicant {applicant_id!r}", field="applicant_id")
+        rows = conn.execute(query.limit(page.limit + 1).offset(page.offset)).all()
     return {"applicant_id": applicant_id, "applicant_type": person.applicant_type, "segment": person.segment,
             "region": person.region, "created_at": person.created_at.isoformat(),
             **page.wrap([with_display(dict(r._mapping), r.currency) for r in rows])}

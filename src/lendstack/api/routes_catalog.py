@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, WithJsonSchema
 
-from lendstack.api.common import EngineDep, PageDep, with_display
+from lendstack.api.common import CurrencyCode, EngineDep, IsoDate, MinorAmount, MinorFee, PageDep, with_display
 from lendstack.api.keys import list_keys, revoke_key
 from lendstack.api.problems import Problem
 from lendstack.products import load_catalog
@@ -21,6 +21,9 @@ from lendstack.services.reports import aging, trial_balance
 
 router = APIRouter(prefix="/v1")
 AS_OF_MIN, AS_OF_MAX = date(2000, 1, 1), date(2099, 12, 31)
+# The portfolio's narrower range, published (vintage curves run month by month up to as_of).
+PortfolioDate = Annotated[IsoDate, WithJsonSchema({"type": "string", "format": "date",
+                                                   "pattern": r"^20[0-9]{2}-[0-9]{2}-[0-9]{2}$"})]
 
 
 def _product(product_id: str) -> dict[str, Any]:
@@ -43,13 +46,13 @@ def get_product(product_id: str) -> dict[str, Any]:
 
 class QuoteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount_minor: StrictInt = Field(gt=0, description="principal in minor units (fen, cents)")
-    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    amount_minor: Annotated[MinorAmount, Field(description="principal in minor units (fen, cents)")]
+    currency: CurrencyCode = "CNY"
     rate_annual: Decimal = Field(ge=0, le=10, description="nominal annual rate, e.g. \"0.12\"")
     term: StrictInt = Field(ge=1, le=600)
     method: Literal["equal_installment", "equal_principal", "interest_only", "bullet"]
-    start: date | None = None
-    upfront_fee_minor: StrictInt = Field(default=0, ge=0)
+    start: IsoDate | None = None
+    upfront_fee_minor: MinorFee = 0
 
 
 @router.post("/schedules/quote", tags=["schedules"])
@@ -70,7 +73,7 @@ def quote(body: QuoteRequest) -> dict[str, Any]:
 
 
 @router.get("/reports/trial-balance", tags=["reports"])
-def report_trial_balance(engine: EngineDep, as_of: Annotated[date | None, Query()] = None) -> dict[str, Any]:
+def report_trial_balance(engine: EngineDep, as_of: Annotated[IsoDate | None, Query()] = None) -> dict[str, Any]:
     return trial_balance(engine, as_of)
 
 
@@ -80,7 +83,7 @@ def report_aging(engine: EngineDep) -> dict[str, Any]:
 
 
 @router.get("/reports/portfolio", tags=["reports"])
-def report_portfolio(engine: EngineDep, as_of: Annotated[date | None, Query()] = None) -> dict[str, Any]:
+def report_portfolio(engine: EngineDep, as_of: Annotated[PortfolioDate | None, Query()] = None) -> dict[str, Any]:
     """Distributions (DPD, bucket, five-tier class), NPL ratio, concentration, vintages, roll rates and ECL."""
     if as_of is not None and not (AS_OF_MIN <= as_of <= AS_OF_MAX):
         # Vintage curves run month by month up to as_of: an unbounded date is unbounded work.

@@ -4,15 +4,14 @@ entries), and the money moves (disburse, repay, prepay, refund), each idempotent
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from sqlalchemy import Engine, select
 
-from lendstack.api.common import EngineDep, PageDep, with_display
+from lendstack.api.common import CurrencyCode, EngineDep, IsoDate, MinorAmount, PageDep, with_display
 from lendstack.api.idempotency import IdempotencyKey, replayable, service_key
 from lendstack.api.keys import Principal
 from lendstack.api.problems import Problem
@@ -108,14 +107,14 @@ def loan_statement(loan_id: str, request: Request, engine: EngineDep) -> dict[st
 
 class DisburseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class PaymentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount_minor: StrictInt = Field(gt=0, le=10**15, description="minor units (fen, cents)")
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    on: date | None = None  # value date: the book's business date, which is also the default
+    amount_minor: MinorAmount
+    currency: CurrencyCode
+    on: IsoDate | None = None  # value date: the book's business date, which is also the default
 
 
 class PrepaymentRequest(PaymentRequest):
@@ -159,9 +158,9 @@ def prepay(loan_id: str, request: Request, engine: EngineDep, body: PrepaymentRe
 
 class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount_minor: StrictInt = Field(gt=0, le=10**15, description="minor units, at most the loan's suspense balance")
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    on: date | None = None  # value date: the book's business date, which is also the default
+    amount_minor: Annotated[MinorAmount, Field(description="minor units, at most the loan's suspense balance")]
+    currency: CurrencyCode
+    on: IsoDate | None = None  # value date: the book's business date, which is also the default
 
 
 @router.post("/loans/{loan_id}/refund", status_code=201, tags=["loans"])
@@ -175,9 +174,9 @@ def refund(loan_id: str, request: Request, engine: EngineDep, body: RefundReques
 
 class RecoveryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount_minor: StrictInt = Field(gt=0, le=10**15, description="minor units collected, at most the open claim")
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    on: date | None = None  # value date: the book's business date, which is also the default
+    amount_minor: Annotated[MinorAmount, Field(description="minor units collected, at most the open claim")]
+    currency: CurrencyCode
+    on: IsoDate | None = None  # value date: the book's business date, which is also the default
 
 
 @router.post("/loans/{loan_id}/recoveries", status_code=201, tags=["loans"])
@@ -194,7 +193,7 @@ class ReversalRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     entry_id: str = Field(min_length=1, max_length=200, description="the repayment's or prepayment's entry id")
     reason: str = Field(min_length=1, max_length=500, description="why: bounced, misapplied, ...")
-    on: date | None = None  # value date: the book's business date, which is also the default
+    on: IsoDate | None = None  # value date: the book's business date, which is also the default
 
 
 @router.post("/loans/{loan_id}/reversals", status_code=201, tags=["loans"])

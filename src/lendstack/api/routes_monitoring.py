@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select
 
-from lendstack.api.common import EngineDep
+from lendstack.api.common import EngineDep, FiniteJson, IsoDate
 from lendstack.api.idempotency import IdempotencyKey, replayable
 from lendstack.api.keys import Principal
 from lendstack.api.problems import Problem
@@ -30,8 +30,8 @@ class PostLoanRecordIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     loan_id: str = Field(min_length=1, max_length=64)
     source: str = Field(min_length=1, max_length=32, description="pos | tax | bureau | telematics | device")
-    as_of: date
-    payload: dict[str, Any]
+    as_of: IsoDate
+    payload: FiniteJson
 
 
 class PostLoanBatch(BaseModel):

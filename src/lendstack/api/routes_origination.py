@@ -1,9 +1,12 @@
 """Applications (submit → decision with reason codes in English and Chinese, status, decision) and
-offers (accept → a booked loan). A partner's calls carry its partner id; it sees only its own."""
+offers (accept → a booked loan). A partner's calls carry its partner id; it sees only its own.
+
+Each partner names applications and applicants in its own namespace: the ids in its paths and bodies
+are its references, which the book maps to its own ids (`scoped_to_partner`), and its answers show
+them back. Two partners may use the same id; neither can tell. Staff use the book's ids."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
@@ -12,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
-from lendstack.api.common import EngineDep, PageDep, with_display
+from lendstack.api.common import EngineDep, IsoDate, PageDep, with_display
 from lendstack.api.idempotency import (
     IdempotencyKey,
     first_in,
@@ -35,17 +38,24 @@ from lendstack.store.origination_repo import ApplicationRepository
 from lendstack.store.tables_origination import applications
 
 router = APIRouter(prefix="/v1")
+SUBMIT_ATTEMPTS = 2  # a partner's submission is tried again once when its id was taken under it
 
 
-def owned_application(engine: Engine, principal: Principal, application_id: str) -> str:
-    """The application's partner id; 404 if it does not exist or belongs to another partner
-    (a partner must not learn which ids exist elsewhere)."""
-    query = select(applications.c.partner_id).where(applications.c.application_id == application_id)
+def owned_application(engine: Engine, principal: Principal, application_id: str) -> tuple[str, str]:
+    """(the book's id, the partner id) of the application the caller names `application_id`: a partner
+    names its own (partner, reference), staff the book's id. 404 when there is none: what another
+    partner uses the id for is never looked at (a partner must not learn which ids exist elsewhere)."""
+    c = applications.c
+    query = select(c.application_id, c.partner_id)
+    if principal.is_partner:
+        query = query.where(c.partner_id == principal.partner_id, c.reference == application_id)
+    else:
+        query = query.where(c.application_id == application_id)
     with engine.connect() as conn:
-        partner_id = conn.execute(query).scalar_one_or_none()
-    if partner_id is None or (principal.is_partner and partner_id != principal.partner_id):
+        row = conn.execute(query).first()
+    if row is None:
         raise Problem(404, "not-found", f"no application {application_id!r}", field="application_id")
-    return str(partner_id)
+    return str(row.application_id), str(row.partner_id)
 
 
 @router.post("/applications", status_code=201, tags=["applications"])
@@ -60,25 +70,32 @@ def submit_application(request: Request, engine: EngineDep, document: Annotated[
     replayed = replay_of(engine, principal, key, digest)  # a retry does no work, not even the data sources
     if replayed is not None:
         return replayed
-    prepared = prepare_decision(document, model=scoring_model(request.app.state.registry_dir))
-    try:
-        # One transaction: the decision, the idempotency record and the audit row commit together.
-        with UnitOfWork(engine) as uow:
-            first = first_in(uow.connection, principal, key)  # a twin may have committed since replay_of
-            if first is not None:
-                return replay(first, digest)
-            decision = decide_prepared(uow, prepared)
-            # decision_to_dict is JSON-ready (strings, numbers, lists, dicts): no jsonable_encoder pass.
-            body = {"application_id": decision.application_id, "status": decided_status(decision),
-                    "decision": decision_to_dict(decision)}
-            remember_in(uow.connection, principal, key, "POST", path, digest, 201, body)
-            audit_in(uow.connection, principal, request, 201)
-    except IntegrityError:
-        # A twin with the same key committed first (PostgreSQL: both passed first_in): answer as it did.
-        replayed = replay_of(engine, principal, key, digest)
-        if replayed is None:
-            raise
-        return replayed
+    prepared = prepare_decision(document, model=scoring_model(request.app.state.registry_dir),
+                                partner_scoped=principal.is_partner)
+    for attempt in range(SUBMIT_ATTEMPTS):
+        try:
+            # One transaction: the decision, the idempotency record and the audit row commit together.
+            with UnitOfWork(engine) as uow:
+                first = first_in(uow.connection, principal, key)  # a twin may have committed since replay_of
+                if first is not None:
+                    return replay(first, digest)
+                decision = decide_prepared(uow, prepared)
+                # decision_to_dict is JSON-ready (strings, numbers, lists, dicts): no jsonable_encoder pass.
+                shown = prepared.application.reference or decision.application_id  # the caller's own id
+                body = {"application_id": shown, "status": decided_status(decision),
+                        "decision": {**decision_to_dict(decision), "application_id": shown}}
+                remember_in(uow.connection, principal, key, "POST", path, digest, 201, body)
+                audit_in(uow.connection, principal, request, 201)
+            break
+        except IntegrityError:
+            # A twin with the same key committed first (PostgreSQL: both passed first_in): answer as it did.
+            replayed = replay_of(engine, principal, key, digest)
+            if replayed is not None:
+                return replayed
+            # Or another partner took the same id at the same instant (PostgreSQL: both saw it free):
+            # scoped again (decide_prepared), this partner's record gets a book id of its own.
+            if not principal.is_partner or attempt + 1 == SUBMIT_ATTEMPTS:
+                raise
     mark_audited(request)
     return JSONResponse(body, status_code=201)
 
@@ -87,9 +104,10 @@ def submit_application(request: Request, engine: EngineDep, document: Annotated[
 def list_applications(request: Request, engine: EngineDep, page: PageDep,
                       status: Annotated[str | None, Query(max_length=32)] = None) -> dict[str, Any]:
     c = applications.c
-    query = select(c.application_id, c.status, c.product_id, c.partner_id, c.applied_on, c.currency,
-                   c.requested_amount_minor).order_by(c.application_id)
     principal = principal_of(request)
+    shown = c.reference if principal.is_partner else c.application_id  # a partner's ids are its references
+    query = select(shown.label("application_id"), c.status, c.product_id, c.partner_id, c.applied_on, c.currency,
+                   c.requested_amount_minor).order_by(shown)
     if principal.is_partner:
         query = query.where(c.partner_id == principal.partner_id)
     if status is not None:
@@ -101,28 +119,28 @@ def list_applications(request: Request, engine: EngineDep, page: PageDep,
 
 @router.get("/applications/{application_id}", tags=["applications"])
 def get_application(application_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
-    partner_id = owned_application(engine, principal_of(request), application_id)
+    book_id, partner_id = owned_application(engine, principal_of(request), application_id)
     with UnitOfWork(engine) as uow:
         repo = ApplicationRepository(uow.connection)
-        status = repo.status_of(application_id)
+        status = repo.status_of(book_id)
         history = [{"status": h.status, "reason": h.reason, "changed_at": h.changed_at.isoformat()}
-                   for h in repo.history(application_id)]
+                   for h in repo.history(book_id)]
     return {"application_id": application_id, "status": status, "partner_id": partner_id, "history": history}
 
 
 @router.get("/applications/{application_id}/decision", tags=["applications"])
 def get_decision(application_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
-    owned_application(engine, principal_of(request), application_id)
+    book_id, _partner_id = owned_application(engine, principal_of(request), application_id)
     with UnitOfWork(engine) as uow:
-        stored = DecisionRepository(uow.connection).get(application_id)
+        stored = DecisionRepository(uow.connection).get(book_id)
     if stored is None:
         raise Problem(404, "not-found", f"application {application_id!r} has no decision yet", field="application_id")
-    return dict(stored.decision)
+    return {**stored.decision, "application_id": application_id}  # the caller's own id
 
 
 class AcceptRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    on: date | None = None  # the booking date: the book's business date, which is also the default
+    on: IsoDate | None = None  # the booking date: the book's business date, which is also the default
 
 
 @router.post("/offers/{application_id}/accept", status_code=201, tags=["offers"])
@@ -130,10 +148,10 @@ def accept(application_id: str, request: Request, engine: EngineDep, body: Accep
            key: Annotated[str, IdempotencyKey]) -> JSONResponse:
     """Accept the offer of an approved (or reviewer-approved) application: books the loan."""
     principal = principal_of(request)
-    owned_application(engine, principal, application_id)  # 404 unless this partner's (or staff)
+    book_id, _partner_id = owned_application(engine, principal, application_id)  # 404 unless this partner's
 
     def run() -> tuple[int, Any]:
-        booked = accept_offer(engine, application_id, body.on, service_key(principal, key))
+        booked = accept_offer(engine, book_id, body.on, service_key(principal, key), named=application_id)
         # accept_offer records the loan as the application's partner's (same transaction as the status).
         return 201, with_display(booked, str(booked["currency"]))
 

@@ -4,17 +4,20 @@ deliveries; staff (admin) subscriptions receive every event."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
 
 from lendstack.api.common import EngineDep, PageDep
 from lendstack.api.idempotency import IdempotencyKey, replayable
 from lendstack.api.keys import Principal
 from lendstack.api.problems import Problem
 from lendstack.api.security import principal_of
+from lendstack.secretbox import SecretBoxError
 from lendstack.services import webhooks as svc
 
 router = APIRouter(prefix="/v1/webhooks")
@@ -51,8 +54,25 @@ def subscribe(request: Request, engine: EngineDep, body: SubscriptionRequest,
         except svc.WebhookError as exc:
             raise _problem(exc) from exc
 
-    # A retry with the same key replays the first answer, secret included: it is the same caller's response.
-    return replayable(engine, principal, key, "POST", request.url.path, body.model_dump(mode="json"), run)
+    # A retry with the same key replays the first answer, secret included (it is the same caller's
+    # answer, perhaps lost the first time), but the idempotency table never holds the secret: it keeps
+    # the answer without it, and the replay opens the sealed secret of the subscription again.
+    answer = replayable(engine, principal, key, "POST", request.url.path, body.model_dump(mode="json"), run,
+                        kept=svc.without_secret)
+    return _with_secret(engine, principal, answer)
+
+
+def _with_secret(engine: Engine, principal: Principal, answer: JSONResponse) -> JSONResponse:
+    if answer.headers.get("Idempotent-Replayed") != "true" or answer.status_code != 201:
+        return answer
+    kept = json.loads(bytes(answer.body))
+    assert kept.get("secret") == svc.SECRET_WITHHELD, "a kept subscribe answer holds no secret"
+    try:
+        secret = svc.subscription_secret(engine, kept["subscription_id"], partner_id=principal.partner_id)
+    except (svc.WebhookError, SecretBoxError) as exc:
+        raise Problem(500, "secret-unavailable", f"the subscription's secret cannot be read: {exc}",
+                      field="secret") from exc
+    return JSONResponse({**kept, "secret": secret}, status_code=201, headers={"Idempotent-Replayed": "true"})
 
 
 @router.get("/subscriptions", tags=["webhooks"])

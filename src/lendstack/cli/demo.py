@@ -74,12 +74,13 @@ def demo_command(
     if serve:
         summary["url"] = f"http://{host}:{port}"
         summary["api_key"] = _partner_key(engine)
+        summary["insecure_http"] = True  # plain http on this machine: cookies without Secure (development)
     if as_json:
         print_json(summary)
     else:
         _print_summary(summary)
     if serve:
-        _serve(engine, host, port)
+        _serve(engine, host, port, announce=not as_json)  # --json: said in the summary, stdout stays one document
 
 
 # --------------------------------------------------------------------------- the book
@@ -233,5 +234,6 @@ def _print_summary(summary: dict[str, Any]) -> None:
         out.print(f"console 控制台: {summary['url']}/   API: {summary['url']}/v1   docs: {summary['url']}/v1/docs")
 
 
-def _serve(engine: Engine, host: str, port: int) -> None:
-    run_site(engine, host, port, default_registry_dir())
+def _serve(engine: Engine, host: str, port: int, *, announce: bool = True) -> None:
+    # The demo is served on this machine over plain http (http://127.0.0.1:8000): development, said at start.
+    run_site(engine, host, port, default_registry_dir(), insecure_http=True, announce=announce)

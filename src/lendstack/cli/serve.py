@@ -26,16 +26,38 @@ def serve(
     partner: Annotated[str, typer.Option(help="partner id (partner keys only)")] = "",
     label: Annotated[str, typer.Option(help="a note on who holds the key")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    insecure_http: Annotated[bool, typer.Option(
+        "--insecure-http", help="development only: plain http, cookies without Secure (also LENDSTACK_INSECURE_HTTP=1)",
+    )] = False,
 ) -> None:
-    """Serve the API at http://HOST:PORT/v1 (OpenAPI at /v1/openapi.json) and the console at /console."""
+    """Serve the API at http://HOST:PORT/v1 (OpenAPI at /v1/openapi.json) and the console at /console.
+
+    The console's cookies are Secure: put the site behind an HTTPS proxy, or, on your own machine
+    only, pass --insecure-http."""
     engine = open_engine()
     if create_key:
         _create_key(engine, role, partner, label, as_json)
         return
-    run_site(engine, host, port)
+    run_site(engine, host, port, insecure_http=insecure_http)
 
 
-def run_site(engine: Engine, host: str, port: int, registry_dir: Path | None = None) -> None:
+def announce_transport(host: str, port: int, *, insecure_http: bool) -> None:
+    """Say loudly, at start (on stderr: stdout may be a --json document), how the cookies travel:
+    plain http is for development only."""
+    out = console(stderr=True)
+    if insecure_http:
+        out.print(f"[bold red]INSECURE: --insecure-http: serving plain http on {host}:{port}; the session "
+                  "cookie is sent without Secure and can be read on the network. Development only: never "
+                  "expose this to anyone else.[/bold red]", highlight=False)
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            out.print(f"[bold red]INSECURE: and {host} is not a loopback address.[/bold red]", highlight=False)
+        return
+    out.print("cookies are Secure (HTTPS only): serve this behind a TLS proxy; for local development "
+              "without TLS, pass --insecure-http", highlight=False)
+
+
+def run_site(engine: Engine, host: str, port: int, registry_dir: Path | None = None, *,
+             insecure_http: bool = False, announce: bool = True) -> None:
     """uvicorn over the API + console. The champion model is loaded before the first request, then
     the start-up heap is frozen: a full garbage collection over it otherwise lands on some request
     (~150 ms measured by the API benchmark)."""
@@ -48,17 +70,39 @@ def run_site(engine: Engine, host: str, port: int, registry_dir: Path | None = N
     from lendstack.web import create_site
 
     root = registry_dir or default_registry_dir()
-    site = create_site(engine, registry_dir=root)
+    _announce_proxies(announce)
+    from lendstack.web.site import insecure_http_from_env
+
+    insecure_http = insecure_http or insecure_http_from_env()
+    site = create_site(engine, registry_dir=root, secure_cookies=not insecure_http)
+    if announce:
+        announce_transport(host, port, insecure_http=insecure_http)
     if Registry(root).champion() is not None:  # never train at start-up: that is the demo's or an operator's call
         scoring_model(root)
     checkpointer = _wal_checkpointer(engine)
     gc.collect()
     gc.freeze()
     try:
-        uvicorn.run(site, host=host, port=port, log_level="info")
+        # proxy_headers=False: uvicorn would believe X-Forwarded-For from any 127.0.0.1 peer; the site
+        # believes it only from LENDSTACK_TRUSTED_PROXIES (api/proxies.py), none by default.
+        uvicorn.run(site, host=host, port=port, log_level="info", proxy_headers=False)
     finally:
         if checkpointer is not None:
             checkpointer.stop()
+
+
+def _announce_proxies(announce: bool) -> None:
+    """A wrong LENDSTACK_TRUSTED_PROXIES is refused by name before serving; the right one is shown
+    (unless the caller keeps stdout for one JSON document)."""
+    from lendstack.api.proxies import ENV, TrustedProxies, TrustedProxiesError
+
+    try:
+        proxies = TrustedProxies.from_env()
+    except TrustedProxiesError as exc:
+        fail(exc.field, exc.message, as_json=False)
+    trusted = ", ".join(str(n) for n in proxies.networks) or "none (the peer's address is the client's)"
+    if announce:
+        console().print(f"X-Forwarded-For believed from: {trusted} ({ENV})")
 
 
 def _wal_checkpointer(engine: Engine) -> WalCheckpointer | None:

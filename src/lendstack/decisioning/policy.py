@@ -21,12 +21,14 @@ from lendstack.decisioning.names import KNOCKOUT_NAMES, RULE_NAMES
 from lendstack.pricing import LimitPolicy, PricingPolicy
 from lendstack.pricing.policy import Share
 from lendstack.products.loader import DecimalLoader, dotted_location, line_of
+from lendstack.text import CleanName
 
 POLICY_DIR = Path(__file__).with_name("policies")
 _SUFFIXES = (".yaml", ".yml", ".json")
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 Code = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
 Text = Annotated[str, Field(min_length=1)]
+Name = Annotated[CleanName, Field(min_length=1, max_length=200)]  # shown to staff: NFC, no hidden characters
 Action = Literal["refer", "decline", "proceed"]
 Severity = Literal["info", "warn", "high", "critical"]
 GRADES = ("A", "B", "C", "D", "E")
@@ -51,7 +53,7 @@ class Knockout(BaseModel):
 
 class Rule(BaseModel):
     model_config = _FROZEN
-    name: Text
+    name: Name
     when: Text
     action: Literal["refer", "decline", "flag"]
     code: Code
@@ -61,8 +63,8 @@ class Rule(BaseModel):
 
 class ModelRef(BaseModel):
     model_config = _FROZEN
-    name: Text = "default"
-    version: Text = "champion"
+    name: Name = "default"
+    version: Name = "champion"
 
 
 class GradeCut(BaseModel):
@@ -84,8 +86,8 @@ class PolicyDocument(BaseModel):
     model_config = _FROZEN
     policy_id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
     version: Annotated[str, Field(pattern=r"^[0-9A-Za-z._-]+$", max_length=32)]
-    name_en: Text
-    name_zh: Text
+    name_en: Name
+    name_zh: Name
     product_id: Text
     products_by_applicant_type: dict[str, str] = Field(default_factory=dict)
     model: ModelRef = ModelRef()

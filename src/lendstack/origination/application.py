@@ -36,6 +36,9 @@ class Applicant:
     address_lat: float | None = None  # geocoded declared address, when the channel supplies it
     address_lon: float | None = None
     language: str = ""  # what to write to the borrower in: "en" | "zh-CN"; "" = not stated (lender's default)
+    # The id the partner named the applicant by, when `applicant_id` is the book's own id for it
+    # (services.decisions.scoped_to_partner): "" = the same as applicant_id. Not in the document.
+    reference: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +73,6 @@ class Application:
     edits: tuple[EditEvent, ...] = ()
     partner_id: str = ""
     product_id: str = ""
+    # The id the partner named the application by, when `application_id` is the book's own id for it
+    # (services.decisions.scoped_to_partner): "" = the same as application_id. Not in the document.
+    reference: str = field(default="", compare=False)

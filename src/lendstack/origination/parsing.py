@@ -7,12 +7,26 @@ Unknown keys are refused everywhere (a misspelt field must not be silently ignor
 
 from __future__ import annotations
 
-from datetime import date
+import math
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 
 from lendstack.money.currency import CURRENCIES
+from lendstack.money.money import AMOUNT_MINOR_MAX
 from lendstack.origination.application import (
     APPLICANT_TYPES,
     SOURCES,
@@ -23,20 +37,63 @@ from lendstack.origination.application import (
     Identifiers,
 )
 from lendstack.origination.errors import ApplicationError
+from lendstack.text import CleanText
 
 COLLATERALS = ("none", "vehicle", "property", "receivables", "guarantee")
+# Categories the models, policies and concentration caps group by (the simulator's lists, tested equal):
+# free text here would make a new group of one, or slip past a cap by a spelling.
+SEGMENTS = ("restaurant", "retail", "farming", "logistics", "ride_hailing", "manufacturing", "e_commerce", "salaried")
+REGIONS = ("east", "south", "north", "central", "southwest", "northwest", "northeast", "tier1_metro")
 AGE_MIN_YEARS, AGE_MAX_YEARS = 18, 100
 TERM_MAX_MONTHS = 360
 POS_MONTHS = 12
 
-Text = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+Text = Annotated[CleanText, Field(min_length=1, max_length=200)]  # NFC; no control, zero-width or bidi characters
 Id = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")]
-Count = Annotated[StrictInt, Field(ge=0)]
-Minor = Annotated[StrictInt, Field(ge=0)]  # money in minor units; never negative in an application
-Ratio = Annotated[StrictFloat | StrictInt, Field(ge=0)]
-Share = Annotated[StrictFloat | StrictInt, Field(ge=0, le=1)]
-Lat = Annotated[StrictFloat | StrictInt, Field(ge=-90, le=90)]
-Lon = Annotated[StrictFloat | StrictInt, Field(ge=-180, le=180)]
+# Every number has an upper bound: an unbounded integer overflowed the database's BIGINT (a 500 and a
+# reset connection), and Python's json parser reads Infinity and NaN into floats.
+COUNT_MAX = 10**6  # events in a window: inquiries, loans, delinquencies, invoices, orders, sessions, exits
+MONTHS_MAX = 1_200  # a hundred years of history
+DAYS_MAX = 36_600  # a hundred years
+RATIO_MAX = 1_000.0  # debt to income, revenue volatility: beyond this the number is an input error
+KM_MAX = 100_000.0  # distance driven in 30 days, or between two points on Earth (at most ~20,000)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _finite(value: float) -> float:
+    # A bound alone would refuse Infinity with a misleading message ("less than or equal to ...").
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("must be a finite number (not NaN or Infinity)")
+    return value
+
+
+def _written(value: object) -> object:
+    # pydantic's lax mode reads a number as a Unix timestamp (0 is 1970-01-01): dates and times are text.
+    if isinstance(value, date | str):
+        return value
+    raise ValueError("must be written as text: YYYY-MM-DD, or an ISO 8601 time with its offset")
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD")
+
+
+Number = Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
+Count = Annotated[StrictInt, Field(ge=0, le=COUNT_MAX)]
+Months = Annotated[StrictInt, Field(ge=0, le=MONTHS_MAX)]
+Days = Annotated[StrictInt, Field(ge=0, le=DAYS_MAX)]
+Minor = Annotated[StrictInt, Field(ge=0, le=AMOUNT_MINOR_MAX)]  # money in minor units; never negative here
+Ratio = Annotated[Number, Field(ge=0, le=RATIO_MAX)]
+Km = Annotated[Number, Field(ge=0, le=KM_MAX)]
+Share = Annotated[Number, Field(ge=0, le=1)]
+Lat = Annotated[Number, Field(ge=-90, le=90)]
+Lon = Annotated[Number, Field(ge=-180, le=180)]
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_written)]
 
 
 class _Model(BaseModel):
@@ -65,7 +122,7 @@ class _Applicant(_Model):
 
 class _Declared(_Model):
     declared_monthly_revenue_minor: Minor | None = None
-    requested_amount_minor: Annotated[StrictInt, Field(gt=0)]
+    requested_amount_minor: Annotated[StrictInt, Field(gt=0, le=AMOUNT_MINOR_MAX)]
     requested_term_months: Annotated[StrictInt, Field(ge=1, le=TERM_MAX_MONTHS)]
     purpose: Text
     collateral: Text
@@ -78,12 +135,12 @@ class _Bureau(_Model):
     open_loans_elsewhere: Count | None = None
     past_delinquencies_24m: Count | None = None
     bureau_score: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
-    months_since_oldest_account: Count | None = None
+    months_since_oldest_account: Months | None = None
 
 
 class _Tax(_Model):
     annual_tax_paid_minor: Minor | None = None
-    tax_filing_months: Count | None = None
+    tax_filing_months: Months | None = None
 
 
 class _Invoices(_Model):
@@ -104,17 +161,17 @@ class _SupplyChain(_Model):
 
 class _Telematics(_Model):
     vehicle_value_minor: Minor | None = None
-    mileage_km_30d: Ratio | None = None
+    mileage_km_30d: Km | None = None
     night_driving_share: Share | None = None
     region_exits_30d: Count | None = None
 
 
 class _Device(_Model):
-    device_age_days: Count | None = None
+    device_age_days: Days | None = None
     device_changes_90d: Count | None = None
     app_sessions_30d: Count | None = None
     night_edits_share: Share | None = None
-    gps_distance_km: Ratio | None = None
+    gps_distance_km: Km | None = None
 
 
 class _DataSources(_Model):
@@ -128,7 +185,7 @@ class _DataSources(_Model):
 
 
 class _Edit(_Model):
-    at: AwareDatetime
+    at: Timestamp
     field: Text
     gps_lat: Lat | None = None
     gps_lon: Lon | None = None
@@ -136,7 +193,7 @@ class _Edit(_Model):
 
 class _Document(_Model):
     application_id: Id
-    applied_on: date
+    applied_on: IsoDate
     currency: Annotated[StrictStr, Field(min_length=3, max_length=3)]
     applicant: _Applicant
     declared: _Declared
@@ -171,6 +228,10 @@ def _check_semantics(doc: _Document, today: date) -> None:
         raise ApplicationError("applied_on", f"{doc.applied_on.isoformat()} is in the future (today is {today})")
     if doc.applicant.applicant_type not in APPLICANT_TYPES:
         raise ApplicationError("applicant.applicant_type", f"must be one of {', '.join(APPLICANT_TYPES)}")
+    if doc.applicant.segment not in SEGMENTS:
+        raise ApplicationError("applicant.segment", f"must be one of {', '.join(SEGMENTS)}")
+    if doc.applicant.region not in REGIONS:
+        raise ApplicationError("applicant.region", f"must be one of {', '.join(REGIONS)}")
     if doc.declared.collateral not in COLLATERALS:
         raise ApplicationError("declared.collateral", f"must be one of {', '.join(COLLATERALS)}")
     if (doc.applicant.address_lat is None) != (doc.applicant.address_lon is None):

@@ -28,6 +28,7 @@ from lendstack.money import (
 )
 from lendstack.money.money import check_amount_minor
 from lendstack.schedule import TERM_MAX, Frequency, Schedule, ScheduleMethod, apr_of, build_schedule
+from lendstack.text import CleanName
 
 
 def _rate(value: object, info: ValidationInfo) -> Decimal:
@@ -108,8 +109,8 @@ class LoanProduct(BaseModel):
     model_config = _FROZEN
 
     product_id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$", max_length=64)]
-    name_en: Annotated[str, Field(min_length=1)]
-    name_zh: Annotated[str, Field(min_length=1)]
+    name_en: Annotated[CleanName, Field(min_length=1, max_length=200)]  # NFC, no hidden characters (lendstack.text)
+    name_zh: Annotated[CleanName, Field(min_length=1, max_length=200)]
     currency: str
     amount_min_minor: PositiveMinor
     amount_max_minor: PositiveMinor

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
 from lendstack.events import DomainEvent
 from lendstack.ledger import AccountCode, EntryKind
@@ -50,7 +50,7 @@ from lendstack.monitoring.collections import (
     step_due,
 )
 from lendstack.monitoring.early_warning import missed_in_last
-from lendstack.services.naming import LOAN_PREFIX, application_id_of
+from lendstack.services.naming import applications_of, loan_id_column
 from lendstack.services.staff import COLLECTIONS
 from lendstack.servicing.loan import LIVE_STATUSES
 from lendstack.store import Outbox, UnitOfWork
@@ -172,8 +172,8 @@ def _paid_between(cash: Iterable[tuple[date, int]], first: date, last: date) -> 
 
 
 def _origination_pd(conn: Connection, loan_ids: Sequence[str]) -> dict[str, Decimal]:
-    """The PD of the acting decision of loans booked from an application (loan id "L-<application id>")."""
-    by_app = {app: loan_id for loan_id in loan_ids if (app := application_id_of(loan_id)) is not None}
+    """The PD of the acting decision of loans booked from an application (services.naming)."""
+    by_app = {app: loan_id for loan_id, app in applications_of(conn, loan_ids).items()}
     out: dict[str, Decimal] = {}
     for chunk in _chunks(list(by_app)):
         query = select(decisions.c.application_id, decisions.c.pd).where(
@@ -231,7 +231,7 @@ def borrower_languages(conn: Connection) -> dict[str, str]:
     are held, so the map is at most the live book."""
     a, app = applicants.c, applications.c
     query = (select(loans.c.loan_id, a.language)
-             .join(applications, loans.c.loan_id == literal(LOAN_PREFIX) + app.application_id)
+             .join(applications, loans.c.loan_id == loan_id_column(applications))
              .join(applicants, a.applicant_id == app.applicant_id)
              .where(a.language != "", loans.c.status.in_([s.value for s in LIVE_STATUSES])))
     found = {str(loan_id): str(language) for loan_id, language in conn.execute(query)}

@@ -34,7 +34,7 @@ from lendstack.monitoring.credit_repair import (
 )
 from lendstack.monitoring.portfolio import installment_paid_dates
 from lendstack.services.monitoring import PAID_ACCOUNTS, book_date, reversed_entries
-from lendstack.services.naming import LOAN_PREFIX
+from lendstack.services.naming import applications_of, loan_id_for, loan_ids_of
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import installments, journal_entries, loans, postings
 from lendstack.store.tables_decisioning import decisions
@@ -51,10 +51,11 @@ _PAYMENT_KINDS = (EntryKind.REPAY, EntryKind.PREPAY)
 
 
 def _applicant_of(conn: Connection, loan_id: str) -> str:
-    if not loan_id.startswith(LOAN_PREFIX):
+    application_id = applications_of(conn, [loan_id]).get(loan_id)
+    if application_id is None:
         return ""
     c = decisions.c
-    found = conn.execute(select(c.applicant_id).where(c.application_id == loan_id[len(LOAN_PREFIX):],
+    found = conn.execute(select(c.applicant_id).where(c.application_id == application_id,
                                                       c.acting.is_(True))).scalar()
     return str(found or "")
 
@@ -63,7 +64,7 @@ def _loans_of_applicant(conn: Connection, applicant_id: str) -> list[str]:
     c = decisions.c
     apps_ids = conn.execute(select(c.application_id).where(c.applicant_id == applicant_id, c.acting.is_(True))
                             .limit(LOANS_PER_BORROWER_MAX)).scalars().all()
-    wanted = [LOAN_PREFIX + str(a) for a in apps_ids]
+    wanted = list(loan_ids_of(conn, (str(a) for a in apps_ids)).values())
     return sorted(str(r) for r in conn.execute(select(loans.c.loan_id).where(loans.c.loan_id.in_(wanted))).scalars())
 
 
@@ -320,7 +321,9 @@ def unrepaired_overdue_counts(engine: Engine, on: date | None = None,
 def _borrowers(conn: Connection) -> dict[str, str]:
     """loan_id -> borrower_id for every loan in the book."""
     c = decisions.c
-    applicant_by_loan = {LOAN_PREFIX + str(r[0]): str(r[1]) for r in conn.execute(
+    applicant_of = {str(r[0]): str(r[1]) for r in conn.execute(
         select(c.application_id, c.applicant_id).where(c.acting.is_(True)))}
+    loan_of = loan_ids_of(conn, applicant_of)
+    applicant_by_loan = {loan_of.get(a) or loan_id_for(a, ""): who for a, who in applicant_of.items()}
     ids = [str(r) for r in conn.execute(select(loans.c.loan_id)).scalars()]
     return {i: f"applicant:{applicant_by_loan[i]}" if applicant_by_loan.get(i) else f"loan:{i}" for i in ids}

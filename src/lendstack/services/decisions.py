@@ -6,12 +6,12 @@ Bad input raises before anything is written."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from lendstack.decisioning import Decision, DecisionInputError, Experiment, Policy, ScoringModel, assign, decide
 from lendstack.decisioning.policy import load_policy, policy_from_document
@@ -33,7 +33,7 @@ from lendstack.origination import (
 from lendstack.pricing import Exposure, apr_check
 from lendstack.products import get_product
 from lendstack.services.loans import book_loan
-from lendstack.services.naming import loan_id_of
+from lendstack.services.naming import new_loan_id
 from lendstack.store import UnitOfWork
 from lendstack.store.decision_repo import DecisionRepository, ReviewItem
 from lendstack.store.origination_repo import ApplicationRepository
@@ -148,24 +148,51 @@ class Prepared:
 def prepare_decision(
     document: dict[str, Any], *, policy: Policy | str | None = None, model: ScoringModel | None = None,
     connectors: Sequence[Connector] | None = None, fraud_context: FraudContext | None = None,
-    engines: Engines | None = None, today: date | None = None,
+    engines: Engines | None = None, today: date | None = None, partner_scoped: bool = False,
 ) -> Prepared:
     """Parse (bad input raises here, before anything is written) and gather the data sources.
-    Done outside the unit of work: the write lock is never held while a connector is called."""
+    Done outside the unit of work: the write lock is never held while a connector is called.
+    `partner_scoped`: the document is a partner's, its ids in that partner's own namespace; the book's
+    ids for them are chosen under the write lock (`decide_prepared`). Data sources and fraud checks see
+    the ids as the partner gave them, as before."""
     application = parse_application(document, today=today)
+    if partner_scoped:
+        assert application.partner_id, "a partner's document carries its partner id"
+        application = replace(application, reference=application.application_id, applicant=replace(
+            application.applicant, reference=application.applicant.applicant_id))
     setup = engines or Engines(resolve_policy(policy), model or _default_model())
     context = fraud_context or MemoryFraudContext()
     bundle, flags, features = gather_inputs(application, connectors, context, setup.fraud_config)
     return Prepared(application, setup, bundle, flags, features)
 
 
+def scoped_to_partner(conn: Connection, application: Application) -> Application:
+    """The partner's application with the book's ids for its application and applicant ids: each
+    partner has its own namespace, so naming another partner's applicant or application id reaches a
+    record of this partner's own (new, or the one it made before), never the other's.
+
+    The applicant's history (exposure by applicant id) is per partner as a result; the household
+    exposure (address hash) and the fraud checks on identifiers (phone, device, bank account, address)
+    still link the same person across partners, which is what concentration and fraud need."""
+    assert application.partner_id, "only a partner's application is scoped"
+    application_ref = application.reference or application.application_id
+    applicant_ref = application.applicant.reference or application.applicant.applicant_id
+    application_id, applicant_id = ApplicationRepository(conn).scoped_ids(
+        application.partner_id, application_ref, applicant_ref)
+    applicant = replace(application.applicant, applicant_id=applicant_id, reference=applicant_ref)
+    return replace(application, application_id=application_id, applicant=applicant, reference=application_ref)
+
+
 def decide_prepared(uow: UnitOfWork, prepared: Prepared) -> Decision:
     """Decide and persist inside the caller's unit of work (which may write more, e.g. the API's
     idempotency record and audit row, so that all of it commits together); returns the acting decision."""
     application, setup, bundle = prepared.application, prepared.setup, prepared.bundle
+    if application.reference:  # a partner's: the book's ids for its references, under the write lock
+        application = scoped_to_partner(uow.connection, application)
     repo = DecisionRepository(uow.connection)
     if repo.exists(application.application_id):
-        raise DecisionInputError("application_id", f"{application.application_id!r} is already decided")
+        shown = application.reference or application.application_id  # what the caller named it
+        raise DecisionInputError("application_id", f"{shown!r} is already decided")
     applicant = application.applicant
     exposure = Exposure(*repo.exposure(applicant.applicant_id, applicant.identifiers.address_hash,
                                        applicant.segment))
@@ -391,18 +418,23 @@ def _review_offer(decision: dict[str, Any], inputs: dict[str, Any], action: str,
 # --------------------------------------------------------------------------- accepting an offer
 
 
-def accept_offer(engine: Engine, application_id: str, on: date | None, key: str) -> dict[str, Any]:
-    """Book the loan of an approved decision's offer (or a reviewer's approval / counter-offer)."""
+def accept_offer(engine: Engine, application_id: str, on: date | None, key: str, *,
+                 named: str = "", new_id: Callable[[], str] = new_loan_id) -> dict[str, Any]:
+    """Book the loan of an approved decision's offer (or a reviewer's approval / counter-offer).
+    `named`: the id the caller knows the application by, for its error messages (a partner's reference).
+    `new_id`: makes the loan's id when the application has none yet (random; the demo's is seeded)."""
+    shown = named or application_id
     with UnitOfWork(engine) as uow:
         repo = DecisionRepository(uow.connection)
         stored = repo.get(application_id)
         review = repo.review(application_id)
     if stored is None:
-        raise DecisionInputError("application_id", f"no decision for {application_id!r}")
+        raise DecisionInputError("application_id", f"no decision for {shown!r}")
     offer = stored.decision["offer"] if stored.outcome == "approve" else (review.counter_offer if review else None)
     if offer is None:
-        raise DecisionInputError("application_id", f"{application_id!r} has no offer to accept ({stored.outcome})")
-    loan_id = loan_id_of(application_id)
+        raise DecisionInputError("application_id", f"{shown!r} has no offer to accept ({stored.outcome})")
+    with UnitOfWork(engine) as uow:  # committed before booking: a second accept books the same loan id
+        loan_id = ApplicationRepository(uow.connection).claim_loan_id(application_id, new_id())
     booked = book_loan(engine, loan_id=loan_id, product=offer["product_id"],
                        amount=Money(int(offer["amount_minor"]), offer["currency"]), term=int(offer["term"]), on=on,
                        key=key, rate_annual=Decimal(offer["rate_annual"]))

@@ -17,6 +17,7 @@ monitoring tests use.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import zlib
 from collections.abc import Callable, Iterator
@@ -45,6 +46,7 @@ from lendstack.services.loans import (
     reverse_loan_payment,
     write_off_loan,
 )
+from lendstack.services.naming import NEW_LOAN_PREFIX
 from lendstack.services.staff import CREDIT, DEMO_STAFF
 from lendstack.servicing import Loan, ServicingError
 from lendstack.sim import generate_applications, monthly_payment_behaviour, to_application_json
@@ -405,7 +407,10 @@ def officer_choice(decision: dict[str, Any], applicant: Applicant) -> tuple[str,
 
 
 def _accept(run: _Run, application_id: str, _n: int, day: date) -> None:
-    booked = accept_offer(run.engine, application_id, day, key=f"accept-{application_id}")
+    # Loan ids are random in a real book; the demo's come from its seed, so the same seed builds the same book.
+    seeded = hashlib.sha256(f"demo-loan\x00{run.config.seed}\x00{application_id}".encode()).hexdigest()[:32]
+    booked = accept_offer(run.engine, application_id, day, key=f"accept-{application_id}",
+                          new_id=lambda: NEW_LOAN_PREFIX + seeded)
     loan_id = str(booked["loan_id"])
     disburse_loan(run.engine, loan_id, day, f"disburse-{loan_id}")
     loan = get_loan(run.engine, loan_id)  # read once: its due dates are all the simulation needs

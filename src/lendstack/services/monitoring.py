@@ -36,7 +36,7 @@ from lendstack.monitoring.portfolio import (
     vintage_curves,
 )
 from lendstack.services.business_date import dated as business_dated
-from lendstack.services.naming import LOAN_PREFIX
+from lendstack.services.naming import loan_id_column
 from lendstack.store import EntryColumns, PostingColumns, UnitOfWork
 from lendstack.store.book_repo import BookRepository
 from lendstack.store.tables import installments, journal_entries, ledger_balances, loans, postings
@@ -104,9 +104,9 @@ def reversed_entries() -> Any:
 def read_loan_origins(conn: Connection) -> pl.DataFrame:
     """Per loan booked from an application: the applicant's segment and region."""
     a, p = applications.c, applicants.c
-    rows = conn.execute(select(a.application_id, p.segment, p.region)
+    rows = conn.execute(select(loan_id_column(applications), p.segment, p.region)
                         .select_from(applications.join(applicants, a.applicant_id == p.applicant_id))).all()
-    data = [(LOAN_PREFIX + str(r[0]), str(r[1]), str(r[2])) for r in rows]
+    data = [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
     return pl.DataFrame(data, schema={"loan_id": pl.String, "segment": pl.String, "region": pl.String},
                         orient="row")
 

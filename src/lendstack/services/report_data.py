@@ -38,7 +38,7 @@ from lendstack.scoring.registry import read_manifest
 from lendstack.services.decisions import comparison_report
 from lendstack.services.models import default_registry_dir
 from lendstack.services.monitoring import book_date, portfolio_report, read_installments, read_loans, read_payments
-from lendstack.services.naming import LOAN_PREFIX, loan_id_of
+from lendstack.services.naming import loan_id_for, loan_ids_of
 from lendstack.services.stress import run_stress
 from lendstack.store.tables import loans
 from lendstack.store.tables_decisioning import decisions
@@ -171,7 +171,9 @@ def age_band(age: int) -> str:
 
 
 def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
-    ids = [loan_id_of(a) for a in frame["application_id"].unique().to_list()]
+    apps = [str(a) for a in frame["application_id"].unique().to_list()]
+    loan_of = {a: loan_id_for(a, "") for a in apps} | loan_ids_of(conn, apps)
+    ids = list(loan_of.values())
     found: list[tuple[str, str, date | None, int]] = []
     for start in range(0, len(ids), 5_000):  # bounded IN lists
         batch = ids[start:start + 5_000]
@@ -189,7 +191,8 @@ def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date) -> pl.Dat
          | pl.col("loan_id").is_in(list(ever))).alias("bad_now"),
         pl.col("disbursed_on").is_not_null().alias("booked"),
     )
-    joined = frame.with_columns((pl.lit(LOAN_PREFIX) + pl.col("application_id")).alias("loan_id")).join(
+    joined = frame.with_columns(pl.col("application_id").replace_strict(loan_of, return_dtype=pl.String)
+                                .alias("loan_id")).join(
         book.select("loan_id", "booked", "matured", "bad_now"), on="loan_id", how="left")
     return joined.with_columns(
         pl.col("booked").fill_null(False), pl.col("matured").fill_null(False),

@@ -39,7 +39,7 @@ from lendstack.monitoring.stress import (
     scheduled_principal,
 )
 from lendstack.services.monitoring import book_date, read_loans
-from lendstack.services.naming import LOAN_PREFIX
+from lendstack.services.naming import loan_id_for, loan_ids_of
 from lendstack.store.tables import installments
 from lendstack.store.tables_decisioning import decisions
 
@@ -69,7 +69,9 @@ def read_origination(conn: Connection) -> pl.DataFrame:
     c = decisions.c
     rows = conn.execute(select(c.application_id, c.pd, c.segment, c.input)
                         .where(c.acting.is_(True), c.outcome == "approve")).all()
-    data = [(LOAN_PREFIX + str(r[0]), _pd(r[1]), str(r[2] or ""), _collateral(r[3])) for r in rows]
+    loan_of = loan_ids_of(conn, (str(r[0]) for r in rows))
+    data = [(loan_of.get(str(r[0])) or loan_id_for(str(r[0]), ""), _pd(r[1]), str(r[2] or ""), _collateral(r[3]))
+            for r in rows]
     return pl.DataFrame(data, schema={"loan_id": pl.String, "pd_origination": pl.Float64, "segment": pl.String,
                                       "collateral": pl.String}, orient="row")
 

@@ -21,18 +21,20 @@ import hmac
 import ipaddress
 import json
 import os
+import re
 import secrets
 import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy import Connection, Engine, RowMapping, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from lendstack import secretbox
 from lendstack.events import DomainEvent
 from lendstack.store.outbox import Outbox
 from lendstack.store.tables_api import api_loan_partners
@@ -60,6 +62,7 @@ SUBSCRIPTIONS_MAX = 10_000
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 SIGNATURE_TOLERANCE_S = 300
 URL_LENGTH_MAX = 2000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 control characters
 
 # (url, body, headers) → HTTP status code; raising means the request did not complete.
 Sender = Callable[[str, bytes, Mapping[str, str]], int]
@@ -133,11 +136,28 @@ def _allow_list(allow_hosts: Iterable[str] | None) -> tuple[frozenset[str], tupl
     return frozenset(names), tuple(networks)
 
 
+# Refused whole: deprecated IPv4-compatible ::a.b.c.d (RFC 4291) and local-use NAT64 (RFC 8215).
+IPV6_REFUSED = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the low 32 bits
+
+
 def _internal(address: str) -> bool:
-    """Loopback, private, link-local (169.254.169.254: cloud metadata), shared, reserved: not the internet."""
+    """Loopback, private, link-local (169.254.169.254: cloud metadata), shared, reserved: not the internet.
+
+    An IPv6 address that carries an IPv4 address (mapped ::ffff:a.b.c.d, compatible ::a.b.c.d,
+    NAT64 64:ff9b::a.b.c.d, 6to4 2002:aabb:ccdd::) is judged by that IPv4 address too: a gateway
+    on the way would deliver it there. Teredo (2001::/32) is refused whole: its tunnel relays to
+    whatever the address encodes, and no real webhook receiver lives behind one."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(ip, ipaddress.IPv4Address):
+        return not ip.is_global or ip.is_multicast
+    if ip.teredo is not None or any(ip in network for network in IPV6_REFUSED):
+        return True
+    embedded = ip.ipv4_mapped or ip.sixtofour
+    if embedded is None and ip in NAT64:
+        embedded = ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    if embedded is not None:  # judged by where it leads (Python's is_global varies by version here)
+        return not embedded.is_global or embedded.is_multicast
     return not ip.is_global or ip.is_multicast
 
 
@@ -184,9 +204,17 @@ def pin(url: str, *, allow_hosts: Iterable[str] | None = None,
 
 def _host_of(url: str) -> str:
     """The URL's host name after the shape checks (scheme, no credentials, a valid port)."""
+    if len(url) > URL_LENGTH_MAX:
+        raise WebhookError("url", f"must be at most {URL_LENGTH_MAX} characters")
+    # Before parsing: urlsplit drops TAB/CR/LF silently, and a CR/LF reaching a request line or a
+    # Host header is header injection.
+    if _CONTROL.search(url):
+        raise WebhookError("url", "must not contain control characters")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > URL_LENGTH_MAX:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookError("url", "must be an absolute http(s) URL")
+    if _CONTROL.search(unquote(parts.netloc)):
+        raise WebhookError("url", "must not contain control characters (percent-encoded in the host)")
     if parts.username is not None or parts.password is not None:
         raise WebhookError("url", "must not carry credentials (user:password@)")
     try:
@@ -220,13 +248,37 @@ def _check_types(event_types: Sequence[str]) -> list[str]:
 
 def create_subscription(engine: Engine, *, url: str, event_types: Sequence[str], partner_id: str = "",
                         created_by: str = "", now: datetime | None = None) -> dict[str, Any]:
-    """Subscribe; the answer holds the signing secret, the only time it is shown."""
-    row = {"subscription_id": "ws_" + secrets.token_hex(8), "partner_id": partner_id, "url": _check_url(url),
-           "event_types": _check_types(event_types), "secret": "whsec_" + secrets.token_urlsafe(32),
+    """Subscribe; the answer holds the signing secret, the only time it is shown. The table keeps
+    it sealed under the server key (lendstack.secretbox), bound to the subscription id."""
+    subscription_id, secret = "ws_" + secrets.token_hex(8), "whsec_" + secrets.token_urlsafe(32)
+    row = {"subscription_id": subscription_id, "partner_id": partner_id, "url": _check_url(url),
+           "event_types": _check_types(event_types), "secret": secretbox.seal(secret, context=subscription_id),
            "active": True, "created_by": created_by, "created_at": now or datetime.now(UTC)}
     with engine.begin() as conn:
         conn.execute(insert(webhook_subscriptions).values(**row))
-    return {**_subscription_view(row), "secret": row["secret"]}
+    return {**_subscription_view(row), "secret": secret}
+
+
+SECRET_WITHHELD = "(withheld: shown in the answer to the first request only)"
+
+
+def without_secret(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A subscribe answer as kept for an idempotent replay: never the secret itself (the replay
+    reads it again, sealed, with `subscription_secret`)."""
+    return {**answer, "secret": SECRET_WITHHELD}
+
+
+def subscription_secret(engine: Engine, subscription_id: str, *, partner_id: str | None) -> str:
+    """The signing secret of one's own subscription, opened (for the replay of its subscribe call)."""
+    with engine.connect() as conn:
+        row = _owned_subscription(conn, subscription_id, partner_id)
+    return open_secret(row["secret"], subscription_id)
+
+
+def open_secret(sealed: str, subscription_id: str) -> str:
+    """Raises SecretBoxError for a value that is not sealed (migration 0015 sealed the old clear ones)
+    or does not open under this server's key."""
+    return secretbox.open_(sealed, context=subscription_id)
 
 
 def _subscription_view(row: Mapping[str, Any] | RowMapping) -> dict[str, Any]:
@@ -298,16 +350,31 @@ def _owners(conn: Connection, events: Sequence[DomainEvent]) -> dict[tuple[str, 
     return owners
 
 
-def _event_body(event: DomainEvent) -> dict[str, Any]:
+def _references(conn: Connection, events: Sequence[DomainEvent]) -> dict[tuple[str, str], str]:
+    """(aggregate type, book id) → the partner's own id for it, where they differ (a partner names its
+    applications in its own namespace: routes_origination); a partner is sent its own id."""
+    app_ids = {e.aggregate_id for e in events if e.aggregate_type == "application"}
+    if not app_ids:
+        return {}
+    a = applications.c
+    query = select(a.application_id, a.reference).where(a.application_id.in_(app_ids), a.reference != "",
+                                                        a.reference != a.application_id)
+    return {("application", r.application_id): r.reference for r in conn.execute(query)}
+
+
+def _event_body(event: DomainEvent, shown_id: str = "") -> dict[str, Any]:
     return {"event_id": event.event_id, "event_type": event.event_type, "aggregate_type": event.aggregate_type,
-            "aggregate_id": event.aggregate_id, "occurred_at": event.occurred_at.isoformat(),
+            "aggregate_id": shown_id or event.aggregate_id, "occurred_at": event.occurred_at.isoformat(),
             "payload": event.payload}
 
 
 def _delivery_rows(events: Iterable[DomainEvent], subscriptions: Sequence[Subscription],
-                   owners: Mapping[tuple[str, str], str], now: datetime) -> list[dict[str, Any]]:
+                   owners: Mapping[tuple[str, str], str], now: datetime,
+                   references: Mapping[tuple[str, str], str] | None = None) -> list[dict[str, Any]]:
+    shown = references or {}
     return [{"delivery_id": delivery_id_for(e.event_id, s.subscription_id), "event_id": e.event_id,
-             "subscription_id": s.subscription_id, "event_type": e.event_type, "event": _event_body(e),
+             "subscription_id": s.subscription_id, "event_type": e.event_type,
+             "event": _event_body(e, shown.get((e.aggregate_type, e.aggregate_id), "") if s.partner_id else ""),
              "status": PENDING, "attempts": 0, "next_attempt_at": now, "last_status_code": None, "last_error": "",
              "created_at": now, "updated_at": now, "delivered_at": None}
             for e in events for s in subscriptions
@@ -326,7 +393,8 @@ def fan_out(engine: Engine, *, now: datetime, limit: int = EVENT_BATCH) -> tuple
         events = Outbox(conn).pending(limit)
         if not events:
             return 0, 0
-        rows = _delivery_rows(events, _active_subscriptions(conn), _owners(conn, events), now)
+        rows = _delivery_rows(events, _active_subscriptions(conn), _owners(conn, events), now,
+                              _references(conn, events))
         if rows:
             _insert_ignoring_duplicates(conn, rows)
         published = Outbox(conn).mark_published([e.event_id for e in events], at=now)
@@ -375,7 +443,8 @@ def request_for(delivery: Mapping[str, Any] | RowMapping, secret: str, now: date
 
 def _due(engine: Engine, now: datetime, limit: int) -> list[RowMapping]:
     d, s = webhook_deliveries.c, webhook_subscriptions.c
-    query = (select(d.delivery_id, d.event_type, d.event, d.attempts, d.next_attempt_at, s.url, s.secret, s.active)
+    query = (select(d.delivery_id, d.subscription_id, d.event_type, d.event, d.attempts, d.next_attempt_at, s.url,
+                    s.secret, s.active)
              .join(webhook_subscriptions, s.subscription_id == d.subscription_id)
              .where(d.status == PENDING, d.next_attempt_at <= now)
              .order_by(d.next_attempt_at, d.delivery_id).limit(limit))
@@ -396,7 +465,11 @@ def _claim(engine: Engine, row: Mapping[str, Any] | RowMapping, now: datetime) -
 
 def _attempt(row: Mapping[str, Any] | RowMapping, sender: Sender, now: datetime) -> tuple[int | None, str]:
     """(status code or None, error text); '' error means delivered."""
-    body, headers = request_for(row, row["secret"], now)
+    try:
+        secret = open_secret(row["secret"], row["subscription_id"])
+    except secretbox.SecretBoxError as exc:  # e.g. the server key changed: a failed attempt, named, not a crash
+        return None, f"secret: {exc.message}"[:500]
+    body, headers = request_for(row, secret, now)
     try:
         code = sender(row["url"], body, headers)
     except Exception as exc:  # any transport failure is a failed attempt, never a crash of the pass

@@ -60,12 +60,34 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = normalize_url(url or database_url())
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
+        _private_file(make_url(url).database or "")
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
         return create_engine(url, **kwargs)
     raise ValueError(f"database_url: unsupported backend {backend!r}; use sqlite or postgresql")
+
+
+DATABASE_FILE_MODE = 0o600  # the book holds personal data: its owner only
+
+
+def _private_file(database: str) -> None:
+    """Create the SQLite file with mode 0600 before SQLite does (it would use 0644 under the usual
+    umask), and narrow an existing book's file to 0600. SQLite creates the -wal and -shm files with
+    the database file's own mode, so they are 0600 as well."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return  # in memory, or a URI the caller manages
+    path = Path(database)
+    for existing in (path, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        if existing.exists() and existing.stat().st_mode & 0o777 != DATABASE_FILE_MODE:
+            existing.chmod(DATABASE_FILE_MODE)
+    if not path.exists():
+        if not path.parent.is_dir():
+            return  # SQLite's own "unable to open database file" names the problem
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, DATABASE_FILE_MODE))  # O_CREAT without O_EXCL: races agree
+        path.chmod(DATABASE_FILE_MODE)  # os.open applies the umask; a umask never widens 0600, this is for clarity
+    assert path.stat().st_mode & 0o777 == DATABASE_FILE_MODE
 
 
 def _configure_sqlite(engine: Engine) -> None:

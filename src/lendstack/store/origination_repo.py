@@ -6,7 +6,9 @@ submission (applicant + application + first status) a single transaction, so not
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -62,6 +64,15 @@ _STATUS = select(_a.status).where(_a.application_id == bindparam("application_id
 _SET_STATUS = (update(applications).where(_a.application_id == bindparam("id"), _a.status == bindparam("from_status"))
                .values(status=bindparam("status"), updated_at=bindparam("at")))
 _APPLICANT = select(applicants.c.applicant_id).where(applicants.c.applicant_id == bindparam("applicant_id"))
+_BY_REFERENCE = select(_a.application_id).where(_a.partner_id == bindparam("partner_id"),
+                                                _a.reference == bindparam("reference"))
+_APPLICANT_BY_REFERENCE = select(applicants.c.applicant_id).where(
+    applicants.c.partner_id == bindparam("partner_id"), applicants.c.reference == bindparam("reference"))
+_LOAN_OF = select(_a.loan_id).where(_a.application_id == bindparam("application_id"))
+_CLAIM_LOAN = (update(applications).where(_a.application_id == bindparam("id"), _a.loan_id == "")
+               .values(loan_id=bindparam("loan_id")))
+ID_LENGTH_MAX = 64  # the document's Id bound: a book id made here is re-read through parse_application
+_DERIVED_PREFIX_CHARS = 27  # the partner's id shortened, kept for people reading the console; + "." + 36 hex
 _INSERT_APPLICANT = insert(applicants)
 _INSERT_APPLICATION = insert(applications)
 _INSERT_HISTORY = insert(application_status_history)
@@ -75,8 +86,14 @@ class ApplicationRepository:
     def add(self, application: Application, *, now: datetime | None = None) -> None:
         """Store a new application as "received" (and its applicant when first seen)."""
         at = _now(now)
+        reference = application.reference or application.application_id  # what the caller named it
         if self._exists(application.application_id):
-            raise ApplicationError("application_id", f"{application.application_id!r} already exists")
+            raise ApplicationError("application_id", f"{reference!r} already exists")
+        # A partner's scoped ids were chosen free in this transaction; staff naming a partner's id may clash.
+        unscoped = not application.reference and application.partner_id
+        if unscoped and self.find(application.partner_id, reference) is not None:
+            raise ApplicationError("application_id", f"{reference!r} already exists for partner "
+                                                     f"{application.partner_id!r}")
         self._ensure_applicant(application, at)
         self.connection.execute(_INSERT_APPLICATION, self._row(application, at))
         self._log(application.application_id, "received", "submitted", at)
@@ -100,6 +117,55 @@ class ApplicationRepository:
 
     def exists(self, application_id: str) -> bool:
         return self._exists(application_id)
+
+    def find(self, partner_id: str, reference: str) -> str | None:
+        """The book's id of the application `partner_id` names `reference` ('' partner: staff's own)."""
+        found = self.connection.execute(_BY_REFERENCE, {"partner_id": partner_id, "reference": reference})
+        return found.scalar_one_or_none()
+
+    def find_applicant(self, partner_id: str, reference: str) -> str | None:
+        """The book's id of the applicant `partner_id` names `reference`."""
+        found = self.connection.execute(_APPLICANT_BY_REFERENCE, {"partner_id": partner_id, "reference": reference})
+        return found.scalar_one_or_none()
+
+    def scoped_ids(self, partner_id: str, application_ref: str, applicant_ref: str) -> tuple[str, str]:
+        """The book's ids for a partner's (application, applicant) references: the records this partner
+        already has under them, else the reference itself when no record anywhere uses it as its id,
+        else an id derived from (partner, reference). Whichever it is, the partner's answers are the
+        same (the API shows it its own references), so nothing tells it another partner's ids."""
+        assert partner_id, "staff ids are the book's ids: only a partner's are scoped"
+        application_id = self.find(partner_id, application_ref)
+        if application_id is None:
+            application_id = self._free_id("application", partner_id, application_ref, self._exists)
+        applicant_id = self.find_applicant(partner_id, applicant_ref)
+        if applicant_id is None:
+            applicant_id = self._free_id("applicant", partner_id, applicant_ref, self._applicant_exists)
+        return application_id, applicant_id
+
+    @staticmethod
+    def _free_id(kind: str, partner_id: str, reference: str, taken: Callable[[str], bool]) -> str:
+        # The derived id is deterministic (a retry finds the same one); anyone can compute it, so one
+        # already used (a partner submitted it as its own id) gives way to a random one.
+        for candidate in (reference, derived_id(kind, partner_id, reference)):
+            if not taken(candidate):
+                return candidate
+        return derived_id(kind, partner_id, reference, salt=secrets.token_hex(16))
+
+    def _applicant_exists(self, applicant_id: str) -> bool:
+        return self.connection.execute(_APPLICANT, {"applicant_id": applicant_id}).first() is not None
+
+    def loan_id(self, application_id: str) -> str:
+        """The loan the application's accepted offer booked ('' when none yet)."""
+        return str(self.connection.execute(_LOAN_OF, {"application_id": application_id}).scalar_one_or_none() or "")
+
+    def claim_loan_id(self, application_id: str, candidate: str) -> str:
+        """The application's loan id: `candidate` if it had none, else the one it already has. The update
+        only applies while the id is '' (a concurrent accept waits on the row, then keeps the first)."""
+        assert candidate, "a loan id is never empty"
+        self.connection.execute(_CLAIM_LOAN, {"id": application_id, "loan_id": candidate})
+        loan_id = self.loan_id(application_id)
+        assert loan_id, f"no application {application_id!r} to book a loan for"
+        return loan_id
 
     def status_of(self, application_id: str) -> str:
         status = self.connection.execute(_STATUS, {"application_id": application_id}).scalar_one_or_none()
@@ -160,9 +226,15 @@ class ApplicationRepository:
     def _ensure_applicant(self, application: Application, at: datetime) -> None:
         a = application.applicant
         if self.connection.execute(_APPLICANT, {"applicant_id": a.applicant_id}).first() is None:
+            reference = a.reference or a.applicant_id
+            unscoped = not a.reference and application.partner_id
+            if unscoped and self.find_applicant(application.partner_id, reference) is not None:
+                raise ApplicationError("applicant.applicant_id", f"{reference!r} already exists for partner "
+                                                                 f"{application.partner_id!r}")
             self.connection.execute(_INSERT_APPLICANT, {
                 "applicant_id": a.applicant_id, "applicant_type": a.applicant_type, "segment": a.segment,
                 "region": a.region, "created_at": at, "language": a.language,
+                "partner_id": application.partner_id, "reference": reference,
             })  # fmt: skip
         elif a.language:  # a later application that states a language: the borrower's latest word counts
             self.connection.execute(update(applicants).where(applicants.c.applicant_id == a.applicant_id)
@@ -177,7 +249,8 @@ class ApplicationRepository:
             "requested_amount_minor": d.requested_amount_minor,
             "declared_monthly_revenue_minor": d.declared_monthly_revenue_minor,
             "requested_term_months": d.requested_term_months, "product_id": application.product_id,
-            "partner_id": application.partner_id, **application.applicant.identifiers.as_dict(),
+            "partner_id": application.partner_id, "reference": application.reference or application.application_id,
+            **application.applicant.identifiers.as_dict(),
             "document": application_document(application), "created_at": at, "updated_at": at,
         }  # fmt: skip
 
@@ -185,6 +258,17 @@ class ApplicationRepository:
         self.connection.execute(
             _INSERT_HISTORY, {"application_id": application_id, "status": status, "reason": reason, "changed_at": at}
         )
+
+
+def derived_id(kind: str, partner_id: str, reference: str, *, salt: str = "") -> str:
+    """A book id for a partner's reference that another record already uses as its id: the reference
+    shortened (for people reading the console), then 144 bits of SHA-256 of (kind, partner, reference,
+    salt). Within the document's Id rules: parse_application re-reads stored documents."""
+    assert kind in ("application", "applicant") and partner_id and reference
+    digest = hashlib.sha256(f"{kind}\x00{partner_id}\x00{reference}\x00{salt}".encode()).hexdigest()[:36]
+    derived = f"{reference[:_DERIVED_PREFIX_CHARS]}.{digest}"
+    assert len(derived) <= ID_LENGTH_MAX
+    return derived
 
 
 def _snapshot_row(application_id: str, snap: Snapshot) -> dict[str, Any]:

@@ -21,6 +21,11 @@ applicants = Table(
     Column("region", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("language", Text, nullable=False, server_default=""),  # en | zh-CN | "" (not stated): migration 0012
+    # Migration 0014: the partner that brought the applicant ('' = staff) and the id that partner names it
+    # by. A partner reaches only its own applicants, by (partner_id, reference); applicant_id is the book's id.
+    Column("partner_id", Text, nullable=False, server_default=""),
+    Column("reference", Text, nullable=False, server_default=""),
+    Index(None, "partner_id", "reference", unique=True),
 )
 
 applications = Table(
@@ -36,6 +41,10 @@ applications = Table(
     Column("requested_term_months", Integer, nullable=False),
     Column("product_id", Text, nullable=False, server_default=""),
     Column("partner_id", Text, nullable=False, server_default=""),
+    # Migration 0014: the id the partner names the application by (its own namespace: two partners may
+    # use the same one), and the loan an accepted offer booked ('' until then; random, not derived).
+    Column("reference", Text, nullable=False, server_default=""),
+    Column("loan_id", Text, nullable=False, server_default=""),
     *(Column(name, Text, nullable=False) for name in IDENTIFIER_COLUMNS),
     Column("document", JSON, nullable=False),  # the submitted document, as parsed and normalised
     Column("created_at", UtcDateTime, nullable=False),
@@ -43,6 +52,8 @@ applications = Table(
     Index(None, "applicant_id", "applied_on"),
     *(Index(None, name, "applied_on") for name in IDENTIFIER_COLUMNS),
     Index(None, "status"),
+    Index(None, "partner_id", "reference", unique=True),
+    Index(None, "loan_id"),
 )
 
 application_status_history = Table(

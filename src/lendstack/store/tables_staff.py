@@ -1,5 +1,5 @@
 """Staff users (argon2-hashed passwords, roles), console sessions (sha256 of the cookie token only)
-and the per-username login throttle. Created by migration 0008."""
+and the per-user login throttle. Created by migration 0008."""
 
 from __future__ import annotations
 
@@ -33,7 +33,10 @@ staff_sessions = Table(
 staff_login_failures = Table(
     "staff_login_failures",
     metadata,
-    # Keyed by the username TRIED (known or not), so guessing cannot tell which usernames exist.
+    # A row per staff user that failed, so the table is bounded by staff_users. Made-up usernames are
+    # counted in memory (services/staff.py _UnknownNameFailures) by the same rule, so the answers
+    # still do not tell which usernames exist. (Books from before issue 12 may hold such rows: they
+    # keep working and are never added to.)
     Column("username", Text, primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("window_started_at", UtcDateTime, nullable=False),

@@ -15,7 +15,9 @@ webhook_subscriptions = Table(
     Column("partner_id", Text, nullable=False),  # '' = a staff (admin) subscription: receives every event
     Column("url", Text, nullable=False),
     Column("event_types", JSON, nullable=False),  # sorted list of event type names
-    # Kept in clear on purpose: HMAC signing needs the secret itself, so it cannot be hashed like an API key.
+    # HMAC signing needs the secret itself, so it cannot be hashed like an API key: it is sealed
+    # (AES-256-GCM under the server key, bound to subscription_id; lendstack.secretbox). Migration
+    # 0015 sealed the secrets older books kept in clear.
     Column("secret", Text, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_by", Text, nullable=False),  # API key id ('' from the CLI)

@@ -6,11 +6,13 @@
    deny by default → 403;
 3. CSRF: every non-GET request carries the session's token (form field `csrf_token` or header
    X-CSRF-Token, compared in constant time) → else 403 problem+json;
-4. audit: every non-GET request, allowed or refused, and every read of personal data leaves an
-   api_audit row (key_id "user:<name>"), committed before the response starts.
+4. audit: every non-GET request and every read of personal data, allowed, refused or failed, leaves
+   exactly one api_audit row (key_id "user:<name>"), committed before the response starts.
 
 All checks run before the route sees the request, so a refused request writes nothing but its
-audit row."""
+audit row. Refusals without a session are counted per client address (app.state.refusal_limiter,
+as in the API): a client refused too often gets 429 from memory, before any session lookup, and
+only the first 429 of each run of them is audited."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lendstack.api.permissions import allowed, audited
 from lendstack.api.problems import BODY_LIMIT_BYTES, problem_response
-from lendstack.api.security import route_of
+from lendstack.api.ratelimit import ClientLimiter, Verdict
+from lendstack.api.security import Outcome, client_host, must_audit, route_of
 from lendstack.services.staff import StaffSession, csrf_token_for, record_action, resolve_session
 from lendstack.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 
@@ -55,6 +58,13 @@ class ConsoleGuard:
             return
         request = Request(scope, receive)
         token = request.cookies.get(SESSION_COOKIE, "")
+        if token:
+            early = self._limiter.check(client_host(scope))  # before the session lookup (database work)
+            if not early.allowed:
+                await self._limiter.tarpit(early)
+                await self._answer(request, Outcome(None, _throttled(request, early), early.first_refused), None,
+                                   scope, receive, send)
+                return
         session = await run_in_threadpool(resolve_session, self.engine, token) if token else None
         if session is None:
             await self._refuse(request, _unauthenticated(request), None, scope, receive, send)
@@ -110,11 +120,31 @@ class ConsoleGuard:
             return
         await self._audited(request, session, scope, _replay(body, receive), send)
 
+    @property
+    def _limiter(self) -> ClientLimiter:
+        limiter = self.site.state.refusal_limiter  # read per request: tests may replace it
+        assert isinstance(limiter, ClientLimiter)
+        return limiter
+
     async def _refuse(self, request: Request, response: Response, session: StaffSession | None, scope: Scope,
                       receive: Receive, send: Send) -> None:
-        if request.method not in READ_METHODS:
-            await run_in_threadpool(self._audit, request, session, response.status_code)
-        await response(scope, receive, send)
+        """A refusal. Without a session it is counted against the client's address as in the API (past
+        its budget: 429 instead). With one, the person is known and the refusal audited under their
+        name: an address shared by a whole office is not throttled for one person's clicks."""
+        verdict = self._limiter.take(client_host(scope)) if session is None else None
+        if verdict is not None and not verdict.allowed:
+            await self._limiter.tarpit(verdict)
+        outcome = (Outcome(None, response) if verdict is None or verdict.allowed
+                   else Outcome(None, _throttled(request, verdict), verdict.first_refused))
+        await self._answer(request, outcome, session, scope, receive, send)
+
+    async def _answer(self, request: Request, outcome: Outcome, session: StaffSession | None, scope: Scope,
+                      receive: Receive, send: Send) -> None:
+        answer = outcome.refusal
+        assert answer is not None
+        if outcome.audit and must_audit(self.site, request):  # a refused read of personal data too
+            await run_in_threadpool(self._audit, request, session, answer.status_code)
+        await answer(scope, receive, send)
 
     def _audit(self, request: Request, session: StaffSession | None, status: int) -> None:
         user = session.user if session is not None else None
@@ -134,6 +164,19 @@ def _unauthenticated(request: Request) -> Response:
         response = RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def _throttled(request: Request, verdict: Verdict) -> Response:
+    """429: problem+json for htmx and JSON clients, a page (English or 中文) for a browser."""
+    headers = {"Retry-After": str(verdict.retry_after_s)}
+    if wants_fragment(request):
+        detail = f"too many refused calls from this address; retry after {verdict.retry_after_s} s"
+        return problem_response(429, "too-many-refusals", detail, SESSION_COOKIE, headers,
+                                retry_after_s=verdict.retry_after_s)
+    from lendstack.web.render import render  # here: render imports the permission matrix too
+
+    return render(request, "error.html", {"status": 429, "detail_key": "error.throttled"}, status_code=429,
+                  headers=headers)
 
 
 def _forbidden(request: Request, route: str, session: StaffSession) -> Response:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from lendstack.ledger import JournalEntry
-from lendstack.services.naming import loan_id_of
+from lendstack.services.naming import loan_id_for
 from lendstack.servicing import Loan, ServicingError
 from lendstack.store import UnitOfWork
 from lendstack.store.decision_repo import DecisionRepository
@@ -50,9 +50,9 @@ def application_view(engine: Engine, application_id: str) -> dict[str, Any] | No
         snapshots = list(repo.snapshots(application_id).snapshots.values())
         history = repo.history(application_id)
         status = repo.status_of(application_id)
-        loan_id = loan_id_of(application_id)
-        booked = uow.connection.execute(select(loans.c.loan_id).where(loans.c.loan_id == loan_id)).first()
         row = uow.connection.execute(select(applications).where(applications.c.application_id == application_id)).one()
+        loan_id = loan_id_for(application_id, str(row.loan_id))
+        booked = uow.connection.execute(select(loans.c.loan_id).where(loans.c.loan_id == loan_id)).first()
     return {"application": dict(row._mapping), "status": status, "history": history, "snapshots": snapshots,
             "decision": decision, "review": review, "loan_id": loan_id if booked is not None else None}
 

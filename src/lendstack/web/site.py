@@ -38,15 +38,25 @@ CONSOLE_ROUTERS += [routes_collections, routes_reports]  # console-ops: collecti
 CONSOLE_ROUTERS += [routes_staff]  # staff management (admin only)
 
 
+INSECURE_HTTP_ENV = "LENDSTACK_INSECURE_HTTP"  # "1": plain http for development (`lendstack serve --insecure-http`)
+
+
+def insecure_http_from_env() -> bool:
+    return os.environ.get(INSECURE_HTTP_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
 def create_site(engine: Engine | None = None, *, registry_dir: str | Path | None = None,
                 secure_cookies: bool | None = None) -> FastAPI:
     """API + console over `engine` (default: LENDSTACK_DATABASE_URL, migrated by the caller).
-    Cookies are marked Secure when `secure_cookies` (default: LENDSTACK_SECURE_COOKIES=1), i.e.
-    when the site is served over HTTPS (behind a TLS proxy)."""
+
+    Cookies (session, login CSRF, language) are Secure, i.e. sent over HTTPS only (the site is
+    meant to be behind a TLS proxy), unless the caller asks for plain http explicitly:
+    `secure_cookies=False`, or LENDSTACK_INSECURE_HTTP=1 when `secure_cookies` is None. A session
+    cookie sent over plain http can be read by anyone on the network path."""
     app = create_app(engine, registry_dir=registry_dir)
     app.title = "lendstack"
     if secure_cookies is None:
-        secure_cookies = os.environ.get("LENDSTACK_SECURE_COOKIES", "") in ("1", "true", "yes")
+        secure_cookies = not insecure_http_from_env()
     app.state.secure_cookies = secure_cookies
     for module in CONSOLE_ROUTERS:
         app.router.routes.extend(module.router.routes)
