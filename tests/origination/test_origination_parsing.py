@@ -122,6 +122,10 @@ BAD_INPUTS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("unknown source", _set("data_sources.horoscope", {}), "data_sources.horoscope"),
     ("unknown source field", _set("data_sources.bureau.credit_score", 700), "data_sources.bureau.credit_score"),
     ("share above 1", _set("data_sources.device.night_edits_share", 1.5), "data_sources.device.night_edits_share"),
+    # float-or-int fields: pydantic's union branch ("….float") is not part of the field's name
+    ("ratio as text", *_at("data_sources.bureau.debt_to_income", "0.4")),
+    ("ratio infinite", *_at("data_sources.bureau.debt_to_income", float("inf"))),
+    ("share as text", *_at("data_sources.device.night_edits_share", "half")),
     ("too many POS months", *_at("data_sources.pos.monthly_revenue_minor", [1] * 13)),
     ("negative POS month", _set("data_sources.pos.monthly_revenue_minor", [-1] * 12), POS_MONTHS_PATH + ".0"),
     ("empty phone", _set("applicant.identifiers.phone_hash", ""), "applicant.identifiers.phone_hash"),

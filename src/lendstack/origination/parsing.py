@@ -206,8 +206,15 @@ class _Document(_Model):
 assert set(_DataSources.model_fields) == set(SOURCES), "every source has a payload schema"
 
 
+# pydantic names the branch of a union it tried in the error location ("debt_to_income.float",
+# "x.function-after[...]"): those are not fields, and the field named to the caller must be one.
+_UNION_BRANCHES = frozenset({"float", "int", "str", "bool", "none", "nullable"})
+
+
 def _dotted(location: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in location) or "document"
+    parts = [str(part) for part in location
+             if not (isinstance(part, str) and (part in _UNION_BRANCHES or "[" in part))]
+    return ".".join(parts) or "document"
 
 
 def _validated(document: Any) -> _Document:
