@@ -114,6 +114,8 @@ BAD_INPUTS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("term 0", _set("declared.requested_term_months", 0), "declared.requested_term_months"),
     ("future date", _set("applied_on", "2026-02-01"), "applied_on"),
     ("bad date", _set("applied_on", "2025-13-01"), "applied_on"),
+    ("year 1", _set("applied_on", "0001-01-01"), "applied_on"),
+    ("edit in year 1", _set("edits", [{"at": "0001-01-01T00:00:00+00:00", "field": "x"}]), "edits.0.at"),
     ("unknown currency", _set("currency", "XXX"), "currency"),
     ("unknown applicant type", _set("applicant.applicant_type", "trust"), "applicant.applicant_type"),
     ("unknown collateral", _set("declared.collateral", "gold"), "declared.collateral"),
@@ -162,3 +164,26 @@ def test_today_defaults_to_the_real_date(document: dict[str, Any]) -> None:
     with pytest.raises(ApplicationError) as raised:
         parse_application(future)
     assert raised.value.field == "applied_on"
+
+
+def test_the_published_text_pattern_is_the_text_rule() -> None:
+    """The contract's pattern for free text (OpenAPI) refuses exactly the characters lendstack.text refuses."""
+    import re
+
+    from lendstack import text
+    from lendstack.origination.parsing import CLEAN_TEXT_PATTERN
+
+    pattern = re.compile(CLEAN_TEXT_PATTERN)
+    for code in [*range(0x0000, 0x3100), 0xFEFF, 0xFFFD, 0x1F600]:
+        char = chr(code)
+        assert (pattern.fullmatch(char) is not None) == (text.forbidden_character(char) is None), hex(code)
+
+
+def test_the_published_document_schema_bounds_every_number() -> None:
+    from lendstack.origination.parsing import SCHEMA_NAME, document_json_schemas
+
+    schemas = document_json_schemas()
+    bureau = schemas[SCHEMA_NAME + "_Bureau"]["properties"]["debt_to_income"]["anyOf"][0]["anyOf"]
+    assert all(branch["minimum"] == 0 and branch["maximum"] == 1000.0 for branch in bureau)
+    assert "'ge':" not in str(schemas) and "'le':" not in str(schemas)  # JSON Schema's own words only
+    assert schemas[SCHEMA_NAME + "_Applicant"]["properties"]["segment"]["enum"]

@@ -32,6 +32,8 @@ from lendstack.api.problems import MEDIA_TYPE, BodyLimit, install_error_handlers
 from lendstack.api.proxies import ClientAddress, TrustedProxies
 from lendstack.api.ratelimit import LOGIN_LIMITS, REFUSAL_LIMITS, ClientLimiter, RateLimit, RateLimiter, RateLimits
 from lendstack.api.security import install_security, refuse_outside
+from lendstack.origination.parsing import SCHEMA_NAME as DOCUMENT_SCHEMA
+from lendstack.origination.parsing import document_json_schemas
 from lendstack.services.models import default_registry_dir
 from lendstack.services.staff import LOGIN_PATH
 from lendstack.store.db import make_engine
@@ -194,5 +196,16 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schemas = components["schemas"]
     for unused in ("HTTPValidationError", "ValidationError"):  # validation errors are problems, declared above
         schemas.pop(unused, None)
+    _publish_application_document(schema)
     app.openapi_schema = schema
     return schema
+
+
+def _publish_application_document(schema: dict[str, Any]) -> None:
+    """POST /v1/applications reads its body itself (parse_application: one error naming the field,
+    the same for the API, the CLI and the simulator); the contract still publishes the document's
+    schema, so clients and schemathesis see every field and bound."""
+    documents = document_json_schemas()
+    schema["components"]["schemas"].update(documents)
+    body = schema["paths"]["/v1/applications"]["post"]["requestBody"]
+    body["content"]["application/json"]["schema"] = {"$ref": f"#/components/schemas/{DOCUMENT_SCHEMA}"}

@@ -47,6 +47,7 @@ REGIONS = ("east", "south", "north", "central", "southwest", "northwest", "north
 AGE_MIN_YEARS, AGE_MAX_YEARS = 18, 100
 TERM_MAX_MONTHS = 360
 POS_MONTHS = 12
+APPLIED_ON_MIN = date(1990, 1, 1)  # the earliest plausible application (and book) date
 
 Text = Annotated[CleanText, Field(min_length=1, max_length=200)]  # NFC; no control, zero-width or bidi characters
 Id = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")]
@@ -199,8 +200,8 @@ class _Document(_Model):
     declared: _Declared
     data_sources: _DataSources = _DataSources()
     edits: list[_Edit] = []
-    partner_id: Annotated[StrictStr, Field(max_length=64)] = ""
-    product_id: Annotated[StrictStr, Field(max_length=64)] = ""
+    partner_id: Annotated[CleanText, Field(max_length=64)] = ""
+    product_id: Annotated[CleanText, Field(max_length=64)] = ""
 
 
 assert set(_DataSources.model_fields) == set(SOURCES), "every source has a payload schema"
@@ -233,6 +234,9 @@ def _check_semantics(doc: _Document, today: date) -> None:
         raise ApplicationError("currency", f"unknown currency {doc.currency!r}; known: {', '.join(sorted(CURRENCIES))}")
     if doc.applied_on > today:
         raise ApplicationError("applied_on", f"{doc.applied_on.isoformat()} is in the future (today is {today})")
+    if doc.applied_on < APPLIED_ON_MIN:
+        # Windows reach back from it (fraud velocity: 90 days): year 1 would overflow the date type.
+        raise ApplicationError("applied_on", f"{doc.applied_on.isoformat()} is before {APPLIED_ON_MIN.isoformat()}")
     if doc.applicant.applicant_type not in APPLICANT_TYPES:
         raise ApplicationError("applicant.applicant_type", f"must be one of {', '.join(APPLICANT_TYPES)}")
     if doc.applicant.segment not in SEGMENTS:
@@ -246,6 +250,8 @@ def _check_semantics(doc: _Document, today: date) -> None:
     for i, edit in enumerate(doc.edits):
         if edit.at.date() > today:
             raise ApplicationError(f"edits.{i}.at", f"{edit.at.isoformat()} is in the future")
+        if edit.at.date() < APPLIED_ON_MIN:
+            raise ApplicationError(f"edits.{i}.at", f"{edit.at.isoformat()} is before {APPLIED_ON_MIN.isoformat()}")
 
 
 def _raw_sources(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -278,6 +284,67 @@ def _edit(edit: _Edit) -> EditEvent:
     lat = None if edit.gps_lat is None else float(edit.gps_lat)
     lon = None if edit.gps_lon is None else float(edit.gps_lon)
     return EditEvent(at=edit.at, field=edit.field, gps_lat=lat, gps_lon=lon)
+
+
+# pydantic writes the bounds of a constrained union (Ratio, Share, Lat, ...) as `ge`/`le` beside its
+# `anyOf`, which JSON Schema does not know: the published contract says minimum/maximum.
+_BOUND_KEYWORDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+SCHEMA_NAME = "ApplicationDocument"
+
+
+def _standard(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_standard(value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    out = {_BOUND_KEYWORDS.get(key, key): _standard(value) for key, value in node.items()}
+    bounds = {key: out.pop(key) for key in _BOUND_KEYWORDS.values() if key in out and "anyOf" in out}
+    if bounds:  # onto each numeric branch, where every reader (and schemathesis) looks for them
+        out["anyOf"] = [{**branch, **bounds} if branch.get("type") in ("number", "integer") else branch
+                        for branch in out["anyOf"]]
+    return out
+
+
+# lendstack.text's rule as a JSON Schema pattern (no control, zero-width, bidi or separator characters).
+CLEAN_TEXT_PATTERN = ("^[^\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200b-\\u200f\\u2028-\\u202e"
+                      "\\u2060\\u2066-\\u2069\\ufeff]*$")
+
+
+def _clean_text_pattern(node: Any) -> None:
+    """Every free text of the document (a string without its own pattern, list or format) gets the rule."""
+    if isinstance(node, list):
+        for value in node:
+            _clean_text_pattern(value)
+        return
+    if not isinstance(node, dict):
+        return
+    if node.get("type") == "string" and not {"pattern", "enum", "format"} & node.keys():
+        node["pattern"] = CLEAN_TEXT_PATTERN
+    for value in node.values():
+        _clean_text_pattern(value)
+
+
+def document_json_schemas() -> dict[str, dict[str, Any]]:
+    """The application document as JSON Schemas for the OpenAPI contract: {name: schema}, the
+    document itself under SCHEMA_NAME and its parts under SCHEMA_NAME + part, referring to each other
+    as #/components/schemas/<name>. Rules the schema cannot say (known product, dates not in the
+    future, latitude with longitude) are still checked by parse_application and answered 422."""
+    schema = _Document.model_json_schema(ref_template="#/components/schemas/" + SCHEMA_NAME + "{model}")
+    parts = schema.pop("$defs", {})
+    schemas = {SCHEMA_NAME + name: _standard(part) for name, part in parts.items()}
+    schemas[SCHEMA_NAME] = _standard(schema)
+    for part in schemas.values():
+        _clean_text_pattern(part)
+    # The categories are closed lists: say so, so clients (and schemathesis) send values we take.
+    applicant = schemas[SCHEMA_NAME + "_Applicant"]["properties"]
+    applicant["segment"] = {**applicant["segment"], "enum": list(SEGMENTS)}
+    applicant["region"] = {**applicant["region"], "enum": list(REGIONS)}
+    applicant["applicant_type"] = {**applicant["applicant_type"], "enum": list(APPLICANT_TYPES)}
+    declared = schemas[SCHEMA_NAME + "_Declared"]["properties"]
+    declared["collateral"] = {**declared["collateral"], "enum": list(COLLATERALS)}
+    document = schemas[SCHEMA_NAME]["properties"]
+    document["currency"] = {**document["currency"], "enum": sorted(CURRENCIES)}
+    return schemas
 
 
 def parse_application(document: dict[str, Any], *, today: date | None = None) -> Application:
