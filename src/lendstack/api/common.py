@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -15,26 +14,16 @@ from sqlalchemy import Engine
 
 from lendstack.money.currency import CURRENCIES
 from lendstack.money.money import AMOUNT_MINOR_MAX, format_minor
+from lendstack.origination.parsing import iso_date_text
 
 LIMIT_MAX = 200
 # Far beyond any book we page through, far below a 64-bit OFFSET (2^63 made the database raise: a 500).
 OFFSET_MAX = 10**9
 DATE_YEAR_MIN, DATE_YEAR_MAX = 1900, 2200  # dates outside are typos, and date arithmetic on them overflows
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # The same bounds, published: a client (and schemathesis) can tell a date we take from one we refuse.
 DATE_PATTERN = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-[0-9]{2}-[0-9]{2}$"
 JSON_DEPTH_MAX = 16  # free-form JSON (post-loan payloads)
 JSON_INT_MAX = 2**53  # the largest integer every JSON reader keeps exactly
-
-
-def _iso_date(value: object) -> object:
-    # pydantic's lax mode reads an integer as a Unix timestamp (as_of=0 was 1970-01-01) and accepts
-    # datetimes with a zero time: a date is exactly YYYY-MM-DD.
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        return value
-    raise ValueError("must be a date written YYYY-MM-DD")
 
 
 def _plausible_year(value: date) -> date:
@@ -61,7 +50,7 @@ def _finite_json(value: Any, depth: int = 0) -> Any:
     return value
 
 
-IsoDate = Annotated[date, BeforeValidator(_iso_date), AfterValidator(_plausible_year),
+IsoDate = Annotated[date, BeforeValidator(iso_date_text), AfterValidator(_plausible_year),
                     WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN})]
 MinorAmount = Annotated[StrictInt, Field(gt=0, le=AMOUNT_MINOR_MAX, description="minor units (fen, cents)")]
 MinorFee = Annotated[StrictInt, Field(ge=0, le=AMOUNT_MINOR_MAX, description="minor units (fen, cents)")]

@@ -131,6 +131,20 @@ def _wait_s(bucket: _Bucket, rate: Rate) -> int:
     return max(1, math.ceil((1.0 - bucket.tokens) / rate.rate_per_s))
 
 
+def _lru_bucket(buckets: OrderedDict[str, _Bucket], key: str, buckets_max: int, rate: Rate, now: float) -> _Bucket:
+    """The bucket of `key` (most recently used now), or a full new one; at most `buckets_max` are kept,
+    the least recently used evicted (an evicted caller starts again full: this only errs towards allowing)."""
+    bucket = buckets.get(key)
+    if bucket is not None:
+        buckets.move_to_end(key)
+        return bucket
+    while len(buckets) >= buckets_max:  # bounded: runs at most once per new key
+        buckets.popitem(last=False)
+    bucket = buckets[key] = _Bucket(float(rate.burst), now)
+    assert len(buckets) <= buckets_max
+    return bucket
+
+
 class RateLimiter:
     """Token buckets by key id. Thread-safe; at most `limits.keys_max` buckets in memory."""
 
@@ -158,14 +172,7 @@ class RateLimiter:
             return Verdict(False, _wait_s(bucket, rate), 0)
 
     def _bucket(self, key_id: str, rate: Rate, now: float) -> _Bucket:
-        bucket = self._buckets.get(key_id)
-        if bucket is not None:
-            self._buckets.move_to_end(key_id)
-            return bucket
-        while len(self._buckets) >= self.limits.keys_max:  # bounded: runs at most once per new key
-            self._buckets.popitem(last=False)
-        bucket = self._buckets[key_id] = _Bucket(float(rate.burst), now)
-        return bucket
+        return _lru_bucket(self._buckets, key_id, self.limits.keys_max, rate, now)
 
 
 # --- limits per client address, before anyone is authenticated ---------------------------------------
@@ -296,14 +303,7 @@ class ClientLimiter:
         return Verdict(False, _wait_s(bucket, rate), 0, first_refused=first)
 
     def _client(self, key: str, now: float) -> _Bucket:
-        bucket = self._clients.get(key)
-        if bucket is not None:
-            self._clients.move_to_end(key)
-            return bucket
-        while len(self._clients) >= self.limits.clients_max:  # bounded: runs at most once per new client
-            self._clients.popitem(last=False)
-        bucket = self._clients[key] = _Bucket(float(self.limits.per_client.burst), now)
-        return bucket
+        return _lru_bucket(self._clients, key, self.limits.clients_max, self.limits.per_client, now)
 
 
 class RateLimit:

@@ -75,7 +75,9 @@ def _written(value: object) -> object:
     raise ValueError("must be written as text: YYYY-MM-DD, or an ISO 8601 time with its offset")
 
 
-def _iso_date(value: object) -> object:
+def iso_date_text(value: object) -> object:
+    """A pydantic before-validator: a date, or text exactly YYYY-MM-DD (lax mode would read an integer
+    as a Unix timestamp, and a datetime with a zero time as a date). Also the API's (api.common.IsoDate)."""
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and _ISO_DATE.fullmatch(value):
@@ -93,7 +95,7 @@ Km = Annotated[Number, Field(ge=0, le=KM_MAX)]
 Share = Annotated[Number, Field(ge=0, le=1)]
 Lat = Annotated[Number, Field(ge=-90, le=90)]
 Lon = Annotated[Number, Field(ge=-180, le=180)]
-IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IsoDate = Annotated[date, BeforeValidator(iso_date_text)]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_written)]
 
 
