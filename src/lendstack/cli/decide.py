@@ -11,6 +11,7 @@ import typer
 from lendstack.cli.context import open_engine
 from lendstack.cli.output import console, fail, print_json, print_pairs, print_table, run_or_fail
 from lendstack.decisioning import PolicyError, backtest, list_policies, load_policy
+from lendstack.decisioning.backtest import Economics
 from lendstack.scoring import read_table
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON document")]
@@ -45,22 +46,57 @@ def _decide(application: Path, policy: str, as_json: bool) -> None:
                 [[r.code, r.action, r.en, r.zh] for r in decision.reasons])
 
 
-def _backtest(policy: str, against: str | None, data: Path, as_json: bool) -> dict[str, Any]:
+def _backtest(policy: str, against: str | None, data: Path, economics: Economics, as_json: bool) -> dict[str, Any]:
     from lendstack.services.models import scoring_model
 
     first = load_policy(policy)
     second = load_policy(against) if against else None
     frame = read_table(data)
     say = None if as_json else (lambda message: console(stderr=True).print(message))
-    return backtest(frame, first, scoring_model(progress=say), second, progress=say)
+    return backtest(frame, first, scoring_model(progress=say), second, progress=say, economics=economics)
+
+
+# (key in the KPIs, English, 中文); a dotted key reads a nested section.
+_MEASURES = (
+    ("approval_rate", "approval rate", "通过率"), ("refer_rate", "refer rate", "转人工率"),
+    ("expected_bad_rate", "expected bad rate", "预期坏账率"), ("realized_bad_rate", "realised bad rate", "实际坏账率"),
+    ("expected_loss_minor", "expected loss (minor)", "预期损失（分）"),
+    ("volume_minor", "volume (minor)", "放款金额（分）"),
+    ("average_rate_annual", "average annual rate", "平均年利率"),
+    ("term_outside_product", "term outside the product", "期限超出产品范围"),
+    ("economics.interest_income_minor", "interest income (minor)", "利息收入（分）"),
+    ("economics.funding_cost_minor", "funding cost (minor)", "资金成本（分）"),
+    ("economics.operating_cost_minor", "operating cost (minor)", "运营成本（分）"),
+    ("economics.expected_profit_minor", "expected profit (minor)", "预期利润（分）"),
+    ("economics.profit_per_approval_minor", "profit per approval (minor)", "单笔预期利润（分）"),
+    ("priced_below_cost.count", "approvals priced below cost", "定价低于成本的通过笔数"),
+    ("priced_below_cost.share_of_approved", "share of approvals below cost", "低于成本定价占比"),
+)
+
+
+def _measure(kpis: dict[str, Any], key: str) -> Any:
+    value: Any = kpis
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _print_backtest(report: dict[str, Any]) -> None:
     keys = list(report["policies"])
-    measures = ["approval_rate", "refer_rate", "expected_bad_rate", "realized_bad_rate", "expected_loss_minor",
-                "volume_minor", "average_rate_annual"]
-    rows = [[m, *(_shown(report["policies"][k]["overall"][m]) for k in keys)] for m in measures]
-    print_table(f"backtest over {report['rows']:,} applications", ["measure", *keys], rows, numeric_from=1)
+    rows = [[f"{en} / {zh}", *(_shown(_measure(report["policies"][k]["overall"], m)) for k in keys)]
+            for m, en, zh in _MEASURES]
+    print_table(f"backtest over {report['rows']:,} applications / 回测申请 {report['rows']:,} 笔",
+                ["measure / 指标", *keys], rows, numeric_from=1)
+    assumptions = report["policies"][keys[0]]["economics_assumptions"]
+    print_pairs([(f"assumption: {k}", str(v)) for k, v in assumptions.items()])
+    swaps = report.get("swap_sets")
+    if swaps:
+        names = [name for name in swaps if name.startswith("approved_by")]
+        print_table("swap sets / 置换集合", ["set / 集合", "count / 笔数", "declined by other / 另一政策拒绝",
+                                           "expected bad / 预期坏账率", "realised bad / 实际坏账率"],
+                    [[name, _shown(swaps[name]["count"]), _shown(swaps[name]["declined_by_other"]),
+                      _shown(swaps[name]["expected_bad_rate"]), _shown(swaps[name]["realized_bad_rate"])]
+                     for name in names], numeric_from=1)
 
 
 def _shown(value: Any) -> str:
@@ -173,13 +209,22 @@ def register(app: typer.Typer) -> None:
         policy: Annotated[str, typer.Option(help="policy name, name@version or file")],
         data: Annotated[Path, typer.Option(help="historical applications (parquet/CSV) with default_12m")],
         against: Annotated[str | None, typer.Option(help="a second policy, side by side")] = None,
+        funding_rate: Annotated[float | None, typer.Option(
+            help="annual funding cost, share of the balance (default: each policy's cost_of_funds)")] = None,
+        operating_cost: Annotated[float | None, typer.Option(
+            help="annual operating cost, share of the balance (default: each policy's operating_cost)")] = None,
+        ead_share: Annotated[float, typer.Option(help="exposure at default as a share of the amount")] = 1.0,
+        cost_per_loan_minor: Annotated[int, typer.Option(help="fixed cost of booking one loan, minor units")] = 0,
         as_json: JsonFlag = False,
     ) -> None:
-        """Run one or two policies over history, columnar: approval, bad rates, loss, volume, price."""
+        """Run one or two policies over history, columnar: approval, bad rates, loss, volume, price,
+        expected profit, approvals priced below cost and (with --against) swap sets."""
         _load(policy, as_json)
         if against:
             _load(against, as_json)
-        report = run_or_fail(lambda: _backtest(policy, against, data, as_json), as_json=as_json)
+        economics = run_or_fail(lambda: Economics(funding_rate, operating_cost, ead_share, cost_per_loan_minor),
+                                as_json=as_json)
+        report = run_or_fail(lambda: _backtest(policy, against, data, economics, as_json), as_json=as_json)
         print_json(report) if as_json else _print_backtest(report)
 
     app.add_typer(_policy_commands(), name="policy")

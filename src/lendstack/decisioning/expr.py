@@ -10,21 +10,40 @@ and the functions min, max, abs, coalesce.
 Nulls follow SQL (and polars): arithmetic and comparisons with null are null; `and`/`or`/`not`
 use three-valued (Kleene) logic; min/max skip nulls; division by zero is null. A rule fires only
 when its expression is true (null does not fire).
+
+Bounded: at most EXPRESSION_LENGTH_MAX characters, EXPRESSION_NODES_MAX nodes and
+EXPRESSION_DEPTH_MAX levels of nesting, checked without recursion before anything recurses, so a
+hostile expression is an ExpressionError, never a RecursionError.
+
+Typed (when `compile_expression` is given the names' types, as policies are): numbers, strings,
+bools and dates do not mix; arithmetic is for numbers only; `and`/`or`/`not` and a rule's `when`
+are for bools; a string literal must be one of a closed list's levels; a date compares with a
+'YYYY-MM-DD' literal. Every numeric sub-expression carries a range computed from the names' ranges
+(interval arithmetic); one that could pass `MAGNITUDE_MAX` (2**53) is refused, and so is a division
+by something that can come arbitrarily close to zero, so the row evaluator (Python ints, never
+overflow) and the polars expression (Int64, wraps) cannot disagree and nothing becomes infinite.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 import polars as pl
+
+from lendstack.decisioning.names import MAGNITUDE_MAX, Kind, NameType
 
 Row = Mapping[str, Any]
 RowFn = Callable[[Row], Any]
 FUNCTIONS = frozenset({"min", "max", "abs", "coalesce"})
 EXPRESSION_LENGTH_MAX = 2000
+EXPRESSION_NODES_MAX = 256  # the longest shipped rule has 15; a policy rule is read by a person
+EXPRESSION_DEPTH_MAX = 32  # nesting levels; the row evaluator recurses once per level
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class ExpressionError(ValueError):
@@ -56,8 +75,11 @@ class Expression:
         return _polars(self.tree)
 
 
-def compile_expression(text: str, known_names: frozenset[str] | None = None) -> Expression:
-    """Parse and check `text`; unknown names (when `known_names` is given) are refused."""
+def compile_expression(text: str, known_names: frozenset[str] | None = None,
+                       types: Mapping[str, NameType] | None = None, result: Kind | None = None) -> Expression:
+    """Parse and check `text`; unknown names (when `known_names` is given) are refused. With `types`
+    (name → NameType) the expression is also type- and range-checked, and with `result` its value
+    must be of that kind ("bool" for a rule's `when`, "number" for an amount)."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("an expression must be a non-empty string")
     if len(text) > EXPRESSION_LENGTH_MAX:
@@ -66,12 +88,35 @@ def compile_expression(text: str, known_names: frozenset[str] | None = None) -> 
         tree = ast.parse(text.strip(), mode="eval").body
     except SyntaxError as exc:
         raise ExpressionError(f"syntax error: {exc.msg}", exc.offset or 0) from None
+    except (RecursionError, MemoryError, ValueError):  # the parser's own limits; ValueError: a NUL byte
+        raise ExpressionError(f"nested too deeply or malformed (at most {EXPRESSION_DEPTH_MAX} levels)") from None
+    _check_size(tree)
     names: set[str] = set()
     _check(tree, names)
-    unknown = sorted(names - known_names) if known_names is not None else []
+    known = known_names if known_names is not None else (frozenset(types) if types is not None else None)
+    unknown = sorted(names - known) if known is not None else []
     if unknown:
         raise ExpressionError(f"unknown name {unknown[0]!r}")
+    if types is not None:
+        found = _type(tree, types)
+        if result is not None and found.kind != result:
+            raise ExpressionError(f"must give a {result}, but gives a {found.kind}")
     return Expression(text.strip(), frozenset(names), _row(tree), tree)
+
+
+def _check_size(tree: ast.expr) -> None:
+    """Count nodes and nesting without recursion (deep input must not reach the recursive checks)."""
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if depth > EXPRESSION_DEPTH_MAX:
+            where = getattr(node, "col_offset", 0)
+            raise ExpressionError(f"nested more than {EXPRESSION_DEPTH_MAX} levels deep", where)
+        if nodes > EXPRESSION_NODES_MAX:
+            raise ExpressionError(f"more than {EXPRESSION_NODES_MAX} terms; split the rule")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
 
 
 # --------------------------------------------------------------------------- checking
@@ -135,6 +180,205 @@ def _check_call(node: ast.Call, names: set[str]) -> None:
         if isinstance(arg, ast.Starred):
             raise ExpressionError("*args is not allowed", node.col_offset)
         _check(arg, names)
+
+
+# --------------------------------------------------------------------------- static types and ranges
+
+_BOOL = NameType("bool", nullable=False)
+
+
+def _shown(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type(node: ast.expr, types: Mapping[str, NameType]) -> NameType:
+    """The type and range of `node`; ExpressionError (with the column) on a type error or a huge value."""
+    where = node.col_offset
+    if isinstance(node, ast.Name):
+        return types[node.id]
+    if isinstance(node, ast.Constant):
+        return _literal_type(node)
+    if isinstance(node, ast.BinOp):
+        left, right = _number(node.left, types, "arithmetic"), _number(node.right, types, "arithmetic")
+        return _bounded(node, _arithmetic(node.op, left, right, node))
+    if isinstance(node, ast.UnaryOp):
+        if isinstance(node.op, ast.Not):
+            operand = _kind(node.operand, types, "bool", "'not'")
+            return replace(_BOOL, nullable=operand.nullable)
+        operand = _number(node.operand, types, "'-'")
+        return replace(operand, low=-operand.high, high=-operand.low)
+    if isinstance(node, ast.BoolOp):
+        parts = [_kind(value, types, "bool", "'and'/'or'") for value in node.values]
+        return replace(_BOOL, nullable=any(p.nullable for p in parts))
+    if isinstance(node, ast.Compare):
+        return _compare_type(node, types)
+    assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name), "checked before typing"
+    return _call_type(node, node.func.id, types, where)
+
+
+def _literal_type(node: ast.Constant) -> NameType:
+    value: Any = node.value
+    if value is None:
+        raise ExpressionError("None is only for 'x is None' / 'x is not None'", node.col_offset)
+    if isinstance(value, bool):
+        return _BOOL
+    if isinstance(value, str):
+        return NameType("string", levels=(value,), nullable=False)
+    if isinstance(value, date):  # a 'YYYY-MM-DD' literal already read as a date
+        return NameType("date", nullable=False)
+    if not abs(value) <= MAGNITUDE_MAX:  # also refuses inf and nan
+        raise ExpressionError(f"literal {value!r} is beyond the bound of {MAGNITUDE_MAX:.6g}", node.col_offset)
+    return NameType("number", float(value), float(value), integral=isinstance(value, int), nullable=False)
+
+
+def _kind(node: ast.expr, types: Mapping[str, NameType], kind: Kind, what: str) -> NameType:
+    found = _type(node, types)
+    if found.kind != kind:
+        raise ExpressionError(f"{what} needs a {kind}, but `{_shown(node)}` is a {found.kind}", node.col_offset)
+    return found
+
+
+def _number(node: ast.expr, types: Mapping[str, NameType], what: str) -> NameType:
+    return _kind(node, types, "number", what)
+
+
+def _bounded(node: ast.expr, found: NameType) -> NameType:
+    if not found.magnitude <= MAGNITUDE_MAX:
+        raise ExpressionError(
+            f"`{_shown(node)}` can reach {found.magnitude:.3g}, beyond the bound of {MAGNITUDE_MAX:.6g} "
+            "(the field ranges come from the application schema)", node.col_offset)
+    return found
+
+
+def _arithmetic(op: ast.operator, a: NameType, b: NameType, node: ast.BinOp) -> NameType:
+    nullable = a.nullable or b.nullable
+    if isinstance(op, ast.Add):
+        return NameType("number", a.low + b.low, a.high + b.high, a.integral and b.integral, None, nullable)
+    if isinstance(op, ast.Sub):
+        return NameType("number", a.low - b.high, a.high - b.low, a.integral and b.integral, None, nullable)
+    if isinstance(op, ast.Mult):
+        corners = [x * y for x in (a.low, a.high) for y in (b.low, b.high)]
+        return NameType("number", min(corners), max(corners), a.integral and b.integral, None, nullable)
+    return _division(a, b, node)
+
+
+def _division(a: NameType, b: NameType, node: ast.BinOp) -> NameType:
+    """x / 0 is null; the size of x / y is bounded by |x| over the smallest non-zero |y|."""
+    if b.low <= 0 <= b.high:
+        if not b.integral:
+            raise ExpressionError(
+                f"dividing by `{_shown(node.right)}`, which can come arbitrarily close to zero, can give a "
+                "huge number; divide by something bounded away from zero, e.g. max(x, 0.01)", node.col_offset)
+        smallest = 1.0  # a whole number that is not zero is at least 1 in size
+    else:
+        smallest = min(abs(b.low), abs(b.high))
+    size = a.magnitude / smallest
+    low = 0.0 if a.low >= 0 and b.low > 0 else -size
+    return NameType("number", low, size, integral=False, nullable=True)
+
+
+def _compare_type(node: ast.Compare, types: Mapping[str, NameType]) -> NameType:
+    nullable = False
+    operands: list[ast.expr] = [node.left, *node.comparators]
+    for i, op in enumerate(node.ops):
+        left, right = operands[i], operands[i + 1]
+        if isinstance(op, ast.Is | ast.IsNot):
+            _type(left, types)
+            continue
+        a = _type(left, types)
+        if isinstance(op, ast.In | ast.NotIn):
+            assert isinstance(right, ast.List | ast.Tuple), "checked before typing"
+            _member_types(a, left, right)
+        else:
+            _pair_types(op, a, left, right, types)
+        listed = isinstance(right, ast.List | ast.Tuple)
+        nullable = nullable or a.nullable or (not listed and _type(right, types).nullable)
+    return replace(_BOOL, nullable=nullable)
+
+
+def _as_date(node: ast.expr) -> None:
+    """A 'YYYY-MM-DD' literal compared with a date becomes that date (in place, before compiling)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            if not _ISO_DATE.fullmatch(node.value):
+                raise ValueError
+            node.value = date.fromisoformat(node.value)  # type: ignore[assignment]  # ast allows any value
+        except ValueError:
+            raise ExpressionError(f"{node.value!r} is not a date written YYYY-MM-DD", node.col_offset) from None
+
+
+def _pair_types(op: ast.cmpop, a: NameType, left: ast.expr, right: ast.expr, types: Mapping[str, NameType]) -> None:
+    if a.kind == "date":
+        _as_date(right)
+    b = _type(right, types)
+    if b.kind == "date" and a.kind == "string":
+        _as_date(left)
+        a = _type(left, types)
+    if a.kind != b.kind:
+        raise ExpressionError(f"cannot compare `{_shown(left)}` (a {a.kind}) with `{_shown(right)}` (a {b.kind})",
+                              left.col_offset)
+    ordered = isinstance(op, ast.Lt | ast.LtE | ast.Gt | ast.GtE)
+    if ordered and a.kind not in ("number", "date"):
+        raise ExpressionError(f"'<', '<=', '>', '>=' are for numbers and dates, not a {a.kind}", left.col_offset)
+    if a.kind == "string":
+        _levels_meet(a, b, left, right)
+
+
+def _levels_meet(a: NameType, b: NameType, left: ast.expr, right: ast.expr) -> None:
+    if a.levels is not None and b.levels is not None and not set(a.levels) & set(b.levels):
+        closed, literal = (a, right) if len(b.levels) == 1 else (b, left)
+        known = ", ".join(closed.levels or ())
+        raise ExpressionError(f"`{_shown(left)}` and `{_shown(right)}` can never be equal; "
+                              f"the values are: {known}", literal.col_offset)
+
+
+def _member_types(a: NameType, left: ast.expr, items: ast.List | ast.Tuple) -> None:
+    if not items.elts:
+        raise ExpressionError("an empty list never matches", items.col_offset)
+    for element in items.elts:
+        assert isinstance(element, ast.Constant), "checked before typing"
+        if a.kind == "date":
+            _as_date(element)
+        b = _literal_type(element)
+        if b.kind != a.kind:
+            raise ExpressionError(f"`{_shown(left)}` is a {a.kind}, but the list holds {element.value!r} "
+                                  f"(a {b.kind})", element.col_offset)
+        if a.kind == "string" and a.levels is not None and element.value not in a.levels:
+            raise ExpressionError(f"{element.value!r} can never be a value of `{_shown(left)}`; "
+                                  f"the values are: {', '.join(a.levels)}", element.col_offset)
+
+
+def _call_type(node: ast.Call, name: str, types: Mapping[str, NameType], where: int) -> NameType:
+    args = [_type(arg, types) for arg in node.args]
+    kinds = {arg.kind for arg in args}
+    if name != "coalesce" and kinds != {"number"}:
+        raise ExpressionError(f"{name}() is for numbers", where)
+    if len(kinds) != 1:
+        raise ExpressionError(f"coalesce() arguments must all be of one kind, got {', '.join(sorted(kinds))}", where)
+    integral = all(arg.integral for arg in args)
+    if name == "abs":
+        (arg,) = args
+        low = 0.0 if arg.low <= 0 <= arg.high else min(abs(arg.low), abs(arg.high))
+        return NameType("number", low, arg.magnitude, arg.integral, None, arg.nullable)
+    if name == "coalesce":
+        closed = all(a.levels is not None for a in args)
+        levels = tuple(sorted({v for a in args for v in a.levels or ()})) if closed else None
+        return NameType(args[0].kind, min(a.low for a in args), max(a.high for a in args), integral, levels,
+                        all(a.nullable for a in args))
+    return _extreme(name, args, integral)
+
+
+def _extreme(name: str, args: list[NameType], integral: bool) -> NameType:
+    """min/max skip nulls: the present arguments decide, and the non-nullable ones are always present."""
+    present = [a for a in args if not a.nullable]
+    if name == "max":
+        low = max(a.low for a in present) if present else min(a.low for a in args)
+        high = max(a.high for a in args)
+    else:
+        low = min(a.low for a in args)
+        high = min(a.high for a in present) if present else max(a.high for a in args)
+    return NameType("number", low, high, integral, None, not present)
 
 
 # --------------------------------------------------------------------------- the row evaluator
@@ -257,7 +501,7 @@ def _polars(node: ast.expr) -> pl.Expr:
     if isinstance(node, ast.Name):
         return pl.col(node.id)
     if isinstance(node, ast.Constant):
-        return pl.lit(node.value)
+        return _polars_literal(node.value)
     if isinstance(node, ast.BinOp):
         return _polars_binop(node.op, _polars(node.left), _polars(node.right))
     if isinstance(node, ast.UnaryOp):
@@ -273,6 +517,18 @@ def _polars(node: ast.expr) -> pl.Expr:
         return _polars_compare(node)
     assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name), "checked before compiling"
     return _polars_call(node.func.id, [_polars(arg) for arg in node.args])
+
+
+def _polars_literal(value: Any) -> pl.Expr:
+    # Typed: an untyped integer literal is a 32-bit "dynamic" int in polars, and two of them multiply
+    # in 32 bits; Int64 (and Float64 for floats) is what the row evaluator's Python numbers match.
+    if isinstance(value, bool) or value is None:
+        return pl.lit(value)
+    if isinstance(value, int):
+        return pl.lit(value, dtype=pl.Int64)
+    if isinstance(value, float):
+        return pl.lit(value, dtype=pl.Float64)
+    return pl.lit(value)
 
 
 def _polars_binop(op: ast.operator, a: pl.Expr, b: pl.Expr) -> pl.Expr:
@@ -302,7 +558,11 @@ def _polars_compare_one(op: ast.cmpop, left: ast.expr, right: ast.expr) -> pl.Ex
         return a.is_not_null()
     if isinstance(op, ast.In | ast.NotIn):
         assert isinstance(right, ast.List | ast.Tuple)
-        values = [element.value for element in right.elts if isinstance(element, ast.Constant)]
+        values: list[Any] = [element.value for element in right.elts if isinstance(element, ast.Constant)]
+        if values and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            # polars will not match Int64 data against a Float64 list: compare both as Float64
+            # (exact for every integer the range check lets through, as Python's 2 in {2.0} is).
+            a, values = a.cast(pl.Float64), [float(v) for v in values]
         member = pl.when(a.is_null()).then(None).otherwise(a.is_in(values))
         return member if isinstance(op, ast.In) else member.not_()
     b = _polars(right)

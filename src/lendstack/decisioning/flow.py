@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from lendstack.decisioning.model import ScoringModel
-from lendstack.decisioning.names import SEVERITY_RANK
+from lendstack.decisioning.names import KNOCKOUT_NAMES, SEVERITY_RANK, value_problem
 from lendstack.decisioning.policy import Policy
 from lendstack.decisioning.types import (
     ApplicationLike,
@@ -28,6 +28,7 @@ from lendstack.decisioning.types import (
     sha256_json,
 )
 from lendstack.money import RateCapExceeded
+from lendstack.money.money import AMOUNT_MINOR_MAX
 from lendstack.pricing import (
     Exposure,
     LimitInput,
@@ -79,14 +80,72 @@ def income_minor(value: Any) -> int | None:
 
 def expression_row(features: Mapping[str, Any], flags: Sequence[FlagRecord], failures: int) -> dict[str, Any]:
     row = {"co2_reduced_tonnes": None, **features}
+    if isinstance(row.get("applied_on"), str):
+        row["applied_on"] = _iso_date(row["applied_on"])
     row["flag_count"] = len(flags)
     row["flag_severity_max"] = max((SEVERITY_RANK.get(f.severity, 0) for f in flags), default=0)
     row["failed_source_count"] = failures
+    # The policy's expressions were checked against these types and ranges at load: a value outside
+    # them would void that proof (an overflow, a str compared with an int), so it is refused here.
+    for name in sorted(KNOCKOUT_NAMES):
+        problem = value_problem(name, row.get(name))
+        if problem:
+            raise DecisionInputError(name, problem)
     return row
 
 
+def _iso_date(text: str) -> date | str:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return text  # refused by the type check with the field's name
+
+
 def clamp_term(product: LoanProduct, requested: int) -> int:
+    """The allowed term nearest the request: for the limit and the instalment shown; a request
+    outside the product's terms is referred or declined (`term_reason`), never silently moved."""
     return min(max(int(requested), product.term_min), product.term_max)
+
+
+def term_reason(policy: Policy, product: LoanProduct, requested: int) -> ReasonCode | None:
+    """TERM_BELOW_MINIMUM / TERM_ABOVE_MAXIMUM with the policy's action, or None inside the product's terms."""
+    action = policy.document.decision.term_outside_product
+    if requested < product.term_min:
+        return ReasonCode("TERM_BELOW_MINIMUM", "product", action,
+                          f"The requested term ({requested} months) is below the product minimum of "
+                          f"{product.term_min} months",
+                          f"申请期限（{requested}个月）低于产品最短期限{product.term_min}个月")
+    if requested > product.term_max:
+        return ReasonCode("TERM_ABOVE_MAXIMUM", "product", action,
+                          f"The requested term ({requested} months) is above the product maximum of "
+                          f"{product.term_max} months",
+                          f"申请期限（{requested}个月）超过产品最长期限{product.term_max}个月")
+    return None
+
+
+def _method(product: LoanProduct) -> str:
+    method = product.schedule_method
+    return str(getattr(method, "value", method))
+
+
+def instalment_factor(rate_units: int, term: int, method: str) -> float:
+    """The monthly payment per unit of principal (the first, largest one) for a schedule method;
+    rate in 1e-6 annual units. A plain Python function both the online and the batch path call, so
+    they get the same float."""
+    assert term >= 1 and rate_units >= 0
+    monthly = rate_units / 12_000_000
+    if method == "equal_principal":
+        return 1 / term + monthly
+    if method == "interest_only":
+        return monthly
+    if method == "bullet":
+        return (1 + monthly * term) / term
+    return monthly / (1 - (1 + monthly) ** -term) if monthly > 0 else 1 / term
+
+
+def new_instalment_minor(amount_minor: int, factor: float) -> int:
+    """The new loan's monthly instalment in whole minor units (rounded up), bounded like an amount."""
+    return int(min(math.ceil(amount_minor * factor), AMOUNT_MINOR_MAX))
 
 
 def compute_limit(policy: Policy, row: Mapping[str, Any], product: LoanProduct, exposure: Exposure) -> LimitResult:
@@ -193,12 +252,20 @@ def decide(
     units = pd_units(model.pd_one(dict(features)))
     grade = policy.grade_of(units)
     row["pd"], row["grade"] = units / 10**8, grade
-    _rules(policy, row, reasons)
-    _grade_reason(policy, grade, reasons)
     lgd = policy.document.pricing.lgd(row.get("collateral"))
     quote = quote_rate(units / 10**8, lgd, product, policy.document.pricing, grade)
     limit = compute_limit(policy, row, product, exposure)
     amount = offer_amount(limit.amount_minor, row["requested_amount_minor"])
+    # Price and limit come before the rules so a rule can read the new loan's instalment (debt
+    # service after the loan); the reasons keep the order rules → grade → term → limit.
+    factor = instalment_factor(int(quote.rate_annual * 10**6), clamp_term(product, row["requested_term_months"]),
+                               _method(product))
+    row["new_instalment_minor"] = new_instalment_minor(amount, factor)
+    _rules(policy, row, reasons)
+    _grade_reason(policy, grade, reasons)
+    term = term_reason(policy, product, int(row["requested_term_months"]))
+    if term is not None:
+        reasons.items.append(term)
     _limit_reasons(limit, amount, product, reasons)
     offer = _offer(application, policy, product, row, quote.rate_annual, amount, reasons)
     for reason in model.reasons(dict(features), policy.document.decision.model_reasons_max):

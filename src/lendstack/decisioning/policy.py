@@ -1,7 +1,9 @@
 """Policies are data: a YAML/JSON document validated by pydantic (unknown keys refused), with a
 version and a content hash (sha256 of the canonical JSON). An invalid document is a PolicyError
-naming the file, the line and the reason. Expressions are compiled (and their names checked) at
-load time, so a policy that loads can be evaluated.
+naming the file, the line and the reason. Expressions are compiled at load time with their names,
+types and value ranges checked against the application schema (decisioning.names): a policy that
+loads can be evaluated on any application without a type error or an overflow, and the columnar
+backtest gives the same answer as the online decision.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from lendstack.decisioning.expr import Expression, ExpressionError, compile_expression
-from lendstack.decisioning.names import KNOCKOUT_NAMES, RULE_NAMES
+from lendstack.decisioning.names import KNOCKOUT_NAMES, NAME_TYPES, RULE_NAMES, NameType
 from lendstack.pricing import LimitPolicy, PricingPolicy
 from lendstack.pricing.policy import Share
 from lendstack.products.loader import DecimalLoader, dotted_location, line_of
@@ -80,6 +82,9 @@ class DecisionRules(BaseModel):
     refer_severity: Severity = "high"
     decline_severity: Severity = "critical"
     model_reasons_max: Annotated[int, Field(ge=0, le=10)] = 4
+    # A requested term outside the product's [term_min, term_max] is not silently moved to the
+    # nearest allowed term (a borrower asked for 3 months must not get 6 without being told).
+    term_outside_product: Literal["refer", "decline"] = "refer"
 
 
 class PolicyDocument(BaseModel):
@@ -185,18 +190,29 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     return _compile(document, root, source)
 
 
+def _typed(names: frozenset[str]) -> dict[str, NameType]:
+    return {name: NAME_TYPES[name] for name in names}
+
+
+_KNOCKOUT_TYPES = _typed(KNOCKOUT_NAMES)
+_RULE_TYPES = _typed(RULE_NAMES)
+
+
 def _compile(document: PolicyDocument, root: yaml.Node | None, source: str) -> Policy:
-    def expr(text: str, names: frozenset[str], loc: tuple[str | int, ...]) -> Expression:
+    def expr(text: str, types: dict[str, NameType], loc: tuple[str | int, ...], what: str,
+             kind: Literal["bool", "number"]) -> Expression:
         try:
-            return compile_expression(text, names)
+            return compile_expression(text, types=types, result=kind)
         except ExpressionError as exc:
-            raise PolicyError(source, line_of(root, loc), dotted_location(loc), exc.message) from None
+            raise PolicyError(source, line_of(root, loc), dotted_location(loc), f"{what}: {exc.message}") from None
 
     knockouts = tuple(
-        (k, expr(k.when, KNOCKOUT_NAMES, ("knockouts", i, "when"))) for i, k in enumerate(document.knockouts)
+        (k, expr(k.when, _KNOCKOUT_TYPES, ("knockouts", i, "when"), f"knockout {k.code}", "bool"))
+        for i, k in enumerate(document.knockouts)
     )
-    rules = tuple((r, expr(r.when, RULE_NAMES, ("rules", i, "when"))) for i, r in enumerate(document.rules))
-    income = expr(document.limits.income, KNOCKOUT_NAMES, ("limits", "income"))
+    rules = tuple((r, expr(r.when, _RULE_TYPES, ("rules", i, "when"), f"rule {r.name}", "bool"))
+                  for i, r in enumerate(document.rules))
+    income = expr(document.limits.income, _KNOCKOUT_TYPES, ("limits", "income"), "limit income", "number")
     return Policy(document, content_hash(document), source, knockouts, rules, income)
 
 
