@@ -9,6 +9,7 @@ import pytest
 
 from lendstack.monitoring.drift import (
     DriftInputError,
+    judge_performance,
     performance,
     performance_drift,
     stability,
@@ -70,3 +71,32 @@ def test_missing_column_is_named(reference: pl.DataFrame) -> None:
         stability_report(reference, reference.drop("region"), ["region"])
     with pytest.raises(DriftInputError, match="outcome"):
         performance([0, 0, 0], [0.1, 0.2, 0.3])
+
+
+def test_a_few_bads_raise_no_alert(reference: pl.DataFrame) -> None:
+    """29 bads (the report that cried wolf): a model with no signal left on them shows its AUC
+    and interval, but the status is insufficient_data and nothing alerts."""
+    bads = reference.filter(pl.col("default_12m") == 1).head(29)
+    goods = reference.filter(pl.col("default_12m") == 0).head(400)
+    rng = np.random.default_rng(1)
+    current = pl.concat([bads, goods]).with_columns(pl.Series("pd_true", rng.uniform(0, 0.3, 429)))
+    drift = performance_drift(reference, current, "default_12m", "pd_true")
+    assert drift["current"]["bads"] == 29 and drift["reference"]["auc"] - drift["current"]["auc"] > 0.05
+    assert drift["alerts"] == [] and drift["status"] == "insufficient_data"
+    low, high = drift["current"]["auc_ci95"]
+    assert low < drift["current"]["auc"] < high
+
+
+def test_auc_drop_alert_needs_significance(reference: pl.DataFrame) -> None:
+    """A blurred model on 6,000 loans (500 bads): the drop is beyond the threshold and the
+    reference AUC lies above the current interval, so it alerts; the same drop with the
+    reference inside the interval is only watched."""
+    rng = np.random.default_rng(2)
+    blurred = reference.with_columns(
+        (pl.col("pd_true") + pl.Series(rng.normal(0, 0.12, reference.height))).clip(0.001, 0.999))
+    full = performance_drift(reference, blurred, "default_12m", "pd_true")
+    drop = full["reference"]["auc"] - full["current"]["auc"]
+    assert drop > 0.05 and full["reference"]["auc"] > full["current"]["auc_ci95"][1]
+    assert "auc_drop" in full["alerts"] and full["status"] == "alert"
+    inside = {**full["current"], "auc_ci95": [full["current"]["auc"] - 0.1, full["reference"]["auc"] + 0.01]}
+    assert judge_performance(inside, full["reference"]["auc"], None) == ([], "watch")

@@ -82,6 +82,10 @@ def test_models_report_realized_performance_drift_and_arms(book: BookFacts) -> N
     assert realized["current"]["auc"] == pytest.approx(auc)
     assert f">{auc:.4f}<" in page and data["model"]["version"] == book.model_version
     assert realized["status"] == "insufficient_data"  # 14 matured loans: shown, but not judged
+    assert realized["alerts"] == [] and realized["performance_window_days"] == 365  # default_12m: 12 months
+    assert "365 days" in realized["definition"] and "95% upper bound" in realized["definition"]
+    low, high = realized["current"]["auc_ci95"]
+    assert low <= auc <= high and f"[{low:.4f}, {high:.4f}]" in page
     credit = Registry(book.registry).load()
     champion_pds = [d["pd"] for d in book.decided]
     expected_psi = psi(credit.dev_score_shares, bin_shares(pd_to_score(np.array(champion_pds)), credit.dev_score_edges))

@@ -44,6 +44,12 @@ def test_train_evaluate_explain_list_promote(csv_path: Path, tmp_path: Path) -> 
     assert _run("model", "promote", "--registry", str(tmp_path / "reg"), "v0001") == (0, {"champion": "v0001"})
     code, listed = _run("model", "list", "--registry", str(tmp_path / "reg"))
     assert listed["versions"][0]["champion"] is True
+    # The training report names the model it describes: its content hash, target and bad value.
+    page = (tmp_path / "m" / "report.html").read_text(encoding="utf-8")
+    assert trained["content_sha256"] in page and "bad_value" in page
+    registered = tmp_path / "reg" / "versions" / "v0001"
+    assert json.loads((registered / "manifest.json").read_text())["content_sha256"] in (
+        registered / "report.html").read_text(encoding="utf-8")
 
 
 def test_leak_error_names_column_and_writes_nothing(frame: pl.DataFrame, tmp_path: Path) -> None:
@@ -104,6 +110,7 @@ def test_train_on_simulator_then_explain_without_data(tmp_path: Path) -> None:
     roles = {FIELDS[name].role for name in trained["features"]}
     assert roles == {"feature"}  # no key, ground truth (latent_z, pd_true, ...) or outcome column
     assert "default_12m" not in trained["features"] and "pd_true" not in trained["features"]
+    assert trained["audit"]["monotone"]["debt_to_income"] == 1  # the simulator's known directions by default
 
     code, explained = _run("model", "explain", "--model", str(tmp_path / "m"), "--row", "5")
     assert code == 0 and explained["source"] == "artifact held-out sample", explained
@@ -125,3 +132,92 @@ def test_explain_sample_is_covered_by_the_content_hash(gbm: CreditModel, frame: 
     assert explained["pd"] == pytest.approx(float(gbm.predict_pd(source)[0]), abs=1e-12)
     loaded = load_artifact(tmp_path / "m")
     assert loaded.explain_sample is not None and loaded.explain_sample.equals(gbm.explain_sample)
+
+
+def _audit_frame(rows: int = 1500, seed: int = 5) -> pl.DataFrame:
+    """Dated applications with a sex column (found by its values), a race column (`afam`, by its name)
+    and a column the user calls protected (`b`)."""
+    from datetime import date, timedelta
+
+    rng = np.random.default_rng(seed)
+    days = np.sort(rng.integers(0, 730, rows))
+    a = rng.normal(size=rows)
+    bad = rng.random(rows) < 1 / (1 + np.exp(-(-1.5 + 1.5 * a)))
+    return pl.DataFrame({
+        "applied_on": [(date(2019, 1, 1) + timedelta(days=int(d))).isoformat() for d in days], "a": a,
+        "b": rng.normal(size=rows), "c": rng.normal(size=rows), "who": rng.choice(["male", "female"], rows),
+        "afam": rng.choice(["yes", "no"], rows, p=[0.2, 0.8]), "status": np.where(bad, "bad", "good"),
+    })
+
+
+def test_train_with_protected_monotone_and_out_of_time(tmp_path: Path) -> None:
+    path = tmp_path / "apps.csv"
+    _audit_frame().write_csv(path)
+    code, trained = _run("model", "train", "--data", str(path), "--target", "status", "--protected", "b",
+                         "--allow-protected", "afam", "--monotone", "a=+1", "--monotone", "c=-1",
+                         "--time-column", "applied_on", "--oot-from", "2020-01-01", "--threads", "1",
+                         "--out", str(tmp_path / "m"))
+    assert code == 0, trained
+    assert trained["target"]["column"] == "status" and trained["target"]["bad_value"] == "bad"
+    assert 0.2 < trained["target"]["bad_rate"] < 0.35
+    excluded = {item["column"]: item["category"] for item in trained["excluded"]}
+    assert excluded == {"b": "protected", "who": "protected", "applied_on": "date"}
+    protected = {item["column"]: (item["detected_by"], item["allowed"]) for item in trained["protected"]}
+    assert protected == {"b": ("option", False), "who": ("values", False), "afam": ("name", True)}
+    assert sorted(trained["features"]) == ["a", "afam", "c"]
+    assert any(note.startswith("who: excluded: protected attribute (sex), detected by values")
+               for note in trained["warnings"])
+    split = trained["split"]
+    assert split["kind"] == "out_of_time" and split["train_period"][1] < "2020-01-01" <= split["test_period"][0]
+    assert trained["rows"] == split["test_rows"]
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["audit"]["monotone"] == {"a": 1, "c": -1} and manifest["bad_value"] == "bad"
+    assert set(manifest["audit"]["fairness"]) == {"b", "who", "afam"}
+    assert manifest["audit"]["split"] == split
+
+
+def test_train_text_output_names_target_and_exclusions(tmp_path: Path) -> None:
+    path = tmp_path / "apps.csv"
+    _audit_frame().write_csv(path)
+    result = runner.invoke(app, ["model", "train", "--data", str(path), "--target", "status", "--threads", "1",
+                                 "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert "status: bad = 'bad', bad rate" in result.stdout and "坏账率" in result.stdout
+    assert "who" in result.stdout and "protected attribute (sex), detected by values" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        (["--monotone", "a"], "monotone"), (["--monotone", "a=up"], "monotone"), (["--monotone", "a=2"], "monotone"),
+        (["--monotone", "a=1", "--monotone", "a=-1"], "monotone"), (["--monotone", "nope=+1"], "monotone"),
+        (["--monotone", "who=+1"], "monotone"),  # excluded as protected
+        (["--protected", "nope"], "nope"), (["--allow-protected", "gone"], "gone"),
+        (["--protected", "afam", "--allow-protected", "afam"], "afam"),
+        (["--time-column", "applied_on"], "oot_from"), (["--oot-from", "2020-01-01"], "time_column"),
+        (["--time-column", "applied_on", "--oot-from", "soon"], "oot_from"),
+        (["--time-column", "applied_on", "--oot-from", "2031-01-01"], "oot_from"),
+        (["--time-column", "missing_col", "--oot-from", "2020-01-01"], "missing_col"),
+    ],
+)
+def test_train_option_errors_name_the_field(extra: list[str], field: str, tmp_path: Path) -> None:
+    path = tmp_path / "apps.csv"
+    _audit_frame(rows=400).write_csv(path)
+    code, error = _run("model", "train", "--data", str(path), "--target", "status", "--threads", "1",
+                       "--out", str(tmp_path / "m"), *extra)
+    assert code == 2 and error["error"]["field"] == field, error
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_missing_token_option_reaches_reading_and_features(tmp_path: Path) -> None:
+    frame = _audit_frame(rows=600).with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("?")).otherwise(pl.col("c").cast(pl.Utf8)).alias("c"))
+    path = tmp_path / "apps.csv"
+    frame.write_csv(path)
+    code, trained = _run("model", "train", "--data", str(path), "--target", "status", "--threads", "1",
+                         "--missing-token", "?", "--missing-token", "", "--out", str(tmp_path / "m"))
+    assert code == 0, trained
+    spec = json.loads((tmp_path / "m" / "spec.json").read_text(encoding="utf-8"))
+    kinds = {feature["name"]: feature["kind"] for feature in spec["features"]}
+    # "?" read as missing; without the option `c` is text with nearly every value distinct, dropped as an id
+    assert kinds["c"] == "numeric"

@@ -35,11 +35,50 @@ def test_statuses_and_thresholds() -> None:
     assert rd.worst(["insufficient_data", "stable"]) == "insufficient_data"
     assert rd.worst(["watch", "alert", "insufficient_data"]) == "alert"
     dev = {"auc": 0.75, "ece": 0.02}
-    assert rd.performance_status({"auc": 0.74, "ece": 0.02}, dev) == ([], "stable")
-    assert rd.performance_status({"auc": 0.72, "ece": 0.02}, dev) == ([], "watch")  # down 0.03
-    assert rd.performance_status({"auc": 0.69, "ece": 0.02}, dev) == (["auc_drop"], "alert")
-    assert rd.performance_status({"auc": 0.75, "ece": 0.041}, dev) == (["calibration_drift"], "alert")
-    assert rd.performance_status({"auc": 0.75, "ece": 0.019}, {"auc": 0.75, "ece": 0.005}) == ([], "stable")
+    assert rd.performance_status(_realized(0.74), dev) == ([], "stable")
+    assert rd.performance_status(_realized(0.72), dev) == ([], "watch")  # down 0.03
+    assert rd.performance_status(_realized(0.69), dev) == (["auc_drop"], "alert")  # 0.75 > upper bound 0.71
+    assert rd.performance_status(_realized(0.69, half=0.07), dev) == ([], "watch")  # 0.75 inside [0.62, 0.76]
+    assert rd.performance_status(_realized(0.69, bads=29), dev) == ([], "insufficient_data")
+    assert rd.performance_status(_realized(0.75, ece=0.041, outside=1), dev) == (["calibration_drift"], "alert")
+    assert rd.performance_status(_realized(0.75, ece=0.041), dev) == ([], "watch")  # no band outside Jeffreys
+    assert rd.performance_status(_realized(0.75, ece=0.019), {"auc": 0.75, "ece": 0.005}) == ([], "stable")
+
+
+def _realized(auc: float, *, half: float = 0.02, ece: float = 0.02, bads: int = 200,
+              outside: int = 0) -> dict[str, object]:
+    """A realized-performance record as `monitoring.drift.performance` returns it."""
+    return {"auc": auc, "auc_ci95": [auc - half, auc + half], "ece": ece, "bads": bads, "goods": 2000,
+            "bands_outside_jeffreys": outside}
+
+
+def test_an_auc_drop_on_29_bads_is_not_an_alert() -> None:
+    """Today's false alarm: 29 bads in 400 matured loans, realized AUC 0.08 below development.
+    The DeLong interval is wide enough to hold the development AUC, and 29 bads are too few to
+    judge at all."""
+    import numpy as np
+
+    from lendstack.monitoring.drift import judge_performance, performance
+
+    rng = np.random.default_rng(29)
+    bad = np.zeros(400, dtype=int)
+    bad[:29] = 1
+    pd = np.clip(0.07 + 0.03 * bad + rng.normal(0, 0.04, 400), 0.001, 0.999)
+    current = performance(bad, pd)
+    assert current["bads"] == 29
+    development = {"auc": current["auc"] + 0.08, "ece": current["ece"]}
+    low, high = current["auc_ci95"]
+    assert low < current["auc"] < high < development["auc"] + 0.1  # an interval some ±0.1 wide
+    assert rd.performance_status(current, development) == ([], "insufficient_data")
+    alerts, status = judge_performance(current, development["auc"], development["ece"], bads_min=0)
+    assert "auc_drop" not in alerts and status == "watch"  # the significance rule alone is enough
+
+
+def test_performance_window_follows_the_target() -> None:
+    assert rd.performance_window_days("default_12m") == 365 and rd.performance_window_days("bad_6m") == 183
+    assert rd.performance_window_days("dpd90_90d") == 90 and rd.performance_window_days("default_2y") == 730
+    assert rd.performance_window_days("target") == 365 and rd.performance_window_days(None) == 365
+    assert rd.performance_window_days("default_9999m") == 365  # out of bounds: the default
 
 
 def test_age_bands_cover_every_age() -> None:
@@ -100,13 +139,26 @@ def test_bad_means_ever_90_plus_past_due_cured_or_not(engine: Engine) -> None:
     run_eod(engine, date(2026, 5, 27), hooks=False)
     assert get_loan(engine, "L-A-cured").days_past_due == 0, "cured"
     frame = pl.DataFrame({"application_id": ["A-cured", "A-paid", "A-never-booked"]})
-    with engine.connect() as conn:
-        late = {r["application_id"]: r for r in rd._with_outcomes(conn, frame, date(2026, 9, 1)).to_dicts()}
-        early = {r["application_id"]: r for r in rd._with_outcomes(conn, frame, date(2026, 5, 1)).to_dicts()}
+
+    def outcomes(day: date, window_days: int = 365) -> dict[str, dict[str, object]]:
+        with engine.connect() as conn:
+            return {r["application_id"]: r for r in rd._with_outcomes(conn, frame, day, window_days).to_dicts()}
+
+    late = outcomes(date(2027, 1, 11))  # 366 days after disbursement: the 12-month window is over
     assert late["A-cured"]["matured"] is True and late["A-cured"]["bad"] is True  # 104 DPD in May, cured since
     assert late["A-paid"]["matured"] is True and late["A-paid"]["bad"] is False
     assert late["A-never-booked"]["booked"] is False and late["A-never-booked"]["bad"] is None
+    # On 2026-09-01 a live loan is 234 days on book: not matured for a 12-month target (180 days
+    # would have counted it), while the closed one is.
+    september = outcomes(date(2026, 9, 1))
+    assert september["A-cured"]["matured"] is False and september["A-cured"]["bad"] is None
+    assert september["A-paid"]["matured"] is True
+    assert outcomes(date(2026, 9, 1), 180)["A-cured"]["bad"] is True
+    # A 100-day window ends on 2026-04-20, before the first 91st day past due (2026-05-12): good.
+    short = outcomes(date(2026, 9, 1), 100)["A-cured"]
+    assert short["matured"] is True and short["bad"] is False
     # On 2026-05-01 the first installment was 80 days past due: not matured, no outcome yet.
+    early = outcomes(date(2026, 5, 1))
     assert early["A-cured"]["matured"] is False and early["A-cured"]["bad"] is None
     with engine.connect() as conn:  # the crossing itself: bad from the 91st day past due on
         assert rd._ever_past_due(conn, ["L-A-cured"], date(2026, 5, 11)) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -22,15 +23,21 @@ from lendstack.scoring import (
     save_artifact,
     train_credit_model,
 )
+from lendstack.scoring.dictionary import attach_dictionary, load_dictionary, sim_dictionary, stored_dictionary
+from lendstack.scoring.registry import read_manifest
 from lendstack.scoring.report import render_html
 
 T = TypeVar("T")
 _HEADLINE = ("auc", "gini", "ks", "brier", "ece", "psi", "rows", "bad_rate", "mean_pd")
+EXPLAIN_TOP_MAX = 20  # reasons per application: a handful is what people read
 
 model_app = typer.Typer(name="model", help="Train, evaluate, explain and manage PD models.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
+    # These modules add their commands to `model_app` when imported.
+    from lendstack.cli import model_review, model_scorecard  # noqa: F401
+
     app.add_typer(model_app, name="model")
 
 
@@ -74,10 +81,29 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Random seed (split, model, simulator)")] = 0,
     registry: Annotated[Path | None, typer.Option(help="Also save a new version in this registry")] = None,
     allow_leaks: Annotated[bool, typer.Option("--allow-leaks", help="Keep near-perfect single features")] = False,
+    protected: Annotated[list[str] | None, typer.Option(
+        "--protected", help="Exclude this column as a protected attribute (repeatable); sex, race, ethnicity, "
+        "religion, nationality and marital status are detected by name and values")] = None,
+    allow_protected: Annotated[list[str] | None, typer.Option(
+        "--allow-protected", help="Keep this detected protected column as a feature (repeatable; recorded)")] = None,
+    monotone: Annotated[list[str] | None, typer.Option(
+        "--monotone", help="COL=+1 (PD rises with COL) or COL=-1 (PD falls), repeatable")] = None,
+    time_column: Annotated[str | None, typer.Option(help="Date column for an out-of-time split")] = None,
+    oot_from: Annotated[str | None, typer.Option(
+        help="With --time-column: train before this date (YYYY-MM-DD), validate on and after it")] = None,
+    missing_token: Annotated[list[str] | None, typer.Option(
+        "--missing-token", help="A text that means missing (repeatable; default: empty, NA, NaN, null)")] = None,
     threads: Annotated[int, typer.Option(help="LightGBM threads (1 is faster on small data)", min=1)] = 2,
+    dictionary: Annotated[Path | None, typer.Option(
+        help="Data dictionary (.csv or .yaml: column, meaning_en, meaning_zh, unit) for readable reason codes; "
+        "--sim uses the simulator's")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
 ) -> None:
-    """Train a PD model on any tabular file with a binary target; write a verified artifact."""
+    """Train a PD model on any tabular file with a binary target; write a verified artifact.
+
+    Protected attributes are excluded (and audited on the held-out split), the leak check runs on all
+    rows, and the split is random (stratified) or out of time (--time-column, --oot-from).
+    """
     if kind not in ("scorecard", "gbm"):
         fail("kind", f"must be scorecard or gbm, not {kind!r}", as_json=as_json)
     if calibration not in ("sigmoid", "isotonic"):
@@ -86,32 +112,98 @@ def train_command(
         fail("data", "give exactly one of --data FILE or --sim N", as_json=as_json)
     if sim is None and target is None:
         fail("target", "give the target column with --target", as_json=as_json)
-    frame = _guard(lambda: _sim_frame(sim, seed) if sim is not None else read_table(data or ""), as_json=as_json)
+    constraints = _parse_monotone(monotone or [], as_json=as_json)
+    if sim is not None and not constraints:
+        from lendstack.services.models import SIM_MONOTONE  # the simulator's known directions
+
+        constraints = dict(SIM_MONOTONE)
+    words = _guard(lambda: load_dictionary(dictionary) if dictionary else _sim_words() if sim else None,
+                   as_json=as_json)  # read before training: a malformed file fails fast
+    tokens = tuple(missing_token) if missing_token else None
+    frame = _guard(lambda: _sim_frame(sim, seed) if sim is not None else read_table(data or "", tokens),
+                   as_json=as_json)
     column = target or "default_12m"
     options = TrainOptions(kind=kind, bad_value=bad_value, allow_leaks=allow_leaks,  # type: ignore[arg-type]
-                           calibration=calibration, seed=seed, gbm_params={"n_jobs": threads})  # type: ignore[arg-type]
+                           calibration=calibration, seed=seed, gbm_params={"n_jobs": threads},  # type: ignore[arg-type]
+                           monotone=constraints, protected=tuple(protected or ()),
+                           allow_protected=tuple(allow_protected or ()), time_column=time_column, oot_from=oot_from,
+                           missing_tokens=tokens)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # library chatter; our own data warnings come back as notes
         credit, notes = _guard(lambda: train_credit_model(frame, column, options, _progress(as_json)), as_json=as_json)
-    html = render_html(f"lendstack {kind} model: {column}", credit.metrics, None)
+    if words is not None:
+        attach_dictionary(credit, words)  # before saving: the content hash covers it
+    def html(identity: dict[str, str]) -> str:
+        target_info = credit.audit.get("target", {})
+        info = {**identity, "kind": credit.kind, "target": column, "bad_value": credit.bad_value,
+                "bad_rate": target_info.get("bad_rate"), "data_fingerprint": credit.data_fingerprint,
+                "split": credit.audit.get("split", {}).get("kind")}
+        return render_html(f"lendstack {kind} model: {column}", credit.metrics, None, model_info=info)
+
     manifest = _guard(lambda: save_artifact(credit, out, report_html=html), as_json=as_json)
     version = _guard(lambda: Registry(registry).save(credit, html), as_json=as_json) if registry else None
     _print_trained(credit, manifest, notes, version, as_json=as_json)
 
 
+def _sim_words() -> Any:
+    from lendstack.sim import FIELDS
+
+    return sim_dictionary(FIELDS)
+
+
+_MONOTONE_SIGNS = {"+1": 1, "1": 1, "-1": -1}
+
+
+def _parse_monotone(specs: list[str], *, as_json: bool) -> dict[str, int]:
+    """`COL=+1`, `COL=1` or `COL=-1` → {COL: ±1}; anything else exits 2 naming `monotone`."""
+    constraints: dict[str, int] = {}
+    for spec in specs:
+        column, equals, sign = spec.rpartition("=")
+        if not equals or not column.strip() or sign.strip() not in _MONOTONE_SIGNS:
+            fail("monotone", f"{spec!r}: write COL=+1 (PD rises with COL) or COL=-1 (PD falls)", as_json=as_json)
+        if column.strip() in constraints:
+            fail("monotone", f"{column.strip()!r} is given twice", as_json=as_json)
+        constraints[column.strip()] = _MONOTONE_SIGNS[sign.strip()]
+    return constraints
+
+
 def _print_trained(credit: CreditModel, manifest: dict[str, Any], notes: list[str], version: str | None,
                    *, as_json: bool) -> None:
     headline = {key: credit.metrics[key] for key in _HEADLINE if key in credit.metrics}
+    audit = credit.audit
+    target = {key: audit.get("target", {}).get(key) for key in ("column", "bad_value", "bad_rate")}
     if as_json:
-        print_json({**headline, "kind": credit.kind, "features": credit.spec.names, "warnings": notes,
+        print_json({**headline, "kind": credit.kind, "target": target, "excluded": audit.get("excluded", []),
+                    "protected": audit.get("protected", []), "split": audit.get("split"),
+                    "features": credit.spec.names, "warnings": notes,
                     "content_sha256": manifest["content_sha256"], "data_fingerprint": manifest["data_fingerprint"],
-                    "registry_version": version, "calibration_fit": credit.metrics.get("calibration_fit")})
+                    "registry_version": version, "calibration_fit": credit.metrics.get("calibration_fit"),
+                    "audit": audit})
         return
     for note in notes:
         console(stderr=True).print(f"[yellow]warning: {note}[/yellow]", highlight=False)
+    print_pairs([("target / 目标", _target_text(target) if target["bad_rate"] is not None else credit.target)])
     print_pairs([(key, f"{value:.4f}" if isinstance(value, float) else str(value)) for key, value in headline.items()])
-    print_pairs([("features", str(len(credit.spec.names))), ("sha256", manifest["content_sha256"]),
-                 ("registry version", version or "-")])
+    print_pairs([("split / 样本划分", _split_text(audit.get("split", {}))), ("features", str(len(credit.spec.names))),
+                 ("sha256", manifest["content_sha256"]), ("registry version", version or "-")])
+    if audit.get("excluded"):
+        print_table("excluded columns / 排除的列", ("column", "category", "reason"),
+                    [(item["column"], item["category"], item["reason"]) for item in audit["excluded"]])
+
+
+def _target_text(target: dict[str, Any]) -> str:
+    return (f"{target['column']}: bad = {target['bad_value']!r}, bad rate {target['bad_rate']:.2%} / "
+            f"坏样本取值 {target['bad_value']!r}，坏账率 {target['bad_rate']:.2%}")
+
+
+def _split_text(split: dict[str, Any]) -> str:
+    if split.get("kind") == "out_of_time":
+        return (f"out of time on {split['time_column']}: train {' to '.join(split['train_period'])} "
+                f"({split['train_rows']} rows), held out {' to '.join(split['test_period'])} "
+                f"({split['test_rows']} rows)")
+    if split.get("kind") == "random":
+        return f"random, stratified: {split['train_rows']} train, {split['test_rows']} held out (seed {split['seed']})"
+    return "-"
 
 
 @model_app.command("evaluate")
@@ -123,16 +215,29 @@ def evaluate_command(
     report: Annotated[Path | None, typer.Option(help="Write an HTML report here")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
 ) -> None:
-    """Score a labelled file: AUC, Gini, KS, Brier, calibration, score bands, IV, PSI."""
+    """Score a labelled file: AUC with its DeLong 95 % interval, Gini, KS and the gains table, Brier,
+    calibration by band with the Jeffreys test, score bands, IV, PSI; the report names the model's
+    version and content hash."""
     credit = _guard(lambda: load_artifact(model), as_json=as_json)
+    manifest = _guard(lambda: read_manifest(model), as_json=as_json)
     frame = _guard(lambda: read_table(data), as_json=as_json)
     metrics = _guard(lambda: evaluate_credit_model(credit, frame, target, bad_value), as_json=as_json)
+    model_info = {key: manifest.get(key) for key in ("version", "kind", "target", "bad_value", "content_sha256",
+                                                     "data_fingerprint", "created_at")}
     if report is not None:
-        report.write_text(render_html(f"lendstack model evaluation: {data.name}", metrics, None), encoding="utf-8")
+        page = render_html(f"lendstack model evaluation: {data.name}", metrics, None, model_info=model_info)
+        _guard(lambda: report.write_text(page, encoding="utf-8"), as_json=as_json)
     if as_json:
-        print_json(metrics)
+        print_json({**metrics, "model": model_info})
         return
-    print_pairs([(key, f"{metrics[key]:.4f}") for key in _HEADLINE if key in metrics])
+    lo, hi = metrics["auc_ci95"]
+    print_pairs([("model", f"{model_info['version']} ({model_info['kind']}), sha256 {model_info['content_sha256']}"),
+                 ("auc", f"{metrics['auc']:.4f} (95% CI {lo:.4f}–{hi:.4f}, DeLong)")])
+    print_pairs([(key, str(metrics[key]) if isinstance(metrics[key], int) else f"{metrics[key]:.4f}")
+                 for key in _HEADLINE if key in metrics and key != "auc"])
+    if metrics.get("calibration_flagged"):
+        print_pairs([("calibration", "PD too low (Jeffreys p < 0.05) in deciles "
+                                     + ", ".join(metrics["calibration_flagged"]))])
 
 
 @model_app.command("explain")
@@ -141,27 +246,34 @@ def explain_command(
     row: Annotated[int, typer.Option(help="Row number (0-based) to explain")] = 0,
     data: Annotated[Path | None, typer.Option(
         help="Applications (.csv or .parquet); default: the held-out sample saved in the artifact")] = None,
-    top: Annotated[int, typer.Option(help="How many reasons")] = 4,
+    top: Annotated[int, typer.Option(help="How many reasons", min=0, max=EXPLAIN_TOP_MAX)] = 4,
+    dictionary: Annotated[Path | None, typer.Option(
+        help="Data dictionary (.csv or .yaml) to word the reasons with, instead of the model's own")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
 ) -> None:
-    """PD, score and the top adverse reasons (English and Chinese) of one application."""
+    """PD, score and the top adverse reasons of one application: which way each value pushed the risk
+    (high, low, level, missing) as the model sees it, in English and Chinese."""
     credit = _guard(lambda: load_artifact(model), as_json=as_json)
+    words = _guard(lambda: load_dictionary(dictionary), as_json=as_json) if dictionary else stored_dictionary(credit)
     frame, training_rows = _explain_frame(credit, data, as_json=as_json)
     if not 0 <= row < frame.height:
         fail("row", f"must be between 0 and {frame.height - 1}", as_json=as_json)
     one = frame.slice(row, 1)
     pd = float(_guard(lambda: credit.predict_pd(one), as_json=as_json)[0])
-    reasons = _guard(lambda: credit.explain(one, top), as_json=as_json)[0]
+    reasons = _guard(lambda: credit.explain(one, top, words), as_json=as_json)[0]
     source = str(data) if data is not None else "artifact held-out sample"
     training_row = training_rows[row] if training_rows else None
     if as_json:
         print_json({"row": row, "source": source, "training_row": training_row, "pd": pd,
-                    "score": float(credit.scores([pd])[0]), "reasons": [r.__dict__ for r in reasons]})
+                    "score": float(credit.scores([pd])[0]), "dictionary": words.name if words else None,
+                    "reasons": [asdict(r) for r in reasons]})
         return
     print_pairs([("source", source), ("training row", "-" if training_row is None else str(training_row)),
-                 ("PD", f"{pd:.4f}"), ("score", f"{credit.scores([pd])[0]:.0f}")])
-    print_table("reasons", ("feature", "value", "impact", "English", "中文"),
-                [(r.feature, r.value, f"{r.impact:.3f}", r.text_en, r.text_zh) for r in reasons], numeric_from=2)
+                 ("PD", f"{pd:.4f}"), ("score", f"{credit.scores([pd])[0]:.0f}"),
+                 ("dictionary", words.name if words else "-")])
+    print_table("reasons / 原因", ("feature", "value", "direction", "impact", "English", "中文"),
+                [(r.feature, r.value, r.direction, f"{r.impact:.3f}", r.text_en, r.text_zh) for r in reasons],
+                numeric_from=3)
 
 
 def _explain_frame(credit: CreditModel, data: Path | None, *, as_json: bool) -> tuple[Any, list[int]]:

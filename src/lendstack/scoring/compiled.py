@@ -141,11 +141,11 @@ def _kernels() -> tuple[Any, Any] | None:
     return forest_kernel.raw_one, forest_kernel.raw_many
 
 
-def path_kernel() -> Any | None:
-    """The numba kernel of per-feature path attributions (forest_kernel.path_contributions), or None."""
+def path_sides_kernel() -> Any | None:
+    """The numba kernel of per-feature path attributions split by side (forest_kernel.path_sides), or None."""
     kernels = _kernels()
     if kernels is None:
         return None
     from lendstack.scoring import forest_kernel
 
-    return forest_kernel.path_contributions
+    return forest_kernel.path_sides

@@ -58,13 +58,18 @@ def raw_many(X: Any, feature: Any, threshold: Any, default_left: Any, missing: A
 
 
 @numba.njit(cache=True)  # type: ignore[untyped-decorator]
-def path_contributions(x: Any, feature: Any, threshold: Any, default_left: Any, missing: Any, left: Any, right: Any,
-                       value: Any, roots: Any, node_value: Any, out: Any) -> None:
+def path_sides(x: Any, feature: Any, threshold: Any, default_left: Any, missing: Any, left: Any, right: Any,
+               value: Any, roots: Any, node_value: Any, low: Any, high: Any) -> None:
     """Per-feature attributions of one row (Saabas): along each tree's path, the change in the
-    expected value at every split goes to the split's feature. Adds into `out` (one slot per feature)."""
+    expected value at every split goes to the split's feature, booked by the side the row took: into
+    `low` when it went left (value ≤ threshold, or a missing value's default left), else `high`.
+    Adds into `low` and `high` (one slot per feature each); for reason codes that say which way."""
     for tree in range(roots.size):
         node = roots[tree]
         while left[node] != node:
             following = _next(x, node, feature, threshold, default_left, missing, left, right)
-            out[feature[node]] += node_value[following] - node_value[node]
+            if following == left[node]:
+                low[feature[node]] += node_value[following] - node_value[node]
+            else:
+                high[feature[node]] += node_value[following] - node_value[node]
             node = following

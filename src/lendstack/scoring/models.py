@@ -70,6 +70,13 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     value, "descending", "auto_asc_desc", ...); others use `default_trend`. Features whose IV is
     below `min_iv` are left out. Points: score = offset + factor·ln(good:bad odds), factor =
     pdo / ln 2, offset = base_points − factor·ln(base_odds); the intercept is spread evenly.
+
+    Sign check (`sign_check`): optbinning's WoE is ln(share of goods / share of bads) in the bin,
+    so riskier bins have lower WoE and every coefficient of the log-odds of bad on WoE must be
+    ≤ 0; then points = constant − factor·coef·WoE fall as a bin's bad rate rises. A positive
+    coefficient (collinear features) would give riskier bins more points: the feature with the
+    largest positive coefficient is dropped and the regression refitted, until none is left.
+    `sign_dropped_` lists (feature, coefficient, message); `notes_` the messages.
     """
 
     def __init__(
@@ -84,6 +91,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         base_points: float = 600.0,
         base_odds: float = 50.0,
         pdo: float = 20.0,
+        sign_check: bool = True,
     ) -> None:
         self.feature_names = feature_names
         self.monotonic_trend = monotonic_trend
@@ -95,6 +103,7 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.base_points = base_points
         self.base_odds = base_odds
         self.pdo = pdo
+        self.sign_check = sign_check
 
     def fit(self, X: FloatArray, y: Any) -> ScorecardModel:
         from optbinning import BinningProcess  # type: ignore[import-untyped]
@@ -113,18 +122,47 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             self.binning_ = BinningProcess(
                 names, max_n_bins=self.max_n_bins, min_bin_size=self.min_bin_size, binning_fit_params=params
             ).fit(X, y_arr)
-        self.support_ = np.asarray(self.binning_.get_support(), dtype=bool)
-        woe = self._woe(X)
-        self.logistic_ = LogisticRegression(C=self.C, max_iter=1000).fit(woe, y_arr)
+        binned = np.flatnonzero(self.binning_.get_support())
+        woe = self._binned_woe(X)
+        assert woe.shape[1] == binned.size, "optbinning returns one WoE column per selected feature"
+        self.logistic_, kept, self.sign_dropped_ = self._fit_logistic(woe, y_arr, [names[i] for i in binned])
+        self.woe_columns_ = np.asarray(kept, dtype=np.int64)
+        self.support_ = np.zeros(len(names), dtype=bool)
+        self.support_[binned[self.woe_columns_]] = True
+        self.notes_ = [message for _, _, message in self.sign_dropped_]
+        self.integer_valued_ = _integer_valued(X)
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = np.array(names, dtype=object)
         self.n_features_in_ = X.shape[1]
         self.points_table_ = self._points_table()
         return self
 
-    def _woe(self, X: FloatArray) -> FloatArray:
+    def _fit_logistic(
+        self, woe: FloatArray, y: npt.NDArray[np.int64], names: list[str]
+    ) -> tuple[Any, list[int], list[tuple[str, float, str]]]:
+        """The logistic regression on WoE, after the sign check (see the class docstring)."""
+        kept = list(range(woe.shape[1]))
+        dropped: list[tuple[str, float, str]] = []
+        for _ in range(max(1, len(kept))):  # bounded: every round but the last drops a feature
+            logistic = LogisticRegression(C=self.C, max_iter=1000).fit(woe[:, kept], y)
+            coef = logistic.coef_[0]
+            # One feature alone always has a coefficient ≤ 0 (WoE falls as the bad rate rises).
+            if not self.sign_check or len(kept) == 1 or np.all(coef <= 0):
+                break
+            worst = int(np.argmax(coef))
+            column = kept.pop(worst)
+            message = _wrong_sign_message(names[column], float(coef[worst]), woe, column, kept, names)
+            dropped.append((names[column], float(coef[worst]), message))
+        assert not self.sign_check or len(kept) == 1 or np.all(logistic.coef_[0] <= 0), "sign check loop bound"
+        return logistic, kept, dropped
+
+    def _binned_woe(self, X: FloatArray) -> FloatArray:
         full = self.binning_.transform(np.asarray(X, dtype=np.float64), metric="woe", metric_missing="empirical")
-        return np.asarray(full, dtype=np.float64)  # optbinning returns the selected features only
+        return np.asarray(full, dtype=np.float64)  # optbinning returns the features its IV selected
+
+    def _woe(self, X: FloatArray) -> FloatArray:
+        """WoE of the model's features: those optbinning selected, less the sign-check drops."""
+        return self._binned_woe(X)[:, self.woe_columns_]
 
     @property
     def factor_(self) -> float:
@@ -185,6 +223,40 @@ class ScorecardModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def iv(self) -> dict[str, float]:
         summary = self.binning_.summary()
         return {str(row["name"]): float(row["iv"]) for _, row in summary.iterrows()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Scorecards saved before the sign check used every feature optbinning selected.
+        if "support_" in state and "woe_columns_" not in state:
+            state["woe_columns_"] = np.arange(int(np.sum(state["support_"])), dtype=np.int64)
+            state["sign_dropped_"] = []
+            state["notes_"] = []
+        if "n_features_in_" in state:  # unknown before: the points table then shows decimal bounds
+            state.setdefault("integer_valued_", np.zeros(int(state["n_features_in_"]), dtype=bool))
+        state.setdefault("sign_check", False)
+        super().__setstate__(state)
+
+
+def _integer_valued(X: FloatArray) -> npt.NDArray[np.bool_]:
+    """Per column: every present training value is a whole number (codes, counts, months), so the
+    points table can show bins as inclusive integer ranges ("12–15") instead of decimal bounds."""
+    filled = np.where(np.isfinite(X), X, 0.0)  # missing values do not make a column fractional
+    whole = np.floor(filled) == filled
+    return np.asarray(np.all(whole, axis=0), dtype=bool)
+
+
+def _wrong_sign_message(
+    name: str, coef: float, woe: FloatArray, column: int, others: list[int], names: list[str]
+) -> str:
+    """Why `name` left the scorecard, naming the remaining feature its WoE correlates with most."""
+    text = (f"{name}: dropped: its coefficient on WoE has the wrong sign ({coef:+.2f}): "
+            "riskier bins would earn more points")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlations = [(float(np.corrcoef(woe[:, column], woe[:, other])[0, 1]), other) for other in others]
+    finite = [(r, other) for r, other in correlations if math.isfinite(r)]
+    if not finite:
+        return text
+    r, other = max(finite, key=lambda pair: abs(pair[0]))
+    return f"{text} (collinear with {names[other]}? WoE correlation {r:+.2f})"
 
 
 # --------------------------------------------------------------------------- gradient boosting

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,20 @@ def _write_json_atomic(path: Path, document: Any) -> None:
     os.replace(temp, path)
 
 
-def _write_files(credit: CreditModel, folder: Path, version: str, report_html: str | None) -> dict[str, Any]:
+# The report is text, or a function of the model's identity (version, content_sha256) that renders it
+# once the model file is written, so the report can name the hash of the model it describes.
+Report = str | Callable[[dict[str, str]], str] | None
+
+
+def _write_files(credit: CreditModel, folder: Path, version: str, report_html: Report) -> dict[str, Any]:
     joblib.dump(credit, folder / MODEL_FILE)
     if credit.kind == "gbm":
         (folder / "booster.txt").write_text(credit.base.booster_.model_to_string(), encoding="utf-8")
     (folder / "spec.json").write_text(json.dumps(credit.spec.to_dict(), ensure_ascii=False, indent=2), "utf-8")
     if report_html is not None:
-        (folder / "report.html").write_text(report_html, encoding="utf-8")
+        identity = {"version": version, "content_sha256": _sha256(folder / MODEL_FILE)}
+        page = report_html(identity) if callable(report_html) else report_html
+        (folder / "report.html").write_text(page, encoding="utf-8")
     files = {path.name: _sha256(path) for path in sorted(folder.iterdir())}
     manifest = {
         "version": version,
@@ -69,6 +77,7 @@ def _write_files(credit: CreditModel, folder: Path, version: str, report_html: s
         "params": credit.params,
         "explain_sample_rows": 0 if credit.explain_sample is None else credit.explain_sample.height,
         "metrics": {k: v for k, v in credit.metrics.items() if not isinstance(v, list | dict)},
+        "audit": credit.audit,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     _write_json_atomic(folder / MANIFEST_FILE, manifest)
@@ -76,7 +85,7 @@ def _write_files(credit: CreditModel, folder: Path, version: str, report_html: s
 
 
 def save_artifact(
-    credit: CreditModel, destination: str | Path, *, version: str = "", report_html: str | None = None
+    credit: CreditModel, destination: str | Path, *, version: str = "", report_html: Report = None
 ) -> dict[str, Any]:
     """Write the artifact to `destination` atomically (replacing an earlier artifact there)."""
     target = Path(destination)
@@ -133,7 +142,7 @@ class Registry:
     def versions_dir(self) -> Path:
         return self.root / "versions"
 
-    def save(self, credit: CreditModel, report_html: str | None = None) -> str:
+    def save(self, credit: CreditModel, report_html: Report = None) -> str:
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         for _attempt in range(100):  # another writer may take the same number: retry with the next
             version = f"v{self._next_number():04d}"

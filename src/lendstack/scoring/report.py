@@ -1,5 +1,7 @@
-"""A self-contained HTML model report: metric table and inline SVG charts (ROC, calibration,
-score distribution, bad rate by score band, IV per feature). No scripts, no external assets."""
+"""A self-contained HTML model report: the model's version and content hash, the metric table
+(AUC with its DeLong 95 % interval), inline SVG charts (ROC, calibration, score distribution, bad
+rate by score band, IV per feature) and the same numbers as tables beside them (calibration by
+band with the Jeffreys test, the gains/KS table, score bands, IV). No scripts, no external assets."""
 
 from __future__ import annotations
 
@@ -86,11 +88,71 @@ def _metric_rows(metrics: dict[str, Any]) -> str:
     for key, value in metrics.items():
         if isinstance(value, float | int) and not isinstance(value, bool):
             rows.append(f"<tr><th>{html.escape(key)}</th><td>{value:.4f}</td></tr>")
+        if key == "auc" and isinstance(metrics.get("auc_ci95"), list):
+            lo, hi = metrics["auc_ci95"]
+            rows.append(f"<tr><th>auc 95% CI (DeLong)</th><td>[{lo:.4f}, {hi:.4f}]</td></tr>")
     return "<table>" + "".join(rows) + "</table>"
 
 
-def render_html(title: str, metrics: dict[str, Any], importance: dict[str, float] | None = None) -> str:
-    """The whole report as one HTML string (metrics as returned by `evaluation.evaluate`)."""
+def _cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "FLAG" if value else ""
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list) and len(value) == 2:
+        return f"[{_cell(value[0])}, {_cell(value[1])}]"
+    return str(value)
+
+
+def numeric_table(caption: str, columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]) -> str:
+    """A table of dict rows; `columns` is (key, heading) pairs. Every text escaped."""
+    head = "".join(f"<th>{html.escape(heading)}</th>" for _, heading in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(row.get(key)))}</td>" for key, _ in columns) + "</tr>"
+                   for row in rows)
+    return f"<table><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>"
+
+
+def _model_rows(model_info: dict[str, Any] | None) -> str:
+    if not model_info:
+        return ""
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_cell(v))}</td></tr>"
+                   for k, v in model_info.items())
+    return f"<h2>Model 模型</h2><table>{rows}</table>"
+
+
+def _tables(metrics: dict[str, Any]) -> str:
+    """The numbers behind the charts."""
+    parts = []
+    if metrics.get("calibration_bands"):
+        parts.append(numeric_table(
+            "Calibration by PD decile with the Jeffreys test (flag: PD too low, one-sided p < 0.05) 校准",
+            [("band", "band"), ("count", "count"), ("bads", "bads"), ("predicted", "mean PD"),
+             ("observed", "observed"), ("jeffreys_ci95", "Jeffreys 95% CI"), ("p_value", "p-value"),
+             ("flagged", "flag")], metrics["calibration_bands"]))
+    else:
+        parts.append(numeric_table("Calibration by PD decile 校准", [
+            ("bin", "decile"), ("count", "count"), ("predicted", "mean PD"), ("observed", "observed")],
+            metrics["calibration"]))
+    if metrics.get("gains"):
+        parts.append(numeric_table("Gains / KS table, riskiest decile first 增益表", [
+            ("decile", "decile"), ("count", "count"), ("bads", "bads"), ("bad_rate", "bad rate"),
+            ("score_min", "score min"), ("score_max", "score max"), ("cum_bads_share", "cum. bads"),
+            ("cum_goods_share", "cum. goods"), ("ks", "KS"), ("lift", "lift"), ("cum_lift", "cum. lift")],
+            metrics["gains"]))
+    parts.append(numeric_table("Bad rate by score band, low score first 分数段坏账率", [
+        ("score_min", "score min"), ("score_max", "score max"), ("count", "count"), ("bad_rate", "bad rate")],
+        metrics["score_bands"]))
+    return "".join(parts)
+
+
+def render_html(title: str, metrics: dict[str, Any], importance: dict[str, float] | None = None, *,
+                model_info: dict[str, Any] | None = None) -> str:
+    """The whole report as one HTML string (metrics as returned by `evaluation.evaluate`);
+    `model_info` (e.g. version, kind, content_sha256, data_fingerprint) heads the page."""
     charts = [line_chart("ROC curve", {"model": (metrics["roc"]["fpr"], metrics["roc"]["tpr"])}, diagonal=True)]
     calib = metrics["calibration"]
     charts.append(
@@ -132,7 +194,9 @@ def render_html(title: str, metrics: dict[str, Any], importance: dict[str, float
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
-        "figure{display:inline-block;margin:1em}td,th{padding:2px 8px;text-align:left}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><h2>Metrics</h2>{_metric_rows(metrics)}<h2>Charts</h2>{''.join(charts)}"
-        f"<h2>Information value</h2><table>{iv_rows}</table></body></html>"
+        "figure{display:inline-block;margin:1em}td,th{padding:2px 8px;text-align:left}"
+        "caption{text-align:left;font-weight:bold;margin-top:1em}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>{_model_rows(model_info)}<h2>Metrics 指标</h2>{_metric_rows(metrics)}"
+        f"<h2>Charts 图表</h2>{''.join(charts)}<h2>Tables 数据表</h2>{_tables(metrics)}"
+        f"<h2>Information value 信息值</h2><table>{iv_rows}</table></body></html>"
     )

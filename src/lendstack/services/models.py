@@ -1,5 +1,6 @@
 """The credit model decisions use: the registry's champion, trained on the simulator if the
-registry has none (20,000 applications, seed 11, GBM, target default_12m), cached per process."""
+registry has none (20,000 applications, seed 11, GBM, target default_12m, the simulator's monotone
+directions, its data dictionary for readable reason codes), cached per process."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from sqlalchemy import Engine
 from lendstack.decisioning import ScoringModel
 from lendstack.events import DomainEvent
 from lendstack.scoring import ArtifactError, CreditModel, Registry, TrainOptions, load_artifact, train_credit_model
+from lendstack.scoring.dictionary import attach_dictionary, sim_dictionary
 from lendstack.scoring.registry import CHAMPION_FILE, read_manifest
 from lendstack.sim import FIELDS, generate_applications
 from lendstack.store import UnitOfWork
@@ -22,6 +25,25 @@ from lendstack.store import UnitOfWork
 TRAIN_ROWS = 20_000
 TRAIN_SEED = 11
 TARGET = "default_12m"
+# The directions the simulator's default hazard really has (sim/outcomes.py `log_odds`, and through the
+# latent creditworthiness z in sim/bureau.py, flows.py, signals.py), each holding with the other
+# features fixed: +1 = PD rises with the value. Left out on purpose: age (U-shaped), amounts that
+# scale with the segment's income (requested amount, revenue), counts with no effect on the hazard.
+SIM_MONOTONE: dict[str, int] = {
+    "debt_to_income": +1,  # 0.3·DTI + a hinge above 60 %, and DTI falls with z
+    "inquiries_6m": +1,  # 0.06 per inquiry
+    "open_loans_elsewhere": +1,  # log1p(loans) + the five-lender cliff
+    "past_delinquencies_24m": +1,  # 0.35 each, capped at three (flat after: still non-decreasing)
+    "revenue_volatility": +1,  # the revenue CV above 0.30 (packaging scales a row, not its CV)
+    "night_driving_share": +1,  # a hinge above 35 % night driving
+    "requested_term_months": +1,  # 0.10·log(term / 12)
+    "device_changes_90d": +1,  # rise as z falls; fraud rings change devices
+    "monthly_income_minor": -1,  # rises with z within a segment, region and age
+    "bureau_score": -1,  # 0.75·z + noise
+    "tax_filing_months": -1,  # a business filing under 12 months adds 0.35; longer with z
+    "mileage_km_30d": -1,  # an idle vehicle (under half the segment's mileage) adds 0.5
+    "device_age_days": -1,  # rings use devices under a month old; older with z
+}
 _CACHE: dict[tuple[str, str], ScoringModel] = {}
 _CHAMPIONS: dict[str, tuple[tuple[int, int, int], str]] = {}  # registry root → (pointer stamp, champion)
 _CHAMPIONS_MAX = 256
@@ -37,8 +59,14 @@ def feature_columns() -> list[str]:
 
 def train_default_model(rows: int = TRAIN_ROWS, seed: int = TRAIN_SEED, options: TrainOptions | None = None,
                         progress: Callable[[str], None] | None = None) -> CreditModel:
+    """The engine's model on simulated applications: the simulator's monotone directions unless the
+    options give their own, and the simulator's dictionary, so reasons read "月收入偏低（5,702.00 元）"."""
     frame = generate_applications(rows, seed=seed).select([*feature_columns(), TARGET])
-    credit, _notes = train_credit_model(frame, TARGET, options or TrainOptions(kind="gbm", seed=seed), progress)
+    chosen = options or TrainOptions(kind="gbm", seed=seed)
+    if not chosen.monotone:
+        chosen = replace(chosen, monotone=dict(SIM_MONOTONE))
+    credit, _notes = train_credit_model(frame, TARGET, chosen, progress)
+    attach_dictionary(credit, sim_dictionary(FIELDS))
     return credit
 
 

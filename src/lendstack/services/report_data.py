@@ -9,15 +9,20 @@ renders (HTML, PDF) and `lendstack report ... --json` prints.
   is in the stored application document) with the booked loans' outcomes.
 - stress: `services.stress.run_stress`.
 
-What "matured" and "bad" mean here (the book keeps no per-loan default flag): a booked loan is
-matured when it is closed, written off, or at least MATURITY_DAYS on book; it is bad when it is
-written off, or was ever more than BAD_DPD_DAYS past due up to the report date ("ever 90+",
+What "matured" and "bad" mean here (the book keeps no per-loan default flag): the performance
+window is the model target's (`performance_window_days`: 365 days for default_12m, the
+simulator's target); a booked loan is matured when it is closed, written off, or at least the
+window on book; it is bad when it is written off, or was more than BAD_DPD_DAYS past due on some
+day within the window from disbursement and up to the report date ("ever 90+ in 12 months",
 from each installment's covering payment date, `monitoring.portfolio.ever_past_due`), cured since
-or not.
+or not. A realized AUC drop is an alert only when it is significant (`monitoring.drift.
+judge_performance`: the development AUC above the realized AUC's DeLong 95 % upper bound) and
+there are at least BADS_MIN bads; below that the status is insufficient_data.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,7 +32,16 @@ import numpy as np
 import polars as pl
 from sqlalchemy import Connection, Engine, select
 
-from lendstack.monitoring.drift import DriftInputError, performance, stability_report, status_of
+from lendstack.monitoring.drift import (
+    AUC_DROP_ALERT,
+    AUC_DROP_WATCH,
+    BADS_MIN,
+    DriftInputError,
+    judge_performance,
+    performance,
+    stability_report,
+    status_of,
+)
 from lendstack.monitoring.fairness import AuditColumns, audit, wilson
 from lendstack.monitoring.portfolio import LIVE, ever_past_due, installment_paid_dates, with_exposure
 from lendstack.scoring import Registry
@@ -44,15 +58,14 @@ from lendstack.store.tables import loans
 from lendstack.store.tables_decisioning import decisions
 
 RECENT_DAYS = 90  # "recent applications" for drift: the 90 days to the latest application by as_of
-MATURITY_DAYS = 180
+MATURITY_DAYS = 365  # the default performance window: default_12m, the simulator's target
+WINDOW_DAYS_MAX = 3660  # a target named *_120m is the longest window read from a name
 BAD_DPD_DAYS = 90
 DECISIONS_MAX = 200_000  # decisions read into memory per report; the newest are kept beyond that
-AUC_DROP_WATCH, AUC_DROP_ALERT = 0.02, 0.05
 # Below these sizes the indices are shown but the status is insufficient_data: with 40 applications in
 # 10 bins an empty bin alone gives a PSI above 0.25, and an AUC on a handful of loans is noise.
 DRIFT_ROWS_MIN = 100
 REALIZED_LOANS_MIN = 30
-ECE_ALERT_MIN = 0.02
 FAIRNESS_GROUPS = ("gender", "age_band", "segment", "region", "applicant_type")
 STATUS_ORDER = ("stable", "insufficient_data", "watch", "alert")
 DECISION_SCHEMA: dict[str, Any] = {
@@ -132,9 +145,22 @@ class DecisionBook:
     truncated: bool
 
 
-def read_decisions(conn: Connection, as_of: date, *, since: date | None = None) -> DecisionBook:
+def performance_window_days(target: str | None) -> int:
+    """The performance window of a target from its name: `*_12m` → 365 days, `*_6m` → 183,
+    `*_90d` → 90, `*_2y` → 730; MATURITY_DAYS (12 months) when the name does not say."""
+    found = re.search(r"_(\d{1,4})(m|mo|d|y)$", (target or "").lower())
+    if found is None:
+        return MATURITY_DAYS
+    count, unit = int(found.group(1)), found.group(2)
+    days = count if unit == "d" else 365 * count if unit == "y" else -(-count * 365 // 12)  # ceil
+    return days if 1 <= days <= WINDOW_DAYS_MAX else MATURITY_DAYS
+
+
+def read_decisions(conn: Connection, as_of: date, *, since: date | None = None,
+                   window_days: int = MATURITY_DAYS) -> DecisionBook:
     """Decisions (acting and shadow) of applications applied on or before `as_of` (and on or after
-    `since`), newest DECISIONS_MAX, joined to their loans' maturity and outcome as of `as_of`."""
+    `since`), newest DECISIONS_MAX, joined to their loans' maturity and outcome as of `as_of` over
+    a performance window of `window_days`."""
     c = decisions.c
     query = (select(c.application_id, c.arm, c.acting, c.outcome, c.pd, c.rate_annual, c.model_version, c.input)
              .order_by(c.id.desc()).limit(DECISIONS_MAX + 1))
@@ -149,7 +175,8 @@ def read_decisions(conn: Connection, as_of: date, *, since: date | None = None) 
         "model_version": [r.model_version for r in rows], "applied_on": [_applied_on(r.input) for r in rows],
         **{name: [_applicant(r.input, name) for r in rows] for name in FAIRNESS_GROUPS},
     }, schema=DECISION_SCHEMA)
-    return DecisionBook(_with_outcomes(conn, frame, as_of), [dict(r.input["features"]) for r in rows], truncated)
+    return DecisionBook(_with_outcomes(conn, frame, as_of, window_days), [dict(r.input["features"]) for r in rows],
+                        truncated)
 
 
 def _applied_on(inputs: dict[str, Any]) -> date:
@@ -170,7 +197,8 @@ def age_band(age: int) -> str:
     return "<25" if age < 25 else "25-34" if age < 35 else "35-44" if age < 45 else "45-59" if age < 60 else "60+"
 
 
-def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date) -> pl.DataFrame:
+def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date,
+                   window_days: int = MATURITY_DAYS) -> pl.DataFrame:
     apps = [str(a) for a in frame["application_id"].unique().to_list()]
     loan_of = {a: loan_id_for(a, "") for a in apps} | loan_ids_of(conn, apps)
     ids = list(loan_of.values())
@@ -182,12 +210,14 @@ def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date) -> pl.Dat
         found += [(r.loan_id, r.status, r.disbursed_on, int(r.days_past_due)) for r in conn.execute(query)]
     book = pl.DataFrame(found, schema={"loan_id": pl.String, "status": pl.String, "disbursed_on": pl.Date,
                                        "days_past_due": pl.Int64}, orient="row")
-    horizon = as_of - timedelta(days=MATURITY_DAYS)
-    ever = set(_ever_past_due(conn, book["loan_id"].to_list(), as_of))
+    assert 1 <= window_days <= WINDOW_DAYS_MAX, window_days
+    horizon = as_of - timedelta(days=window_days)
+    ever = set(_ever_past_due(conn, book["loan_id"].to_list(), as_of, _window_ends(book, window_days)))
+    in_window = (pl.col("disbursed_on") > horizon).fill_null(False)  # today's DPD still falls in the window
     book = book.with_columns(
         (pl.col("status").is_in(["closed", "written_off"]) | (pl.col("disbursed_on") <= horizon)).fill_null(False)
         .alias("matured"),
-        ((pl.col("status") == "written_off") | (pl.col("days_past_due") > BAD_DPD_DAYS)
+        ((pl.col("status") == "written_off") | (in_window & (pl.col("days_past_due") > BAD_DPD_DAYS))
          | pl.col("loan_id").is_in(list(ever))).alias("bad_now"),
         pl.col("disbursed_on").is_not_null().alias("booked"),
     )
@@ -200,12 +230,27 @@ def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date) -> pl.Dat
     ).drop("bad_now")
 
 
-def _ever_past_due(conn: Connection, loan_ids: list[str], as_of: date) -> list[str]:
-    """The loans among `loan_ids` ever more than BAD_DPD_DAYS past due by `as_of`."""
+def _window_ends(book: pl.DataFrame, window_days: int) -> dict[str, date]:
+    """Each disbursed loan's last day of the performance window."""
+    ends = book.filter(pl.col("disbursed_on").is_not_null()).select(
+        "loan_id", (pl.col("disbursed_on") + pl.duration(days=window_days)).alias("end"))
+    return {str(loan): end for loan, end in ends.iter_rows()}
+
+
+def _ever_past_due(conn: Connection, loan_ids: list[str], as_of: date,
+                   window_ends: dict[str, date] | None = None) -> list[str]:
+    """The loans among `loan_ids` ever more than BAD_DPD_DAYS past due by `as_of` — and, with
+    `window_ends`, by the end of each loan's performance window: an installment crosses on its
+    due date + BAD_DPD_DAYS + 1, so only installments due early enough can cross in the window."""
     if not loan_ids:
         return []
     wanted = pl.col("loan_id").is_in(loan_ids)
     paid_dates = installment_paid_dates(read_installments(conn).filter(wanted), read_payments(conn).filter(wanted))
+    if window_ends is not None:
+        last_due = pl.col("loan_id").replace_strict(
+            {k: v - timedelta(days=BAD_DPD_DAYS + 1) for k, v in window_ends.items()}, default=None,
+            return_dtype=pl.Date)
+        paid_dates = paid_dates.filter(pl.col("due_date") <= last_due)
     found: list[str] = ever_past_due(paid_dates, BAD_DPD_DAYS, as_of)["loan_id"].to_list()
     return found
 
@@ -225,11 +270,12 @@ def models_data(engine: Engine, as_of: date | None = None, registry_dir: str | P
         manifest = read_manifest(registry.path(version))
     except ArtifactError as exc:
         raise ReportDataError("registry", str(exc)) from exc
+    window_days = performance_window_days(credit.target)
     with engine.connect() as conn:
-        book = read_decisions(conn, day)
+        book = read_decisions(conn, day, window_days=window_days)
     development = {k: v for k, v in manifest.get("metrics", {}).items() if isinstance(v, int | float)}
     drift = drift_section(credit, version, book, day)
-    realized = realized_section(book, version, development)
+    realized = realized_section(book, version, development, window_days, credit.target)
     arms = arms_section(book)
     out = {
         "kind": "models", "generated_at": now_iso(), "as_of": day.isoformat(),
@@ -286,36 +332,42 @@ def _score_psi(credit: CreditModel, pds: Any) -> dict[str, Any] | None:
             "edges": credit.dev_score_edges, "development_shares": credit.dev_score_shares, "current_shares": shares}
 
 
-def realized_section(book: DecisionBook, version: str, development: dict[str, float]) -> dict[str, Any]:
-    """Realized AUC / KS / calibration of the champion on its matured booked loans vs development."""
+def realized_section(book: DecisionBook, version: str, development: dict[str, float],
+                     window_days: int = MATURITY_DAYS, target: str | None = None) -> dict[str, Any]:
+    """Realized AUC (with its DeLong interval) / KS / calibration of the champion on its matured
+    booked loans vs development, judged by `performance_status`."""
     done = book.frame.filter(pl.col("acting") & pl.col("matured") & (pl.col("model_version") == version))
     base = {"matured_loans": done.height, "bad_loans": int(done["bad"].sum() or 0),
-            "definition": f"bad = written off or DPD > {BAD_DPD_DAYS}; matured = closed, written off or "
-                          f"{MATURITY_DAYS}+ days on book"}
+            "performance_window_days": window_days,
+            "definition": f"performance window {window_days} days (the target {target or 'default_12m'}); "
+                          f"bad = written off or DPD > {BAD_DPD_DAYS} within the window; matured = closed, "
+                          f"written off or {window_days}+ days on book; an AUC drop alerts only when significant "
+                          f"(development AUC above the realized DeLong 95% upper bound) with {BADS_MIN}+ bads; "
+                          "the realized AUC covers approved loans only, a narrower PD range than development, "
+                          "so some drop is expected"}
     try:
         current = performance(done["bad"].cast(pl.Int8).to_numpy(), done["pd"].to_numpy())
     except DriftInputError as exc:
         return {**base, "status": "insufficient_data", "note": exc.message, "current": None, "calibration": []}
     alerts, status = performance_status(current, development)
-    small = done.height < REALIZED_LOANS_MIN
-    note = f"fewer than {REALIZED_LOANS_MIN} matured loans: the metrics are noisy" if small else ""
-    return {**base, "status": "insufficient_data" if small else status, "alerts": alerts, "current": current,
-            "note": note,
+    small = done.height < REALIZED_LOANS_MIN or status == "insufficient_data"
+    note = (f"fewer than {REALIZED_LOANS_MIN} matured loans or {BADS_MIN} bad or good ones: the metrics are "
+            "noisy, shown but not judged") if small else ""
+    return {**base, "status": "insufficient_data" if small else status, "alerts": [] if small else alerts,
+            "current": current, "note": note,
             "auc_change": current["auc"] - development["auc"] if "auc" in development else None,
             "ks_change": current["ks"] - development["ks"] if "ks" in development else None,
             "calibration": calibration_table(done["bad"].cast(pl.Int8).to_numpy(), done["pd"].to_numpy())}
 
 
-def performance_status(current: dict[str, float], development: dict[str, float]) -> tuple[list[str], str]:
-    """alert: AUC down by more than AUC_DROP_ALERT, or calibration error doubled (and above
-    ECE_ALERT_MIN); watch: AUC down by more than AUC_DROP_WATCH; else stable."""
-    alerts: list[str] = []
-    drop = development.get("auc", current["auc"]) - current["auc"]
-    if drop > AUC_DROP_ALERT:
-        alerts.append("auc_drop")
-    if current["ece"] > max(2 * development.get("ece", current["ece"]), ECE_ALERT_MIN):
-        alerts.append("calibration_drift")
-    return alerts, "alert" if alerts else "watch" if drop > AUC_DROP_WATCH else "stable"
+def performance_status(current: dict[str, Any], development: dict[str, float]) -> tuple[list[str], str]:
+    """`monitoring.drift.judge_performance` against the development metrics: insufficient_data
+    below BADS_MIN bads or goods; alert when the AUC fell by more than AUC_DROP_ALERT *and* the
+    development AUC lies above the realized AUC's DeLong 95 % upper bound, or the calibration
+    error doubled with a PD decile outside its Jeffreys interval; watch for a drop beyond
+    AUC_DROP_WATCH or either without its significance; else stable."""
+    return judge_performance(current, development.get("auc"), development.get("ece"), AUC_DROP_ALERT,
+                             AUC_DROP_WATCH, BADS_MIN)
 
 
 def arms_section(book: DecisionBook) -> list[dict[str, Any]]:
