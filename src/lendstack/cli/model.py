@@ -271,9 +271,11 @@ def explain_command(
     print_pairs([("source", source), ("training row", "-" if training_row is None else str(training_row)),
                  ("PD", f"{pd:.4f}"), ("score", f"{credit.scores([pd])[0]:.0f}"),
                  ("dictionary", words.name if words else "-")])
-    print_table("reasons / 原因", ("feature", "value", "direction", "impact", "English", "中文"),
-                [(r.feature, r.value, r.direction, f"{r.impact:.3f}", r.text_en, r.text_zh) for r in reasons],
-                numeric_from=3)
+    # The texts go below the table: as columns they are long enough to squeeze the others to nothing.
+    print_table("reasons / 原因", ("#", "feature", "value", "direction", "impact"),
+                [(str(n), r.feature, r.value, r.direction, f"{r.impact:.3f}") for n, r in enumerate(reasons, 1)],
+                numeric_from=4)
+    print_pairs([(str(n), f"{r.text_en}\n   {r.text_zh}") for n, r in enumerate(reasons, 1)])
 
 
 def _explain_frame(credit: CreditModel, data: Path | None, *, as_json: bool) -> tuple[Any, list[int]]:
