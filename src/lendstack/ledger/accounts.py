@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from lendstack.invariants import check
+
 
 class AccountKind(StrEnum):
     ASSET = "asset"
@@ -83,7 +85,7 @@ CHART: dict[AccountCode, AccountSpec] = {
         AccountSpec(AccountCode.MEMO_CONTRA, AccountKind.MEMO, "Memo contra", "表外科目对方"),
     )
 }
-assert set(CHART) == set(AccountCode), "every account code has a spec"
+check(set(CHART) == set(AccountCode), "every account code has a spec")
 
 
 @dataclass(frozen=True, slots=True, order=True)

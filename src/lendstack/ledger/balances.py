@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date
 
+from lendstack.invariants import InvariantError
 from lendstack.ledger.accounts import AccountCode, BalanceKey
 from lendstack.ledger.entries import JournalEntry
 
@@ -33,5 +34,6 @@ def trial_balance(balances: Mapping[BalanceKey, int]) -> dict[tuple[str, Account
     per_currency: dict[str, int] = defaultdict(int)
     for (currency, _code), amount in totals.items():
         per_currency[currency] += amount
-    assert all(v == 0 for v in per_currency.values()), f"trial balance is off: {dict(per_currency)}"
+    if any(v != 0 for v in per_currency.values()):
+        raise InvariantError(f"trial balance is off: {dict(per_currency)}")
     return dict(totals)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 
+from lendstack.invariants import check
 from lendstack.money.errors import MoneyError
 
 _PRECISION = 40  # significant digits of every exact NPV
@@ -279,7 +280,7 @@ def irr_periodic(flows_minor: Sequence[int], *, times: Sequence[PeriodTime] | No
                 low = high = newton  # converged: Newton's error is now far below the step
                 break
             rate = newton if low < newton < high else (low + high) / 2
-        assert low <= high
+        check(low <= high, "the bracket never inverts")
         return ((low + high) / 2).quantize(Decimal("1e-18"), rounding=ROUND_HALF_EVEN)
 
 

@@ -11,6 +11,7 @@ import decimal
 from decimal import Decimal
 from enum import StrEnum
 
+from lendstack.invariants import InvariantError, check
 from lendstack.money.errors import MoneyError, RateCapExceeded
 
 RATE_DECIMAL_PLACES = 6
@@ -39,7 +40,7 @@ _DECIMAL_MODES = {
 
 def round_to_minor(value: Decimal, mode: RoundingMode) -> int:
     """Round a Decimal count of minor units to an int, once, with the product's mode."""
-    assert isinstance(value, Decimal), "money arithmetic must stay in Decimal until rounding"
+    check(isinstance(value, Decimal), "money arithmetic must stay in Decimal until rounding")
     return int(value.to_integral_value(rounding=mode.decimal_mode))
 
 
@@ -65,7 +66,8 @@ def parse_rate(value: object, field: str, *, allow_zero: bool = True) -> Decimal
 def rate_to_ppm(rate: Decimal) -> int:
     """The exact integer parts-per-million of a validated rate."""
     ppm = rate * RATE_PPM
-    assert ppm == ppm.to_integral_value(), f"rate {rate} has more than {RATE_DECIMAL_PLACES} places"
+    if ppm != ppm.to_integral_value():
+        raise InvariantError(f"rate {rate} has more than {RATE_DECIMAL_PLACES} places")
     return int(ppm)
 
 
@@ -81,7 +83,7 @@ def div_round(numerator: int, denominator: int, mode: RoundingMode) -> int:
     The columnar paths do the same in int64 (servicing.columns.div_round_array), so both give
     identical minor units.
     """
-    assert denominator > 0 and numerator >= 0
+    check(denominator > 0 and numerator >= 0, "a positive denominator and a non-negative numerator")
     quotient, remainder = divmod(numerator, denominator)
     if remainder == 0 or mode is RoundingMode.DOWN:
         return quotient

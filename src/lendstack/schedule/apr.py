@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+from lendstack.invariants import InvariantError, check
 from lendstack.money import MoneyError, PeriodTime, apr_by_irr
 from lendstack.schedule.build import Schedule
 from lendstack.schedule.dates import step_date
@@ -41,7 +42,7 @@ def cash_flows(schedule: Schedule, upfront_fee_minor: int = 0) -> tuple[list[int
     −amount at t = 0; installment k's total at t_1 + k − 1, the upfront fee added to installment 1;
     t_1 = first_period_periods(schedule). A bullet's one installment is at t_1 + term − 1.
     """
-    assert upfront_fee_minor >= 0
+    check(upfront_fee_minor >= 0, "an upfront fee is not negative")
     totals = [line.total_minor for line in schedule.lines]
     totals[0] += upfront_fee_minor
     first = first_period_periods(schedule) + (schedule.term - len(totals))  # term − 1 more for a bullet
@@ -55,7 +56,8 @@ def first_period_periods(schedule: Schedule) -> PeriodTime:
     """The first period's length in regular periods: 1 when its due date is the regular one, else
     its days over the days of the regular first period (41 / 31 from Jan 15 to Feb 25)."""
     start, first_due = schedule.lines[0].period_start, schedule.first_due_date
-    assert first_due is not None and start < first_due
+    if first_due is None or not start < first_due:
+        raise InvariantError("the first due date is after the start")
     regular = step_date(start, 1, schedule.frequency)
     if first_due == regular:
         return 1

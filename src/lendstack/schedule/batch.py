@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from lendstack.invariants import check
 from lendstack.money import MoneyError, RoundingMode
 from lendstack.money.money import AMOUNT_MINOR_MAX
 from lendstack.money.rates import RATE_ANNUAL_MAX, RATE_PPM
@@ -49,8 +50,9 @@ class BatchSchedules:
     remaining_principal_minor: IntArray
 
     def __post_init__(self) -> None:
-        assert (self.principal_minor >= 0).all() and (self.interest_minor >= 0).all()
-        assert (self.remaining_principal_minor[:, -1] == 0).all()
+        check(bool((self.principal_minor >= 0).all() and (self.interest_minor >= 0).all()),
+              "principal and interest parts are not negative")
+        check(bool((self.remaining_principal_minor[:, -1] == 0).all()), "every schedule repays its principal in full")
 
     @property
     def rows(self) -> int:
@@ -123,7 +125,7 @@ def _apply_rounding(
     twice = 2 * remainder
     if mode is RoundingMode.HALF_UP:
         return quotient + (twice >= denominator)
-    assert mode is RoundingMode.HALF_EVEN
+    check(mode is RoundingMode.HALF_EVEN, "the rounding modes are down, up, half up and half even")
     rounded: IntArray = quotient + ((twice > denominator) | ((twice == denominator) & (quotient % 2 == 1)))
     return rounded
 

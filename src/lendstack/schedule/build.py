@@ -8,6 +8,7 @@ from decimal import Decimal, localcontext
 from enum import StrEnum
 from typing import TypeVar
 
+from lendstack.invariants import InvariantError, check
 from lendstack.money import (
     DayCount,
     MoneyError,
@@ -39,10 +40,14 @@ class ScheduleLine:
     remaining_principal_minor: int  # after this installment is paid
 
     def __post_init__(self) -> None:
-        assert self.seq >= 1 and self.period_start < self.due_date, self
-        assert min(self.principal_minor, self.interest_minor, self.fee_minor) >= 0, self
-        assert self.total_minor == self.principal_minor + self.interest_minor + self.fee_minor, self
-        assert self.remaining_principal_minor >= 0, self
+        if not (self.seq >= 1 and self.period_start < self.due_date):
+            raise InvariantError(self)
+        if min(self.principal_minor, self.interest_minor, self.fee_minor) < 0:
+            raise InvariantError(self)
+        if self.total_minor != self.principal_minor + self.interest_minor + self.fee_minor:
+            raise InvariantError(self)
+        if self.remaining_principal_minor < 0:
+            raise InvariantError(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +92,7 @@ class Schedule:
 
 
 def _regular_first_due_date(schedule: Schedule) -> date:
-    assert schedule.lines, "a schedule has at least one installment"
+    check(bool(schedule.lines), "a schedule has at least one installment")
     first = schedule.lines[0]
     if schedule.term == len(schedule.lines):
         return first.due_date
@@ -97,18 +102,22 @@ def _regular_first_due_date(schedule: Schedule) -> date:
 def _assert_schedule_invariant(schedule: Schedule) -> None:
     """Principal parts sum to the amount, remaining falls to 0, dates move forward."""
     lines = schedule.lines
-    assert lines, "a schedule has at least one installment"
+    check(bool(lines), "a schedule has at least one installment")
     first_due = schedule.first_due_date
-    assert first_due is not None and lines[0].period_start < first_due <= lines[0].due_date, schedule
-    assert first_due == lines[0].due_date or schedule.term > len(lines), schedule
-    assert schedule.total_principal_minor == schedule.amount_minor, "principal parts must sum to amount"
+    if first_due is None or not lines[0].period_start < first_due <= lines[0].due_date:
+        raise InvariantError(schedule)
+    if not (first_due == lines[0].due_date or schedule.term > len(lines)):
+        raise InvariantError(schedule)
+    check(schedule.total_principal_minor == schedule.amount_minor, "principal parts must sum to amount")
     remaining = schedule.amount_minor
     for seq, line in enumerate(lines, start=1):
         remaining -= line.principal_minor
-        assert line.seq == seq and line.remaining_principal_minor == remaining, line
-        assert seq == 1 or line.period_start == lines[seq - 2].due_date, line
-    assert remaining == 0
-    assert schedule.method is ScheduleMethod.BULLET or schedule.term == len(lines)
+        if not (line.seq == seq and line.remaining_principal_minor == remaining):
+            raise InvariantError(line)
+        if not (seq == 1 or line.period_start == lines[seq - 2].due_date):
+            raise InvariantError(line)
+    check(remaining == 0, "the remaining principal falls to 0")
+    check(schedule.method is ScheduleMethod.BULLET or schedule.term == len(lines), "a line per period, but a bullet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +253,8 @@ def regular_interest_minor(
 
 def _broken_interest(terms: _Terms, remaining_minor: int, periods: int) -> Decimal:
     """Unrounded interest of a broken first period (by day count) plus `periods - 1` regular ones."""
-    assert terms.first_due_date is not None
+    if terms.first_due_date is None:
+        raise InvariantError("a broken first period has a first due date")
     days = day_count_days(terms.start, terms.first_due_date, terms.day_count)
     first = Decimal(remaining_minor) * terms.rate_annual * days / terms.day_count.year_days
     regular = Decimal(remaining_minor) * terms.rate_annual * (periods - 1) / terms.frequency.periods_per_year
@@ -301,7 +311,7 @@ def level_payment_minor(
 
 
 def _periodic_lines(terms: _Terms, dates: list[date]) -> list[ScheduleLine]:
-    assert len(dates) == terms.term
+    check(len(dates) == terms.term, "one due date per period")
     payment = level_payment_minor(
         terms.method,
         terms.amount_minor,
@@ -331,7 +341,7 @@ def _periodic_lines(terms: _Terms, dates: list[date]) -> list[ScheduleLine]:
 
 def _bullet_lines(terms: _Terms, dates: list[date]) -> list[ScheduleLine]:
     """One installment at maturity carrying all `term` periods of simple interest, rounded once."""
-    assert len(dates) == terms.term
+    check(len(dates) == terms.term, "one due date per period")
     maturity = dates[-1]
     if is_broken_first_period(terms.start, terms.frequency, terms.first_due_date):
         with localcontext() as ctx:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, datetime, timedelta
 
+from lendstack.invariants import InvariantError
 from lendstack.money import MoneyError
 from lendstack.schedule.methods import Frequency
 
@@ -28,7 +29,8 @@ def check_due_day(due_day: object) -> int:
 
 def _month_on_day(anchor: date, months: int, day: int) -> date:
     """Day `day` of the month `months` after the anchor's, clamped to the end of that month."""
-    assert months >= 0 and 1 <= day <= DUE_DAY_MAX, (months, day)
+    if not (months >= 0 and 1 <= day <= DUE_DAY_MAX):
+        raise InvariantError((months, day))
     month_index = anchor.month - 1 + months
     year, month = anchor.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day, calendar.monthrange(year, month)[1]))

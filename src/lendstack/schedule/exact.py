@@ -7,6 +7,7 @@ rounded once with the product's rounding mode. No float and no precision limit i
 
 from __future__ import annotations
 
+from lendstack.invariants import check
 from lendstack.money import RoundingMode, div_round
 from lendstack.money.rates import RATE_PPM
 
@@ -31,7 +32,7 @@ def annuity_payment_minor(
     precision) means a value that is exactly on a half is rounded as the mode says, so the
     reference and the batch path cannot disagree on ties.
     """
-    assert amount_minor > 0 and rate_ppm > 0 and term >= 1
+    check(amount_minor > 0 and rate_ppm > 0 and term >= 1, "a positive amount and rate, and a term of at least 1")
     denominator = period_denominator(periods_per_year)
     growth = (denominator + rate_ppm) ** term
     numerator = amount_minor * rate_ppm * growth

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from lendstack.invariants import check
 from lendstack.money import DayCount, MoneyError, RoundingMode
 from lendstack.schedule.build import Schedule, build_schedule
 from lendstack.schedule.methods import Frequency, ScheduleMethod
@@ -34,7 +35,8 @@ class CalendarLine:
     total_minor: int
 
     def __post_init__(self) -> None:
-        assert self.total_minor == self.principal_minor + self.interest_minor + self.fee_minor
+        check(self.total_minor == self.principal_minor + self.interest_minor + self.fee_minor,
+              "a total is principal plus interest plus fee")
 
 
 def build_tranched(

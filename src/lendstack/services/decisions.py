@@ -18,6 +18,7 @@ from lendstack.decisioning.policy import load_policy, policy_from_document
 from lendstack.decisioning.types import decision_to_dict
 from lendstack.events import DomainEvent
 from lendstack.fraud import FraudConfig, FraudContext, MemoryFraudContext, run_fraud_checks
+from lendstack.invariants import InvariantError, check
 from lendstack.money import Money
 from lendstack.origination import (
     Application,
@@ -276,21 +277,24 @@ def _default_model() -> ScoringModel:
 
 def replay_decision(engine: Engine, application_id: str, *, model: ScoringModel | ModelLoader | None = None,
                     arm: str | None = None) -> Decision:
-    """Re-run a stored decision from its stored inputs, policy and model; asserts it is identical."""
+    """Re-run a stored decision from its stored inputs, policy and model; raises InvariantError unless
+    it is identical. Always on (not an assert, which `python -O` strips): an auditor relies on it."""
     with UnitOfWork(engine) as uow:
         repo = DecisionRepository(uow.connection)
         stored = repo.get(application_id, arm)
         if stored is None:
             raise DecisionInputError("application_id", f"no decision for {application_id!r}")
         found = repo.policy_document(stored.policy_id, stored.policy_version)
-    assert found is not None and found[0] == stored.policy_hash, "the decision's policy version is stored"
+    if found is None or found[0] != stored.policy_hash:
+        raise InvariantError("the decision's policy version is stored")
     policy = policy_from_document(found[1], f"{stored.policy_id}@{stored.policy_version}")
-    assert policy.content_hash == stored.policy_hash, "stored policy document matches its hash"
+    check(policy.content_hash == stored.policy_hash, "stored policy document matches its hash")
     scorer = _replay_model(model, stored.model_version)
     if scorer.content_hash != stored.model_hash:
         raise DecisionInputError("model_version", f"model {stored.model_version} does not match the stored hash")
     decision = _redecide(stored.input, policy, scorer)
-    assert decision_to_dict(decision) == stored.decision, f"replay of {application_id} differs from the stored decision"
+    if decision_to_dict(decision) != stored.decision:
+        raise InvariantError(f"replay of {application_id} differs from the stored decision")
     return decision
 
 

@@ -18,6 +18,8 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from lendstack.invariants import check
+
 
 class FiveTier(StrEnum):
     NORMAL = "normal"  # 正常
@@ -57,21 +59,23 @@ class AgingPolicy:
     observation_days_min: int = 365
 
     def __post_init__(self) -> None:
-        assert len(self.bucket_upper_dpd) == len(BUCKETS) - 1
-        assert len(self.class_lower_dpd) == len(FIVE_TIERS) - 1
-        assert list(self.bucket_upper_dpd) == sorted(set(self.bucket_upper_dpd))
-        assert list(self.class_lower_dpd) == sorted(set(self.class_lower_dpd))
-        assert self.bucket_upper_dpd[0] == 0 and self.class_lower_dpd[0] >= 1
-        assert 0 <= self.accrual_resume_dpd < self.non_accrual_dpd <= 3_660
-        assert tier_index(self.restructure_tier) <= tier_index(self.restructure_npl_tier)
-        assert 1 <= self.observation_due_dates_min <= 60 and 0 <= self.observation_days_min <= 3_660
+        check(len(self.bucket_upper_dpd) == len(BUCKETS) - 1, "one upper bound per bucket but the last")
+        check(len(self.class_lower_dpd) == len(FIVE_TIERS) - 1, "one lower bound per class but the first")
+        check(list(self.bucket_upper_dpd) == sorted(set(self.bucket_upper_dpd)), "bucket bounds strictly increase")
+        check(list(self.class_lower_dpd) == sorted(set(self.class_lower_dpd)), "class bounds strictly increase")
+        check(self.bucket_upper_dpd[0] == 0 and self.class_lower_dpd[0] >= 1, "M0 is DPD 0; normal includes DPD 0")
+        check(0 <= self.accrual_resume_dpd < self.non_accrual_dpd <= 3_660, "accrual resumes below the non-accrual DPD")
+        check(tier_index(self.restructure_tier) <= tier_index(self.restructure_npl_tier),
+              "a restructure NPL floor is at least the restructure floor")
+        check(1 <= self.observation_due_dates_min <= 60 and 0 <= self.observation_days_min <= 3_660,
+              "observation bounds in range")
 
     def bucket(self, days_past_due: int) -> str:
-        assert days_past_due >= 0
+        check(days_past_due >= 0, "days past due are not negative")
         return BUCKETS[int(np.searchsorted(self.bucket_upper_dpd, days_past_due, side="left"))]
 
     def five_tier(self, days_past_due: int) -> FiveTier:
-        assert days_past_due >= 0
+        check(days_past_due >= 0, "days past due are not negative")
         return FIVE_TIERS[int(np.searchsorted(self.class_lower_dpd, days_past_due, side="right"))]
 
     def bucket_index_array(self, dpd: NDArray[np.int64]) -> NDArray[np.int64]:

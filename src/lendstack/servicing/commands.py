@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from lendstack.invariants import InvariantError
 from lendstack.ledger import DEFAULT_FUNDER, AccountCode, EntryKind
 from lendstack.money import Money, MoneyError, round_to_minor
 from lendstack.money.daycount import day_count_days
@@ -338,7 +339,8 @@ def bullet_remainder(loan: Loan, on: date, running: Installment, remaining_minor
     days = day_count_days(on, running.due_date, t.day_count)
     interest = round_to_minor(Decimal(remaining_minor) * t.rate_annual * days / t.day_count.year_days, t.rounding)
     periodic_fee = running.fee_minor - unbilled_upfront_fee(loan, running)
-    assert periodic_fee >= 0, (loan.loan_id, running)
+    if periodic_fee < 0:
+        raise InvariantError((loan.loan_id, running))
     return Installment(running.seq + 1, on, running.due_date, remaining_minor, interest, periodic_fee)
 
 
@@ -364,7 +366,8 @@ def write_off(loan: Loan, on: date, key: str, *, allowance_minor: int = 0) -> Ou
     the memo accounts. The whole claim is kept off-balance (9101) for recoveries."""
     if not loan.is_live:
         raise ServicingError("status", f"the loan is {loan.status}; only a live loan can be written off")
-    assert isinstance(allowance_minor, int) and allowance_minor >= 0, allowance_minor
+    if not (isinstance(allowance_minor, int) and allowance_minor >= 0):
+        raise InvariantError(allowance_minor)
     check_value_date(loan, on)
     step = accrue_to(loan, on, f"{loan.loan_id}/write-off-accrue/{key}")
     cur = step.loan

@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date
 
+from lendstack.invariants import InvariantError, check
 from lendstack.money import Money
 from lendstack.products import LoanProduct
 from lendstack.servicing.commands import book, disburse
@@ -38,9 +39,10 @@ class CreditLine:
     frozen: bool = False  # early warning may freeze the undrawn part
 
     def __post_init__(self) -> None:
-        assert 0 <= self.drawn_minor <= self.limit_minor, (self.line_id, self.drawn_minor)
-        assert len(self.tranches) <= TRANCHES_MAX and len(self.draws) <= TRANCHES_MAX
-        assert sum(t.amount_minor for t in self.tranches) <= self.limit_minor
+        if not 0 <= self.drawn_minor <= self.limit_minor:
+            raise InvariantError((self.line_id, self.drawn_minor))
+        check(len(self.tranches) <= TRANCHES_MAX and len(self.draws) <= TRANCHES_MAX, "tranches and draws are bounded")
+        check(sum(t.amount_minor for t in self.tranches) <= self.limit_minor, "tranches stay within the limit")
 
     @property
     def available_minor(self) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from lendstack.invariants import InvariantError
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.servicing.accrual import days_past_due, penalty_for_day
 from lendstack.servicing.aging import DEFAULT_AGING, AgingPolicy, FiveTier, is_performing, tier_index
@@ -34,7 +35,8 @@ def eod_one(loan: Loan, on: date, aging: AgingPolicy = DEFAULT_AGING) -> Outcome
     caller's loop). A loan already closed through `on`, or not live, is returned unchanged."""
     if not loan.is_live or loan.accrued_through is None or loan.accrued_through >= on:
         return Outcome(loan)
-    assert loan.accrued_through == on - timedelta(days=1), (loan.loan_id, loan.accrued_through, on)
+    if loan.accrued_through != on - timedelta(days=1):
+        raise InvariantError((loan.loan_id, loan.accrued_through, on))
     accrual = accrue_to(loan, on, "unused")  # its entry is folded into the day's single EOD entry
     interest_delta = accrual.loan.interest_accrued_minor - loan.interest_accrued_minor
     fee_delta = accrual.loan.fee_charged_minor - loan.fee_charged_minor
@@ -69,7 +71,8 @@ def observe(loan: Loan, on: date, dpd: int, aging: AgingPolicy) -> Loan:
     - its end reached with no arrears: the floor is lifted, the class follows DPD again."""
     if not loan.in_observation:
         return loan
-    assert loan.observation_end is not None
+    if loan.observation_end is None:
+        raise InvariantError("a loan in observation has an end date")
     if dpd > 0:
         if loan.observation_missed:
             return loan

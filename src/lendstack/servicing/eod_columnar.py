@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lendstack.events import DomainEvent
+from lendstack.invariants import InvariantError, check
 from lendstack.ledger import EntryKind
 from lendstack.money import RoundingMode
 from lendstack.money.rates import RATE_PPM
@@ -180,16 +181,16 @@ def eod_columnar(
     """Close `day` for every loan in `cols` (all live, all closed through day - 1, none needing
     the reference path). `inst` holds the installments of at least the `needs_detail` loans."""
     d = day.toordinal()
-    assert np.all(cols.accrued_through == d - 1), "every loan must be closed through the day before"
-    assert not np.any(needs_reference(cols, d, aging))
-    assert np.all((cols.status == ACTIVE) | (cols.status == OVERDUE))
+    check(bool(np.all(cols.accrued_through == d - 1)), "every loan must be closed through the day before")
+    check(not np.any(needs_reference(cols, d, aging)), "no loan needs the one-loan reference path")
+    check(bool(np.all((cols.status == ACTIVE) | (cols.status == OVERDUE))), "only live loans")
     detail = needs_detail(cols, d)
     cols, penalty_base = refresh_from_installments(cols, inst, detail, d)
     interest_target = cols.base_interest + running_interest(cols, d)
     fee_target = cols.base_fee + np.where(d >= cols.cur_due, cols.cur_fee, 0)
     interest_delta = interest_target - cols.interest_accrued
     fee_delta = fee_target - cols.fee_charged
-    assert np.all(interest_delta >= 0) and np.all(fee_delta >= 0)
+    check(bool(np.all(interest_delta >= 0) and np.all(fee_delta >= 0)), "accruals are not negative")
     penalty = div_round_array(penalty_base * cols.penalty_ppm, cols.year_days * RATE_PPM, cols.rounding)
     dpd = expected_dpd(cols, d)
     observing = cols.obs_end != NO_DATE
@@ -301,7 +302,7 @@ def cursor_of(loan: Loan, day: date) -> dict[str, int]:
     oldest = min((i.due_date.toordinal() for i in insts if i.is_open), default=int(NO_DATE))
     if running is not None:
         same_day = [i for i in insts if i.due_date == running.due_date and i is not running]
-        assert all(i.interest_minor == 0 and i.period_start == i.due_date for i in same_day), loan.loan_id
+        check(all(i.interest_minor == 0 and i.period_start == i.due_date for i in same_day), loan.loan_id)
     return {
         "base_interest": sum(i.interest_minor for i in before),
         "base_fee": sum(i.fee_minor for i in before),
@@ -315,7 +316,8 @@ def cursor_of(loan: Loan, day: date) -> dict[str, int]:
 
 def loan_row(loan: Loan) -> dict[str, int]:
     """One loan as a LoanColumns row (ints), cursor positioned for its next EOD day."""
-    assert loan.accrued_through is not None and loan.is_live
+    if loan.accrued_through is None or not loan.is_live:
+        raise InvariantError("a live loan accrued through a date")
     t = loan.terms
     return {
         "status": STATUS_CODES[loan.status],

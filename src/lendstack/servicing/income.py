@@ -21,6 +21,7 @@ Pure functions returning (account, amount) pairs; callers build the entries.
 
 from __future__ import annotations
 
+from lendstack.invariants import check
 from lendstack.ledger import AccountCode
 from lendstack.servicing.loan import Loan
 
@@ -65,7 +66,7 @@ def payment_pairs(loan: Loan, paid: dict[str, int], cash_minor: int, suspense_de
 
 def enter_non_accrual(loan: Loan) -> tuple[Loan, Pairs]:
     """Stop accruing: reverse the balance sheet's unpaid interest and penalty into memo."""
-    assert not loan.non_accrual and loan.is_live, loan.loan_id
+    check(not loan.non_accrual and loan.is_live, loan.loan_id)
     interest, penalty = loan.interest_receivable_minor, loan.penalty_receivable_minor
     pairs: Pairs = [
         (A.INTEREST_INCOME, interest), (A.INTEREST_RECEIVABLE, -interest),
@@ -73,13 +74,14 @@ def enter_non_accrual(loan: Loan) -> tuple[Loan, Pairs]:
         (A.MEMO_INTEREST, interest), (A.MEMO_PENALTY, penalty), (A.MEMO_CONTRA, -(interest + penalty)),
     ]
     new = loan.evolve(non_accrual=True)
-    assert new.interest_on_balance_minor == 0 and new.interest_memo_minor == interest
+    check(new.interest_on_balance_minor == 0 and new.interest_memo_minor == interest,
+          "all accrued interest moved to memo")
     return new, pairs
 
 
 def resume_accrual(loan: Loan) -> tuple[Loan, Pairs]:
     """Accrue again: the memo claim and any unearned capitalised interest become income."""
-    assert loan.non_accrual and loan.is_live, loan.loan_id
+    check(loan.non_accrual and loan.is_live, loan.loan_id)
     interest, penalty, unearned = loan.interest_receivable_minor, loan.penalty_receivable_minor, loan.unearned_minor
     pairs: Pairs = [
         (A.INTEREST_RECEIVABLE, interest), (A.INTEREST_INCOME, -interest),
@@ -98,7 +100,7 @@ def unearned_capped(unearned_minor: int, principal_outstanding_minor: int) -> in
 
 def earned_pairs(earned_minor: int) -> Pairs:
     """Unearned capitalised interest that cash has covered becomes interest income."""
-    assert earned_minor >= 0
+    check(earned_minor >= 0, "earned unearned interest is not negative")
     return [(A.UNEARNED_CAPITALISED, earned_minor), (A.INTEREST_INCOME, -earned_minor)]
 
 

@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from lendstack.invariants import InvariantError, check
 from lendstack.ledger import DEFAULT_FUNDER, AccountCode, BalanceKey
 from lendstack.money import DayCount, RoundingMode
 from lendstack.servicing.aging import FiveTier
@@ -58,9 +59,10 @@ class LoanTerms:
     prepayment_min_periods: int = 0
 
     def __post_init__(self) -> None:
-        assert sorted(self.allocation_order) == sorted(COMPONENTS), self.allocation_order
-        assert 0 <= self.grace_days <= 60 and self.penalty_rate_ppm >= 0
-        assert 0 <= self.prepayment_min_periods <= 600
+        if sorted(self.allocation_order) != sorted(COMPONENTS):
+            raise InvariantError(self.allocation_order)
+        check(0 <= self.grace_days <= 60 and self.penalty_rate_ppm >= 0, "grace days in 0..60, penalty rate >= 0")
+        check(0 <= self.prepayment_min_periods <= 600, "prepayment minimum periods in 0..600")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +80,13 @@ class Installment:
     capitalized: bool = False
 
     def __post_init__(self) -> None:
-        assert self.due_date >= self.period_start, (self.seq, self.period_start, self.due_date)
+        if self.due_date < self.period_start:
+            raise InvariantError((self.seq, self.period_start, self.due_date))
         for name in ("principal", "interest", "fee"):
             due = getattr(self, f"{name}_minor")
             paid = getattr(self, f"{name}_paid_minor")
-            assert 0 <= paid <= due, (self.seq, name, paid, due)
+            if not 0 <= paid <= due:
+                raise InvariantError((self.seq, name, paid, due))
 
     def unpaid(self, component: str) -> int:
         if self.capitalized:
@@ -229,35 +233,40 @@ class Loan:
 
 
 def check_loan_invariants(loan: Loan) -> None:
-    """Assert what must hold for every loan at every moment (a failure is a bug, not bad input)."""
-    assert loan.principal_outstanding_minor >= 0, loan.loan_id
-    assert loan.interest_receivable_minor >= 0, (loan.loan_id, loan.interest_receivable_minor)
-    assert loan.fee_receivable_minor >= 0, loan.loan_id
-    assert loan.penalty_receivable_minor >= 0, loan.loan_id
-    assert loan.suspense_minor >= 0, loan.loan_id
-    assert 0 <= loan.due_day <= 31, loan.due_day
-    assert 0 <= loan.recovered_minor <= loan.written_off_minor, (loan.loan_id, loan.recovered_minor)
-    assert loan.recovered_minor == 0 or loan.status is LoanStatus.WRITTEN_OFF, loan.loan_id
+    """Check what must hold for every loan at every moment (a failure is a bug, not bad input)."""
+    check(loan.principal_outstanding_minor >= 0, loan.loan_id)
+    if loan.interest_receivable_minor < 0:
+        raise InvariantError((loan.loan_id, loan.interest_receivable_minor))
+    check(loan.fee_receivable_minor >= 0, loan.loan_id)
+    check(loan.penalty_receivable_minor >= 0, loan.loan_id)
+    check(loan.suspense_minor >= 0, loan.loan_id)
+    if not 0 <= loan.due_day <= 31:
+        raise InvariantError(loan.due_day)
+    if not 0 <= loan.recovered_minor <= loan.written_off_minor:
+        raise InvariantError((loan.loan_id, loan.recovered_minor))
+    check(loan.recovered_minor == 0 or loan.status is LoanStatus.WRITTEN_OFF, loan.loan_id)
     # Unearned capitalised interest is part of the principal: never more than what is outstanding.
-    assert 0 <= loan.unearned_minor <= loan.principal_outstanding_minor, (loan.loan_id, loan.unearned_minor)
-    assert loan.unearned_minor == 0 or loan.is_live, loan.loan_id
-    assert not loan.non_accrual or loan.is_live, "only a live loan is in non-accrual"
-    assert (loan.observation_end is None) == (loan.observation_floor is FiveTier.NORMAL), loan.loan_id
-    assert not loan.observation_missed or loan.observation_end is not None, loan.loan_id
+    if not 0 <= loan.unearned_minor <= loan.principal_outstanding_minor:
+        raise InvariantError((loan.loan_id, loan.unearned_minor))
+    check(loan.unearned_minor == 0 or loan.is_live, loan.loan_id)
+    check(not loan.non_accrual or loan.is_live, "only a live loan is in non-accrual")
+    check((loan.observation_end is None) == (loan.observation_floor is FiveTier.NORMAL), loan.loan_id)
+    check(not loan.observation_missed or loan.observation_end is not None, loan.loan_id)
     if not loan.installments:
         return
     seqs = [i.seq for i in loan.installments]
-    assert seqs == list(range(1, len(seqs) + 1)), "installments are numbered 1..n in order"
+    check(seqs == list(range(1, len(seqs) + 1)), "installments are numbered 1..n in order")
     paid = sum(i.principal_paid_minor for i in loan.installments)
-    assert paid == loan.principal_repaid_minor, (loan.loan_id, paid, loan.principal_repaid_minor)
+    if paid != loan.principal_repaid_minor:
+        raise InvariantError((loan.loan_id, paid, loan.principal_repaid_minor))
     scheduled = sum(i.principal_minor for i in loan.installments if not i.capitalized) + sum(
         i.principal_paid_minor for i in loan.installments if i.capitalized
     )
     # Every unit of principal owed is scheduled exactly once (capitalized installments keep
     # only what was paid on them; their unpaid principal moved to the new schedule).
-    assert scheduled == loan.principal_disbursed_minor + loan.principal_capitalized_minor - (
-        loan.principal_written_off_minor
-    ) or loan.status is LoanStatus.WRITTEN_OFF, (loan.loan_id, scheduled)
+    owed = loan.principal_disbursed_minor + loan.principal_capitalized_minor - loan.principal_written_off_minor
+    if scheduled != owed and loan.status is not LoanStatus.WRITTEN_OFF:
+        raise InvariantError((loan.loan_id, scheduled))
 
 
 # The accounts whose per-loan balance the loan's counters fully determine (its sub-ledger). Cash,
@@ -286,5 +295,5 @@ def expected_balances(loan: Loan) -> dict[BalanceKey, int]:
         AccountCode.MEMO_WRITTEN_OFF: claim,
         AccountCode.MEMO_CONTRA: -memo,
     }
-    assert set(pairs) == set(SUBLEDGER_CODES)
+    check(set(pairs) == set(SUBLEDGER_CODES), "one balance per subledger account")
     return {BalanceKey(code, c, f, lid): amount for code, amount in pairs.items() if amount != 0}

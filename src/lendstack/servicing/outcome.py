@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from lendstack.events import DomainEvent
+from lendstack.invariants import check
 from lendstack.ledger import AccountCode, EntryKind, JournalEntry, Posting
 from lendstack.servicing.loan import Loan
 
@@ -21,7 +22,7 @@ class Outcome:
 
     def then(self, other: Outcome) -> Outcome:
         """Chain two steps on the same loan: keep the later loan, all entries and events."""
-        assert other.loan.loan_id == self.loan.loan_id
+        check(other.loan.loan_id == self.loan.loan_id, "chained steps are on the same loan")
         return Outcome(
             other.loan,
             self.entries + other.entries,

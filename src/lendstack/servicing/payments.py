@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 
+from lendstack.invariants import InvariantError, check
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.servicing.accrual import fee_target, interest_target
 from lendstack.servicing.aging import FiveTier
@@ -23,7 +24,8 @@ def accrue_to(loan: Loan, on: date, entry_id: str) -> Outcome:
     a loan in non-accrual accrues its interest on the memo account instead of income."""
     interest_delta = interest_target(loan, on) - loan.interest_accrued_minor
     fee_delta = fee_target(loan, on) - loan.fee_charged_minor
-    assert interest_delta >= 0 and fee_delta >= 0, (loan.loan_id, on, interest_delta, fee_delta)
+    if interest_delta < 0 or fee_delta < 0:
+        raise InvariantError((loan.loan_id, on, interest_delta, fee_delta))
     if interest_delta == 0 and fee_delta == 0:
         return Outcome(loan)
     new = loan.evolve(
@@ -95,7 +97,7 @@ def close_if_settled(loan: Loan) -> Loan:
     owed = (loan.principal_outstanding_minor + loan.interest_receivable_minor + loan.fee_receivable_minor
             + loan.penalty_receivable_minor)
     if owed == 0 and loan.is_live and not any(i.is_open for i in loan.installments):
-        assert loan.unearned_minor == 0, "repaid principal has earned all unearned interest"
+        check(loan.unearned_minor == 0, "repaid principal has earned all unearned interest")
         return loan.evolve(status=LoanStatus.CLOSED, days_past_due=0, bucket="M0", non_accrual=False,
                            observation_floor=FiveTier.NORMAL, observation_end=None,
                            observation_missed=False)

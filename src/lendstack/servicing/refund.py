@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from lendstack.invariants import InvariantError, check
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.money.money import format_minor
 from lendstack.servicing.commands import check_value_date
@@ -56,7 +57,8 @@ def refund(
     if currency is not None and currency != loan.currency:
         raise ServicingError("currency", f"{currency} does not match the loan's {loan.currency}")
     check_refund_date(loan, on, closed_through)  # an approved loan: "not disbursed" (it never took money)
-    assert loan.status in REFUNDABLE_STATUSES, loan.status
+    if loan.status not in REFUNDABLE_STATUSES:
+        raise InvariantError(loan.status)
     held = loan.suspense_minor
     if amount_minor > held:
         raise ServicingError("amount_minor", f"{amount_minor} is more than the suspense balance of {held} minor units"
@@ -65,7 +67,7 @@ def refund(
     entry_id = f"{loan.loan_id}/refund/{key}"
     pairs = [(A.SUSPENSE, amount_minor), (A.SETTLEMENT_CASH, -amount_minor)]  # Dr suspense, Cr cash
     entries = entry(new, entry_id, EntryKind.REFUND, on, pairs)
-    assert len(entries) == 1, "a positive refund posts exactly one entry"
+    check(len(entries) == 1, "a positive refund posts exactly one entry")
     ev = event(new, entry_id, "loan.refunded", on, amount_minor=amount_minor, suspense_minor=new.suspense_minor)
     result = {"refunded_minor": amount_minor, "suspense_minor": new.suspense_minor}
     return Outcome(new, entries, (ev,), result)

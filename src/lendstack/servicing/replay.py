@@ -28,6 +28,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from lendstack.invariants import InvariantError, check
 from lendstack.ledger import BalanceKey, EntryKind, JournalEntry, Posting, reversal_of
 from lendstack.ledger.entries import POSTINGS_PER_ENTRY_MAX
 from lendstack.money import Money
@@ -62,8 +63,10 @@ class LoanCommand:
     reversed_by: str = ""
 
     def __post_init__(self) -> None:
-        assert self.kind in KINDS, self.kind
-        assert self.seq >= 1, self.seq
+        if self.kind not in KINDS:
+            raise InvariantError(self.kind)
+        if self.seq < 1:
+            raise InvariantError(self.seq)
 
 
 # --- the terms as JSON (the log keeps the contract as booked; a restructure changes it later) -----
@@ -98,14 +101,16 @@ def terms_from_json(data: Mapping[str, Any]) -> LoanTerms:
 
 def booking_params(loan: Loan) -> dict[str, Any]:
     """What the log keeps of a booking: enough to rebuild the approved loan exactly."""
-    assert loan.status is LoanStatus.APPROVED, loan.status
+    if loan.status is not LoanStatus.APPROVED:
+        raise InvariantError(loan.status)
     return {"terms": terms_to_json(loan.terms), "principal_minor": loan.principal_minor, "term": loan.term,
             "upfront_fee_minor": loan.upfront_fee_minor, "periodic_fee_minor": loan.periodic_fee_minor,
             "funder_id": loan.funder_id, "line_id": loan.line_id}
 
 
 def approved_loan(command: LoanCommand) -> Loan:
-    assert command.kind == "book", command.kind
+    if command.kind != "book":
+        raise InvariantError(command.kind)
     p = command.params
     return Loan(loan_id=command.loan_id, terms=terms_from_json(p["terms"]), principal_minor=int(p["principal_minor"]),
                 status=LoanStatus.APPROVED, term=int(p["term"]), upfront_fee_minor=int(p["upfront_fee_minor"]),
@@ -137,7 +142,8 @@ def apply_command(loan: Loan, command: LoanCommand, aging: AgingPolicy) -> Outco
         return restructure(loan, on, int(p["term"]), key, rate_annual=rate, policy=aging)
     if kind == "write_off":
         return write_off(loan, on, key, allowance_minor=int(p.get("allowance_minor", 0)))
-    assert kind == "reverse", kind
+    if kind != "reverse":
+        raise InvariantError(kind)
     return Outcome(loan)  # a reversal acts by excluding its target from the replay
 
 
@@ -148,8 +154,8 @@ def replay(
     """The loan and every entry it would have from its log: each day's commands in log order, then
     that day's end of day, for every day before `business_date`; commands of the business date last.
     Commands whose seq is in `skip`, and reversed ones, are left out."""
-    assert commands and commands[0].kind == "book", "a log starts with the booking"
-    assert len(commands) <= COMMANDS_PER_LOAN_MAX
+    check(bool(commands) and commands[0].kind == "book", "a log starts with the booking")
+    check(len(commands) <= COMMANDS_PER_LOAN_MAX, "a loan's log is bounded")
     by_day: dict[date, list[LoanCommand]] = defaultdict(list)
     for command in commands[1:]:
         if command.seq not in skip and not command.reversed_by:
@@ -218,7 +224,8 @@ def reverse_payment(
                                         "(a history from before the log, or a change made outside it); no reversal")
     new, wanted = replay(commands, on, skip=frozenset({target.seq}), aging=aging)
     original = next((e for e in actual if e.entry_id == entry_id), None)
-    assert original is not None, f"the entry {entry_id} of a logged command is on the loan's accounts"
+    if original is None:
+        raise InvariantError(f"the entry {entry_id} of a logged command is on the loan's accounts")
     back = reversal_of(original, f"{stored.loan_id}/reverse/{key}", on, f"reversal: {reason}"[:500])
     entries = (back, *correction(stored, actual, back, wanted, on, key))
     final = replace(new, version=stored.version + 1)
@@ -241,6 +248,7 @@ def correction(stored: Loan, actual: Sequence[JournalEntry], back: JournalEntry,
     postings = tuple(Posting(k.code, k.currency, v, k.loan_id, k.funder_id) for k, v in diff.items() if v)
     if not postings:
         return ()
-    assert len(postings) <= POSTINGS_PER_ENTRY_MAX, len(postings)
+    if len(postings) > POSTINGS_PER_ENTRY_MAX:
+        raise InvariantError(len(postings))
     return (JournalEntry(f"{stored.loan_id}/reverse-replay/{key}", EntryKind.CORRECTION, on, postings,
                          stored.loan_id, "replay after reversal: the days since, without the payment"),)
