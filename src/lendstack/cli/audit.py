@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import polars as pl
 import typer
 
 from lendstack.cli.output import fail, print_json, print_pairs, print_table, run_or_fail
-from lendstack.monitoring.drift import DriftInputError, performance_drift, stability, stability_report, status_of
-from lendstack.monitoring.fairness import AuditColumns, audit
+
+if TYPE_CHECKING:  # only for annotations: the library loads inside the commands
+    import polars as pl
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 audit_app = typer.Typer(help="Fairness and drift audits on any CSV / Parquet file.", no_args_is_help=True)
@@ -22,6 +22,8 @@ def register(app: typer.Typer) -> None:
 
 def read_table(path: Path, field: str, *, as_json: bool) -> pl.DataFrame:
     """A CSV or Parquet file as a frame; a missing or unreadable file is a user error naming `field`."""
+    import polars as pl
+
     if not path.is_file():
         fail(field, f"no such file: {path}", as_json=as_json)
     try:
@@ -46,6 +48,8 @@ def fairness_command(
 ) -> None:
     """Approval, bad rate and price by group; disparate impact (four-fifths rule) and equal
     opportunity, with 95% confidence intervals."""
+    from lendstack.monitoring.fairness import AuditColumns, audit
+
     frame = read_table(data, "data", as_json=as_json)
     cols = AuditColumns(decision, group, outcome, price, positive_decision, reference_group)
     report = run_or_fail(lambda: audit(frame, cols, seed=seed), as_json=as_json)
@@ -78,6 +82,8 @@ def drift_command(
 
 
 def _drift(ref: pl.DataFrame, cur: pl.DataFrame, score: str | None, outcome: str | None) -> dict[str, Any]:
+    from lendstack.monitoring.drift import DriftInputError, performance_drift, stability, stability_report, status_of
+
     skip = {c for c in (score, outcome) if c}
     features = [c for c in ref.columns if c in cur.columns and c not in skip]
     out: dict[str, Any] = {"reference_rows": ref.height, "current_rows": cur.height,

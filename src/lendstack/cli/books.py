@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine
 
 from lendstack.cli.context import open_engine, parse_day
 from lendstack.cli.output import console, print_json, print_table, run_or_fail
 from lendstack.money import MoneyError
 from lendstack.money.money import format_minor
-from lendstack.services.business_date import business_date, open_book
-from lendstack.services.eod import run_eod
-from lendstack.services.reports import aging, trial_balance
-from lendstack.store import UnitOfWork
-from lendstack.store.reconcile_repo import reconcile_loans
+
+if TYPE_CHECKING:  # services, store and SQLAlchemy load inside the commands: `lendstack --help` starts at once
+    from sqlalchemy import Engine
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 ledger_app = typer.Typer(help="The double-entry ledger: trial balance, verification.", no_args_is_help=True)
@@ -44,6 +40,11 @@ def eod_command(
     """End of day: accrue, charge, penalise, age and classify the whole book, day by day from the
     business date through --date, then move the business date to the day after. Idempotent per
     date; resumes after an interruption. A day after today's date is refused unless --allow-future."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lendstack.services.business_date import business_date
+    from lendstack.services.eod import run_eod
+
     engine = open_engine()
     through = run_or_fail(lambda: _eod_through(engine, date_, allow_future), as_json=as_json)
     if as_json:
@@ -66,6 +67,8 @@ def eod_command(
 def _eod_through(engine: Engine, text: str | None, allow_future: bool) -> date:
     """The last day to close: --date, or the business date. Closing a day that has not happened yet
     would age loans ahead of time: refused unless a simulation asks for it."""
+    from lendstack.services.business_date import business_date
+
     if text is None:
         current = business_date(engine)
         if current is None:
@@ -87,6 +90,8 @@ def _iso(day: date | None) -> str | None:
 
 def aging_command(as_json: JsonOpt = False) -> None:
     """Live loans by bucket (M0..M7+) and five-tier class (五级分类), with the NPL ratio."""
+    from lendstack.services.reports import aging
+
     data = aging(open_engine())
     if as_json:
         print_json(data)
@@ -112,6 +117,8 @@ def trial_balance_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Every account's total per currency; debits equal credits."""
+    from lendstack.services.reports import trial_balance
+
     day = None if as_of is None else run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json)
     data = trial_balance(open_engine(), day)
     if as_json:
@@ -134,6 +141,9 @@ def verify_command(as_json: JsonOpt = False) -> None:
     """Recompute every balance from its postings, check every entry balances, and reconcile every
     loan: its stored principal, interest, fee, penalty, suspense, unearned and memo balances against
     its sub-ledger. Lists the loans that differ; exit 1 if anything does."""
+    from lendstack.store import UnitOfWork
+    from lendstack.store.reconcile_repo import reconcile_loans
+
     started = time.perf_counter()
     with UnitOfWork(open_engine()) as uow:
         problems = uow.ledger.verify()
@@ -166,6 +176,8 @@ def upgrade_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Create or migrate the database to the latest schema; optionally open a new book's business date."""
+    from lendstack.services.business_date import business_date, open_book
+
     engine = open_engine()
     opened = None
     if business_date_ is not None:

@@ -10,10 +10,13 @@ import typer
 
 from lendstack.cli.context import open_engine, parse_day
 from lendstack.cli.output import fail, print_json, print_pairs, print_table, run_or_fail
-from lendstack.money import Money
 from lendstack.money.money import format_minor
-from lendstack.monitoring.collections import CONTACT_OUTCOMES, CollectionsError
-from lendstack.services import collections as svc
+
+# The service and its rules load inside the commands, so that `lendstack --help` starts at once. These two
+# mirror lendstack.services.collections.LIST_MAX and lendstack.monitoring.collections.CONTACT_OUTCOMES (the
+# options need them before any command runs); tests/cli/test_cli_startup.py checks that they agree.
+LIST_MAX = 1000
+CONTACT_OUTCOMES = ("reached", "no_answer", "wrong_number", "refused", "promised")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who does it (staff id)")]
@@ -30,6 +33,8 @@ def register(app: typer.Typer) -> None:
 def run_cmd(as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (the day end of day closed)")],
             as_json: JsonOpt = False) -> None:
     """Open/update/close cases, take the strategy's steps, send messages and reminders. Idempotent per day."""
+    from lendstack.services import collections as svc
+
     day = run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json)
     _show(run_or_fail(lambda: svc.run(open_engine(), day), as_json=as_json), as_json)
 
@@ -38,10 +43,12 @@ def run_cmd(as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (the 
 def queue_cmd(
     collector: Annotated[str | None, typer.Option("--collector", help="Only this collector's cases")] = None,
     unassigned: Annotated[bool, typer.Option("--unassigned", help="Only cases nobody has")] = False,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=svc.LIST_MAX)] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=LIST_MAX)] = 100,
     as_json: JsonOpt = False,
 ) -> None:
     """Open cases in work order: expected roll amount (amount overdue × P(roll)) first."""
+    from lendstack.services import collections as svc
+
     items = svc.list_queue(open_engine(), collector=collector, unassigned=unassigned, limit=limit)
     if as_json:
         print_json({"items": items})
@@ -60,6 +67,8 @@ def assign_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Assign one case to a collector, or (--auto) fill several collectors' queues by priority."""
+    from lendstack.services import collections as svc
+
     engine = open_engine()
     if auto is not None:
         agents = [a.strip() for a in auto.split(",") if a.strip()]
@@ -85,6 +94,8 @@ def contact_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Log a contact attempt and its outcome (a promise: use `collections promise`)."""
+    from lendstack.services import collections as svc
+
     when = run_or_fail(lambda: _parse_when(at), as_json=as_json)
     _show(run_or_fail(lambda: svc.log_contact(open_engine(), case_id, outcome=outcome, by=by, note=note, at=when),
                       as_json=as_json), as_json)
@@ -101,6 +112,9 @@ def promise_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Record a promise to pay (承诺还款); the daily run marks it kept or broken (broken escalates)."""
+    from lendstack.money import Money
+    from lendstack.services import collections as svc
+
     engine = open_engine()
 
     def act() -> dict[str, Any]:
@@ -117,10 +131,12 @@ def promise_cmd(
 def cases_cmd(
     status: Annotated[str | None, typer.Option("--status", help="open|closed")] = None,
     loan_id: Annotated[str | None, typer.Option("--loan")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=svc.LIST_MAX)] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=LIST_MAX)] = 100,
     as_json: JsonOpt = False,
 ) -> None:
     """Cases, newest first."""
+    from lendstack.services import collections as svc
+
     items = run_or_fail(lambda: svc.list_cases(open_engine(), status=status, loan_id=loan_id, limit=limit),
                         as_json=as_json)
     if as_json:
@@ -132,6 +148,8 @@ def cases_cmd(
 @collections_app.command("case")
 def case_cmd(case_id: str, as_json: JsonOpt = False) -> None:
     """One case with its contact log, promises, messages and history."""
+    from lendstack.services import collections as svc
+
     _show(run_or_fail(lambda: svc.get_case(open_engine(), case_id), as_json=as_json), as_json)
 
 
@@ -139,10 +157,12 @@ def case_cmd(case_id: str, as_json: JsonOpt = False) -> None:
 def messages_cmd(
     loan_id: Annotated[str | None, typer.Option("--loan")] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="YYYY-MM-DD")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=svc.LIST_MAX)] = 100,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=LIST_MAX)] = 100,
     as_json: JsonOpt = False,
 ) -> None:
     """Messages sent (reminders and dunning), newest first."""
+    from lendstack.services import collections as svc
+
     day = run_or_fail(lambda: parse_day(as_of, "as_of") if as_of else None, as_json=as_json)
     items = svc.list_messages(open_engine(), loan_id=loan_id, as_of=day, limit=limit)
     if as_json:
@@ -153,6 +173,8 @@ def messages_cmd(
 
 
 def _parse_when(at: str | None) -> datetime | None:
+    from lendstack.monitoring.collections import CollectionsError
+
     if at is None:
         return None
     try:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from lendstack.money import MoneyError
-from lendstack.store import database_url, make_engine, upgrade
+
+if TYPE_CHECKING:  # the CLI starts without SQLAlchemy: only commands that touch the books load it
+    from sqlalchemy import Engine
 
 
 def open_engine(url: str | None = None) -> Engine:
     """The configured database (LENDSTACK_DATABASE_URL, default SQLite lendstack.db), migrated."""
+    from lendstack.store import database_url, make_engine, upgrade
+
     engine = make_engine(url or database_url())
     upgrade(engine)
     return engine

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lendstack.cli.context import open_engine
 from lendstack.cli.output import console, fail, print_json, print_pairs, print_table, run_or_fail
-from lendstack.decisioning import PolicyError, backtest, list_policies, load_policy
-from lendstack.decisioning.backtest import Economics
-from lendstack.scoring import read_table
+
+if TYPE_CHECKING:  # only for annotations: the library loads inside the commands
+    from lendstack.decisioning.backtest import Economics
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 
@@ -47,6 +47,8 @@ def _decide(application: Path, policy: str, as_json: bool) -> None:
 
 
 def _backtest(policy: str, against: str | None, data: Path, economics: Economics, as_json: bool) -> dict[str, Any]:
+    from lendstack.decisioning import backtest, load_policy
+    from lendstack.scoring import read_table
     from lendstack.services.models import scoring_model
 
     first = load_policy(policy)
@@ -111,6 +113,8 @@ def _policy_commands() -> typer.Typer:
     @group.command("list")
     def list_(as_json: JsonFlag = False) -> None:
         """The packaged policies with version and content hash."""
+        from lendstack.decisioning import list_policies
+
         items = [{"policy": p.key, "hash": p.content_hash, "name_en": p.document.name_en, "source": p.source}
                  for p in run_or_fail(list_policies, as_json=as_json)]
         if as_json:
@@ -136,6 +140,8 @@ def _policy_commands() -> typer.Typer:
 
 
 def _load(name: str, as_json: bool) -> Any:
+    from lendstack.decisioning import PolicyError, load_policy
+
     try:
         return load_policy(name)
     except PolicyError as exc:
@@ -147,8 +153,8 @@ def _load(name: str, as_json: bool) -> Any:
 
 
 def _review_commands() -> typer.Typer:
-    from lendstack.services import decisions as svc
-
+    # The decisions service (and with it the scoring stack) loads inside each command, not here: this runs
+    # at start-up, and `lendstack --help` must start at once.
     group = typer.Typer(help="The manual review queue of referred applications.", no_args_is_help=True)
 
     def show(item: Any, as_json: bool) -> None:
@@ -159,6 +165,8 @@ def _review_commands() -> typer.Typer:
     @group.command("list")
     def list_(status: Annotated[str | None, typer.Option(help="open | assigned | done")] = None,
               as_json: JsonFlag = False) -> None:
+        from lendstack.services import decisions as svc
+
         items = run_or_fail(lambda: svc.list_reviews(open_engine(), status), as_json=as_json)
         rows = [{"application_id": i.application_id, "status": i.status, "assignee": i.assignee, "action": i.action}
                 for i in items]
@@ -171,6 +179,8 @@ def _review_commands() -> typer.Typer:
     @group.command("assign")
     def assign_(application_id: str, assignee: str, by: Annotated[str, typer.Option(help="staff id")] = "staff",
                 as_json: JsonFlag = False) -> None:
+        from lendstack.services import decisions as svc
+
         show(run_or_fail(lambda: svc.assign_review(open_engine(), application_id, assignee, by=by), as_json=as_json),
              as_json)
 
@@ -181,6 +191,8 @@ def _review_commands() -> typer.Typer:
                     term: Annotated[int | None, typer.Option(help="counter-offer term")] = None,
                     rate_annual: Annotated[str | None, typer.Option(help="counter-offer rate")] = None,
                     as_json: JsonFlag = False) -> None:
+            from lendstack.services import decisions as svc
+
             counter = {"amount_minor": amount_minor, "term": term, "rate_annual": rate_annual}
             item = run_or_fail(lambda: svc.resolve_review(open_engine(), application_id, action, by=by, note=note,
                                                           counter_offer=counter), as_json=as_json)
@@ -219,6 +231,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run one or two policies over history, columnar: approval, bad rates, loss, volume, price,
         expected profit, approvals priced below cost and (with --against) swap sets."""
+        from lendstack.decisioning.backtest import Economics
+
         _load(policy, as_json)
         if against:
             _load(against, as_json)

@@ -16,33 +16,26 @@ import os
 import time
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine, make_url
 
-from lendstack.cli.books import print_aging, print_trial_balance
 from lendstack.cli.context import open_engine
 from lendstack.cli.output import console, fail, print_json, print_table
-from lendstack.cli.serve import run_site
-from lendstack.services.decisions import list_reviews
-from lendstack.services.demo import (
-    DEMO_PARTNER,
-    DemoConfig,
-    DemoError,
-    DemoReport,
-    book_exists,
-    decision_mix,
-    run_business,
-)
-from lendstack.services.models import default_registry_dir
-from lendstack.services.reports import aging, trial_balance
-from lendstack.services.staff import ensure_demo_staff
-from lendstack.store import UnitOfWork, database_url
-from lendstack.store.reconcile_repo import reconcile_loans
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from lendstack.services.demo import DemoConfig, DemoReport
 
 BUILDING_SUFFIX = ".building"
+# The demo's defaults as the options show them. They mirror lendstack.services.demo.DemoConfig, which loads
+# only when the command runs (so that `lendstack --help` starts at once); tests/cli/test_cli_startup.py
+# checks that they agree.
+DEMO_DAYS = 730
+DEMO_SEED = 7
+DEMO_PER_DAY_START = 1.0
+DEMO_PER_DAY_END = 4.0
 
 
 def register(app: typer.Typer) -> None:
@@ -50,10 +43,10 @@ def register(app: typer.Typer) -> None:
 
 
 def demo_command(
-    days: Annotated[int, typer.Option(help="Days of business to simulate")] = DemoConfig.days,
-    seed: Annotated[int, typer.Option(help="Seed: same seed, same book")] = DemoConfig.seed,
-    per_day_start: Annotated[float, typer.Option(help="Applications a day at the start")] = DemoConfig.per_day_start,
-    per_day_end: Annotated[float, typer.Option(help="Applications a day at the end")] = DemoConfig.per_day_end,
+    days: Annotated[int, typer.Option(help="Days of business to simulate")] = DEMO_DAYS,
+    seed: Annotated[int, typer.Option(help="Seed: same seed, same book")] = DEMO_SEED,
+    per_day_start: Annotated[float, typer.Option(help="Applications a day at the start")] = DEMO_PER_DAY_START,
+    per_day_end: Annotated[float, typer.Option(help="Applications a day at the end")] = DEMO_PER_DAY_END,
     host: Annotated[str, typer.Option(help="Interface to serve on (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to serve on")] = 8000,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the API and console afterwards")] = True,
@@ -61,6 +54,9 @@ def demo_command(
 ) -> None:
     """Simulate a lending business on the configured database (SQLite lendstack.db by default), then
     serve the API and the console. An existing book is reused; delete the database file to rebuild it."""
+    from lendstack.services.demo import DemoConfig, DemoError
+    from lendstack.store import database_url
+
     config = DemoConfig(days=days, seed=seed, per_day_start=per_day_start, per_day_end=per_day_end)
     try:
         config.check()
@@ -88,6 +84,8 @@ def demo_command(
 
 def _book(url: str, config: DemoConfig, *, quiet: bool) -> tuple[Engine, DemoReport | None]:
     """The engine of a book ready to serve, and the report of the run that built it (None: reused)."""
+    from lendstack.services.demo import book_exists
+
     path = _sqlite_file(url)
     if path is not None and not path.exists():
         report = _build_sqlite(path, config, quiet=quiet)
@@ -99,6 +97,8 @@ def _book(url: str, config: DemoConfig, *, quiet: bool) -> tuple[Engine, DemoRep
 
 
 def _sqlite_file(url: str) -> Path | None:
+    from sqlalchemy import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
@@ -132,7 +132,10 @@ def _sqlite_files(path: Path) -> list[Path]:
 
 
 def _build(engine: Engine, config: DemoConfig, *, quiet: bool) -> DemoReport:
-    from lendstack.services.models import scoring_model
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lendstack.services.demo import run_business
+    from lendstack.services.models import default_registry_dir, scoring_model
 
     registry = default_registry_dir()  # the one the API and the console read
     out = console(stderr=True)
@@ -167,6 +170,13 @@ class _Quiet:
 
 
 def _summary(engine: Engine, report: DemoReport | None, seconds: float) -> dict[str, Any]:
+    from lendstack.services.decisions import list_reviews
+    from lendstack.services.demo import decision_mix
+    from lendstack.services.reports import aging, trial_balance
+    from lendstack.services.staff import ensure_demo_staff
+    from lendstack.store import UnitOfWork
+    from lendstack.store.reconcile_repo import reconcile_loans
+
     staff = ensure_demo_staff(engine)
     with UnitOfWork(engine) as uow:
         found = [str(p) for p in uow.ledger.verify()]
@@ -196,6 +206,7 @@ def _partner_key(engine: Engine) -> dict[str, str]:
     """A new partner key for this serve (a key is stored hashed, so the last one cannot be shown again);
     the demo keys of earlier serves are revoked, so live credentials do not pile up run after run."""
     from lendstack.api.keys import create_key, list_keys, revoke_key
+    from lendstack.services.demo import DEMO_PARTNER
 
     for key in list_keys(engine, KEYS_SCANNED_MAX, 0):
         if key["label"] == DEMO_KEY_LABEL and key["partner_id"] == DEMO_PARTNER and not key["revoked"]:
@@ -205,6 +216,8 @@ def _partner_key(engine: Engine) -> dict[str, str]:
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
+    from lendstack.cli.books import print_aging, print_trial_balance
+
     out = console()
     report = summary["report"]
     if report is None:
@@ -236,4 +249,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def _serve(engine: Engine, host: str, port: int, *, announce: bool = True) -> None:
     # The demo is served on this machine over plain http (http://127.0.0.1:8000): development, said at start.
+    from lendstack.cli.serve import run_site
+    from lendstack.services.models import default_registry_dir
+
     run_site(engine, host, port, default_registry_dir(), insecure_http=True, announce=announce)

@@ -12,7 +12,9 @@ from lendstack.cli.context import open_engine, parse_day
 from lendstack.cli.output import print_json, print_pairs, print_table, run_or_fail
 from lendstack.money import Money
 from lendstack.money.money import format_minor
-from lendstack.services import loans as svc
+
+# The service (and with it SQLAlchemy, the store and the products) loads inside each command, so that
+# `lendstack --help` starts at once.
 
 loan_app = typer.Typer(help="Loan accounts: book, disburse, repay, prepay, refund, restructure, write off, recover, "
                             "reverse.",
@@ -52,6 +54,8 @@ def book_cmd(loan_id: Annotated[str, typer.Option()], product: Annotated[str, ty
              rate: Annotated[str | None, typer.Option(help="Annual rate, e.g. 0.12")] = None,
              as_json: JsonOpt = False) -> None:
     """Book an approved loan on a product (not yet disbursed)."""
+    from lendstack.services import loans as svc
+
     _print(run_or_fail(lambda: svc.book_loan(open_engine(), loan_id=loan_id, product=product,
                                              amount=_money(amount, currency), term=term,
                                              on=_on(on), key=key, rate_annual=rate),
@@ -62,6 +66,8 @@ def book_cmd(loan_id: Annotated[str, typer.Option()], product: Annotated[str, ty
 def disburse_cmd(loan_id: Annotated[str, typer.Argument()], key: Key, on: OnOpt = None,
                  as_json: JsonOpt = False) -> None:
     """Pay out an approved loan (T+0) and fix its schedule."""
+    from lendstack.services import loans as svc
+
     _print(run_or_fail(lambda: svc.disburse_loan(open_engine(), loan_id, _on(on), key),
                        as_json=as_json), as_json)
 
@@ -70,6 +76,8 @@ def disburse_cmd(loan_id: Annotated[str, typer.Argument()], key: Key, on: OnOpt 
 def repay_cmd(loan_id: Annotated[str, typer.Argument()], amount: Annotated[str, typer.Option()], key: Key,
               on: OnOpt = None, currency: Annotated[str, typer.Option()] = "CNY", as_json: JsonOpt = False) -> None:
     """Apply a repayment in the product's allocation order; an overpayment waits in suspense."""
+    from lendstack.services import loans as svc
+
     _print(run_or_fail(lambda: svc.repay_loan(open_engine(), loan_id, _on(on),
                                               _money(amount, currency), key), as_json=as_json), as_json)
 
@@ -79,6 +87,8 @@ def prepay_cmd(loan_id: Annotated[str, typer.Argument()], amount: Annotated[str,
                on: OnOpt = None, currency: Annotated[str, typer.Option()] = "CNY",
                full: Annotated[bool, typer.Option(help="Pay the loan off")] = False, as_json: JsonOpt = False) -> None:
     """Prepay principal (reduce installment or term, as the product says), with any prepayment fee."""
+    from lendstack.services import loans as svc
+
     _print(run_or_fail(lambda: svc.prepay_loan(open_engine(), loan_id, _on(on),
                                                _money(amount, currency), key, full=full), as_json=as_json), as_json)
 
@@ -88,6 +98,8 @@ def refund_cmd(loan_id: Annotated[str, typer.Argument()],
                amount: Annotated[str, typer.Option(help="Major units, at most the suspense balance")], key: Key,
                on: OnOpt = None, currency: Annotated[str, typer.Option()] = "CNY", as_json: JsonOpt = False) -> None:
     """Pay money held in the loan's suspense (an overpayment) back to the borrower; closed loans too."""
+    from lendstack.services import loans as svc
+
     _print(run_or_fail(lambda: svc.refund_loan(open_engine(), loan_id, _on(on),
                                                _money(amount, currency), key), as_json=as_json), as_json)
 
@@ -98,6 +110,8 @@ def restructure_cmd(loan_id: Annotated[str, typer.Argument()], term: Annotated[i
                     as_json: JsonOpt = False) -> None:
     """Capitalise arrears and reschedule over a new term within the product's rules (history kept);
     the loan is at least 关注 through an observation period."""
+    from lendstack.services import loans as svc
+
     _print(run_or_fail(lambda: svc.restructure_loan(open_engine(), loan_id, _on(on), term, key, rate),
                        as_json=as_json), as_json)
 
@@ -106,6 +120,8 @@ def restructure_cmd(loan_id: Annotated[str, typer.Argument()], term: Annotated[i
 def write_off_cmd(loan_id: Annotated[str, typer.Argument()], key: Key, on: OnOpt = None,
                   as_json: JsonOpt = False) -> None:
     """Write off what is still owed (核销), through the loan's loss allowance first."""
+    from lendstack.services import loans as svc
+
     _print(run_or_fail(lambda: svc.write_off_loan(open_engine(), loan_id, _on(on), key),
                        as_json=as_json), as_json)
 
@@ -115,6 +131,8 @@ def recover_cmd(loan_id: Annotated[str, typer.Argument()],
                 amount: Annotated[str, typer.Option(help="Major units collected, at most the open claim")], key: Key,
                 on: OnOpt = None, currency: Annotated[str, typer.Option()] = "CNY", as_json: JsonOpt = False) -> None:
     """Book cash collected on a written-off loan (核销后收回), back through the loss allowance."""
+    from lendstack.services import loans as svc
+
     _print(run_or_fail(lambda: svc.recover_loan(open_engine(), loan_id, _on(on), _money(amount, currency), key),
                        as_json=as_json), as_json)
 
@@ -126,6 +144,8 @@ def reverse_cmd(loan_id: Annotated[str, typer.Argument()],
                 on: OnOpt = None, as_json: JsonOpt = False) -> None:
     """Reverse a repayment or prepayment (冲正), dated today: the loan is replayed without it and the
     differences for the days since are posted today; closed days are never rewritten."""
+    from lendstack.services import loans as svc
+
     _print(run_or_fail(lambda: svc.reverse_loan_payment(open_engine(), loan_id, entry, _on(on), key, reason),
                        as_json=as_json), as_json)
 
@@ -133,6 +153,8 @@ def reverse_cmd(loan_id: Annotated[str, typer.Argument()],
 @loan_app.command("show")
 def show_cmd(loan_id: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """A loan's state and its installments."""
+    from lendstack.services import loans as svc
+
     loan = run_or_fail(lambda: svc.get_loan(open_engine(), loan_id), as_json=as_json)
     rows = [{"seq": i.seq, "due_date": i.due_date.isoformat(), "principal_minor": i.principal_minor,
              "interest_minor": i.interest_minor, "fee_minor": i.fee_minor,

@@ -6,26 +6,14 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from lendstack.cli.output import console, fail, print_json, print_pairs, print_table
-from lendstack.scoring import (
-    ArtifactError,
-    CreditModel,
-    DataError,
-    Registry,
-    TrainOptions,
-    evaluate_credit_model,
-    load_artifact,
-    read_table,
-    save_artifact,
-    train_credit_model,
-)
-from lendstack.scoring.dictionary import attach_dictionary, load_dictionary, sim_dictionary, stored_dictionary
-from lendstack.scoring.registry import read_manifest
-from lendstack.scoring.report import render_html
+
+if TYPE_CHECKING:  # only for annotations: the scoring package loads inside the commands
+    from lendstack.scoring import CreditModel
 
 T = TypeVar("T")
 _HEADLINE = ("auc", "gini", "ks", "brier", "ece", "psi", "rows", "bad_rate", "mean_pd")
@@ -43,6 +31,8 @@ def register(app: typer.Typer) -> None:
 
 def _guard(action: Callable[[], T], *, as_json: bool) -> T:
     """User errors (bad data, bad artifacts) exit 2 naming the column or file."""
+    from lendstack.scoring import ArtifactError, DataError
+
     try:
         return action()
     except DataError as exc:
@@ -59,6 +49,8 @@ def _progress(as_json: bool) -> Callable[[str], None]:
 
 
 def _sim_frame(rows: int, seed: int) -> Any:
+    from lendstack.scoring import DataError
+
     try:
         from lendstack.sim import FIELDS, generate_applications
     except ImportError:
@@ -104,6 +96,9 @@ def train_command(
     Protected attributes are excluded (and audited on the held-out split), the leak check runs on all
     rows, and the split is random (stratified) or out of time (--time-column, --oot-from).
     """
+    from lendstack.scoring import Registry, TrainOptions, read_table, save_artifact, train_credit_model
+    from lendstack.scoring.dictionary import attach_dictionary, load_dictionary
+
     if kind not in ("scorecard", "gbm"):
         fail("kind", f"must be scorecard or gbm, not {kind!r}", as_json=as_json)
     if calibration not in ("sigmoid", "isotonic"):
@@ -134,6 +129,8 @@ def train_command(
     if words is not None:
         attach_dictionary(credit, words)  # before saving: the content hash covers it
     def html(identity: dict[str, str]) -> str:
+        from lendstack.scoring.report import render_html
+
         target_info = credit.audit.get("target", {})
         info = {**identity, "kind": credit.kind, "target": column, "bad_value": credit.bad_value,
                 "bad_rate": target_info.get("bad_rate"), "data_fingerprint": credit.data_fingerprint,
@@ -146,6 +143,7 @@ def train_command(
 
 
 def _sim_words() -> Any:
+    from lendstack.scoring.dictionary import sim_dictionary
     from lendstack.sim import FIELDS
 
     return sim_dictionary(FIELDS)
@@ -218,6 +216,10 @@ def evaluate_command(
     """Score a labelled file: AUC with its DeLong 95 % interval, Gini, KS and the gains table, Brier,
     calibration by band with the Jeffreys test, score bands, IV, PSI; the report names the model's
     version and content hash."""
+    from lendstack.scoring import evaluate_credit_model, load_artifact, read_table
+    from lendstack.scoring.registry import read_manifest
+    from lendstack.scoring.report import render_html
+
     credit = _guard(lambda: load_artifact(model), as_json=as_json)
     manifest = _guard(lambda: read_manifest(model), as_json=as_json)
     frame = _guard(lambda: read_table(data), as_json=as_json)
@@ -253,6 +255,9 @@ def explain_command(
 ) -> None:
     """PD, score and the top adverse reasons of one application: which way each value pushed the risk
     (high, low, level, missing) as the model sees it, in English and Chinese."""
+    from lendstack.scoring import load_artifact
+    from lendstack.scoring.dictionary import load_dictionary, stored_dictionary
+
     credit = _guard(lambda: load_artifact(model), as_json=as_json)
     words = _guard(lambda: load_dictionary(dictionary), as_json=as_json) if dictionary else stored_dictionary(credit)
     frame, training_rows = _explain_frame(credit, data, as_json=as_json)
@@ -280,6 +285,8 @@ def explain_command(
 
 def _explain_frame(credit: CreditModel, data: Path | None, *, as_json: bool) -> tuple[Any, list[int]]:
     """The rows to explain: `--data`, or the artifact's held-out sample (with training row numbers)."""
+    from lendstack.scoring import read_table
+
     if data is not None:
         return _guard(lambda: read_table(data), as_json=as_json), []
     if credit.explain_sample is None:
@@ -294,6 +301,8 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
 ) -> None:
     """The registry's versions with kind, AUC, data fingerprint and which is champion."""
+    from lendstack.scoring import Registry
+
     rows = _guard(lambda: Registry(registry).list(), as_json=as_json)
     if as_json:
         print_json({"versions": rows})
@@ -311,6 +320,8 @@ def promote_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document")] = False,
 ) -> None:
     """Make a version the champion (or --rollback to the previous one)."""
+    from lendstack.scoring import Registry
+
     store = Registry(registry)
     if rollback:
         champion = _guard(store.rollback, as_json=as_json)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lendstack.cli.model import _guard, model_app
 from lendstack.cli.output import console, fail, print_json, print_pairs, print_table
-from lendstack.scoring import load_artifact, read_table
-from lendstack.scoring.card import card_data, render_html, render_markdown
-from lendstack.scoring.compare import Contender, compare_models
-from lendstack.scoring.compare import render_html as render_comparison
-from lendstack.scoring.registry import read_manifest
+
+if TYPE_CHECKING:  # only for annotations: the scoring package loads inside the commands
+    from lendstack.scoring.compare import Contender
 
 _FORMATS = ("md", "html")
 
@@ -28,6 +26,10 @@ def card_command(
 ) -> None:
     """The model card: purpose, target, data lineage, exclusions, parameters, performance with
     intervals, calibration, fairness, stability, limitations, version and hash (English / 中文)."""
+    from lendstack.scoring import load_artifact
+    from lendstack.scoring.card import card_data, render_html, render_markdown
+    from lendstack.scoring.registry import read_manifest
+
     if format not in _FORMATS:
         fail("format", f"must be md or html, not {format!r}", as_json=as_json)
     credit = _guard(lambda: load_artifact(model), as_json=as_json)
@@ -60,6 +62,10 @@ def compare_command(
 ) -> None:
     """Champion vs challenger on the same rows: AUC difference with its paired DeLong interval,
     swap sets at a cut-off with their bad rates, calibration by PD decile side by side."""
+    from lendstack.scoring import read_table
+    from lendstack.scoring.compare import compare_models
+    from lendstack.scoring.compare import render_html as render_comparison
+
     contenders = [_contender(path, as_json=as_json) for path in models]
     frame = _guard(lambda: read_table(data), as_json=as_json)
     result = _guard(lambda: compare_models(contenders[0], contenders[1], frame, target, bad_value,
@@ -73,6 +79,10 @@ def compare_command(
 
 
 def _contender(path: Path, *, as_json: bool) -> Contender:
+    from lendstack.scoring import load_artifact
+    from lendstack.scoring.compare import Contender
+    from lendstack.scoring.registry import read_manifest
+
     credit = _guard(lambda: load_artifact(path), as_json=as_json)
     manifest = _guard(lambda: read_manifest(path), as_json=as_json)
     return Contender(str(path), credit, str(manifest.get("content_sha256", "")))

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lendstack.cli.model import _guard, model_app
 from lendstack.cli.output import fail, print_json, print_pairs, print_table
-from lendstack.scoring import load_artifact
-from lendstack.scoring.registry import read_manifest
-from lendstack.scoring.scorecard import ScorecardTable, scorecard_table, to_csv, to_html, to_json
 
-_RENDERERS = {"csv": to_csv, "html": to_html, "json": to_json}
+if TYPE_CHECKING:  # only for annotations: the scoring package loads inside the command
+    from lendstack.scoring.scorecard import ScorecardTable
+
+_FORMATS = ("csv", "html", "json")  # the renderers load with the scoring package, inside the command
 _SUFFIXES = {".csv": "csv", ".html": "html", ".htm": "html", ".json": "json"}
 
 
@@ -29,6 +29,10 @@ def scorecard_command(
 
     评分卡分值表：可读的分箱、样本数、坏账率、WoE、分值，以及基准分与翻倍分（PDO）。
     """
+    from lendstack.scoring import load_artifact
+    from lendstack.scoring.registry import read_manifest
+    from lendstack.scoring.scorecard import scorecard_table
+
     chosen = _format(format_, out, as_json=as_json)
     credit = _guard(lambda: load_artifact(model), as_json=as_json)  # verifies every file's sha256
     digest = str(_guard(lambda: read_manifest(model), as_json=as_json).get("content_sha256", ""))
@@ -50,15 +54,19 @@ def scorecard_command(
 
 
 def _render(table: ScorecardTable, chosen: str | None, title: str) -> str | None:
+    from lendstack.scoring.scorecard import to_csv, to_html, to_json
+
     if chosen is None:
         return None
-    return to_html(table, title) if chosen == "html" else _RENDERERS[chosen](table)
+    renderers = {"csv": to_csv, "json": to_json}
+    assert set(renderers) | {"html"} == set(_FORMATS)
+    return to_html(table, title) if chosen == "html" else renderers[chosen](table)
 
 
 def _format(format_: str | None, out: Path | None, *, as_json: bool) -> str | None:
     """The file format: --format, else --out's suffix; None = a table on screen."""
     if format_ is not None:
-        if format_ not in _RENDERERS:
+        if format_ not in _FORMATS:
             fail("format", f"must be csv, html or json, not {format_!r}", as_json=as_json)
         return format_
     if out is None:

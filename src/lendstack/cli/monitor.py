@@ -11,9 +11,10 @@ import typer
 
 from lendstack.cli.context import open_engine, parse_day
 from lendstack.cli.output import fail, print_json, print_pairs, print_table, run_or_fail
-from lendstack.monitoring.early_warning import ALERT_STATUSES, EarlyWarningError
-from lendstack.services import early_warning as svc
 
+# Mirrors lendstack.monitoring.early_warning.ALERT_STATUSES: that module loads only when a command runs, so that
+# `lendstack --help` starts at once; tests/cli/test_cli_startup.py checks that the two agree.
+ALERT_STATUSES = ("open", "acknowledged", "assigned", "closed")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who does it (staff id)")]
 NoteOpt = Annotated[str, typer.Option("--note", help="A note for the history")]
@@ -28,6 +29,8 @@ def register(app: typer.Typer) -> None:
 def read_records(path: Path) -> list[Any]:
     """Records from JSON lines, or CSV with loan_id, source, as_of and either a JSON `payload` column or the
     payload fields as columns (numbers parsed). Unreadable input is an EarlyWarningError naming the line."""
+    from lendstack.monitoring.early_warning import EarlyWarningError
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -40,6 +43,8 @@ def read_records(path: Path) -> list[Any]:
 
 
 def _json_line(line: str, number: int) -> Any:
+    from lendstack.monitoring.early_warning import EarlyWarningError
+
     try:
         return json.loads(line)
     except json.JSONDecodeError as exc:
@@ -67,6 +72,8 @@ def _scalar(text: str) -> Any:
 @monitor_app.command("ingest")
 def ingest_cmd(file: Annotated[Path, typer.Argument(help="FILE.jsonl or FILE.csv")], as_json: JsonOpt = False) -> None:
     """Store a batch of post-loan data (POS, tax, bureau, telematics, device): all of it or nothing."""
+    from lendstack.services import early_warning as svc
+
     counts = run_or_fail(lambda: svc.ingest(open_engine(), read_records(file)), as_json=as_json)
     _show(counts, as_json)
 
@@ -74,6 +81,8 @@ def ingest_cmd(file: Annotated[Path, typer.Argument(help="FILE.jsonl or FILE.csv
 @monitor_app.command("run")
 def run_cmd(as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD")], as_json: JsonOpt = False) -> None:
     """Evaluate the early-warning indicators over the whole book; re-running a date adds nothing."""
+    from lendstack.services import early_warning as svc
+
     day = run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json)
     _show(run_or_fail(lambda: svc.run(open_engine(), day), as_json=as_json), as_json)
 
@@ -85,6 +94,8 @@ def alerts_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The alerts, newest first."""
+    from lendstack.services import early_warning as svc
+
     if status is not None and status not in ALERT_STATUSES:
         fail("status", f"unknown status {status!r}; known: {', '.join(ALERT_STATUSES)}", as_json=as_json)
     items = svc.list_alerts(open_engine(), status=status, loan_id=loan_id)
@@ -99,6 +110,8 @@ def alerts_cmd(
 @monitor_app.command("ack")
 def ack_cmd(alert_id: str, by: ByOpt, note: NoteOpt = "", as_json: JsonOpt = False) -> None:
     """Acknowledge an open alert."""
+    from lendstack.services import early_warning as svc
+
     _show(run_or_fail(lambda: svc.act(open_engine(), alert_id, "acknowledge", by, note=note), as_json=as_json),
           as_json)
 
@@ -107,6 +120,8 @@ def ack_cmd(alert_id: str, by: ByOpt, note: NoteOpt = "", as_json: JsonOpt = Fal
 def assign_cmd(alert_id: str, by: ByOpt, to: Annotated[str, typer.Option("--to", help="The assignee")],
                note: NoteOpt = "", as_json: JsonOpt = False) -> None:
     """Assign an alert to someone."""
+    from lendstack.services import early_warning as svc
+
     _show(run_or_fail(lambda: svc.act(open_engine(), alert_id, "assign", by, assignee=to, note=note),
                       as_json=as_json), as_json)
 
@@ -114,6 +129,8 @@ def assign_cmd(alert_id: str, by: ByOpt, to: Annotated[str, typer.Option("--to",
 @monitor_app.command("close")
 def close_cmd(alert_id: str, by: ByOpt, note: NoteOpt = "", as_json: JsonOpt = False) -> None:
     """Close an alert (its history is kept)."""
+    from lendstack.services import early_warning as svc
+
     _show(run_or_fail(lambda: svc.act(open_engine(), alert_id, "close", by, note=note), as_json=as_json), as_json)
 
 

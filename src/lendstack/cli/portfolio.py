@@ -9,7 +9,6 @@ import typer
 from lendstack.cli.context import open_engine, parse_day
 from lendstack.cli.output import print_json, print_pairs, print_table, run_or_fail
 from lendstack.money.money import format_minor
-from lendstack.services.monitoring import portfolio_report, post_provision
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 portfolio_app = typer.Typer(help="Portfolio analytics and expected credit loss (ECL).", no_args_is_help=True)
@@ -25,6 +24,8 @@ def report_command(
     as_json: JsonOpt = False,
 ) -> None:
     """DPD, bucket and five-tier distributions, NPL ratio, concentration, vintages, roll rates, ECL."""
+    from lendstack.services.monitoring import portfolio_report
+
     day = run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json) if as_of else None
     data = run_or_fail(lambda: portfolio_report(open_engine(), day), as_json=as_json)
     if as_json:
@@ -41,6 +42,8 @@ def provision_command(
 ) -> None:
     """Bring every loan's loss allowance (1304) to its ECL, dated on the business date; a second run
     posts only what moved since (nothing, the same day)."""
+    from lendstack.services.monitoring import post_provision
+
     day = None if as_of is None else run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json)
     data = run_or_fail(lambda: post_provision(open_engine(), day, detail=False), as_json=as_json)
     if as_json:

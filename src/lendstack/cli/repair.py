@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
 
 from lendstack.cli.context import open_engine, parse_day
 from lendstack.cli.output import print_json, print_pairs, print_table, run_or_fail
-from lendstack.monitoring.credit_repair import CreditRepairError, ProgramConfig
-from lendstack.services.credit_repair import apply_for_repair, borrower_view, get_application, list_applications
+
+if TYPE_CHECKING:  # only for annotations: the library loads inside the commands
+    from lendstack.monitoring.credit_repair import ProgramConfig
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 LoanOpt = Annotated[str | None, typer.Option("--loan", help="The borrower's loan id")]
@@ -26,6 +26,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _program(path: str | None) -> ProgramConfig | None:
+    import yaml
+
+    from lendstack.monitoring.credit_repair import CreditRepairError, ProgramConfig
+
     if path is None:
         return None
     try:
@@ -46,6 +50,8 @@ def apply_command(
     program: ProgramOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Apply for repair; granted when eligible, else refused with reasons (EN / 中文)."""
+    from lendstack.services.credit_repair import apply_for_repair
+
     day = run_or_fail(lambda: parse_day(on, "on"), as_json=as_json)
     cfg = run_or_fail(lambda: _program(program), as_json=as_json)
     data = run_or_fail(lambda: apply_for_repair(open_engine(), on=day, key=key, loan_id=loan, applicant_id=applicant,
@@ -63,6 +69,8 @@ def list_command(
     limit: Annotated[int, typer.Option("--limit")] = 100, as_json: JsonOpt = False,
 ) -> None:
     """Applications, newest first."""
+    from lendstack.services.credit_repair import list_applications
+
     rows = run_or_fail(lambda: list_applications(open_engine(), borrower_id=borrower, status=status, limit=limit),
                        as_json=as_json)
     if as_json:
@@ -80,6 +88,8 @@ def show_command(
     loan: LoanOpt = None, applicant: ApplicantOpt = None, program: ProgramOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """One application, or what a borrower sees: their overdue records and applications."""
+    from lendstack.services.credit_repair import borrower_view, get_application
+
     if application is not None:
         data = run_or_fail(lambda: get_application(open_engine(), application), as_json=as_json)
         if as_json:

@@ -11,18 +11,19 @@ import os
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lendstack.cli.audit import read_table
 from lendstack.cli.context import open_engine, parse_day
 from lendstack.cli.output import fail, print_json, print_pairs, run_or_fail
-from lendstack.monitoring.fairness import AuditColumns
-from lendstack.reporting import REPORT_KINDS, render_html, render_pdf
-from lendstack.services import report_data
-from lendstack.services.audit_bundle import audit_bundle
 
+if TYPE_CHECKING:  # only for annotations: the library loads inside the commands
+    from lendstack.monitoring.fairness import AuditColumns
+
+# Mirrors lendstack.reporting.REPORT_KINDS: that module loads only when a command runs, so that
+# `lendstack --help` starts at once; tests/cli/test_cli_startup.py checks that the two agree.
+REPORT_KINDS = ("portfolio", "models", "fairness", "stress", "audit")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (the report's data and the file)")]
 
 
@@ -49,6 +50,10 @@ def report_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Portfolio, model monitoring, fairness, stress or quarterly audit report, in English and 中文."""
+    from lendstack.cli.audit import read_table
+    from lendstack.reporting import render_html, render_pdf
+    from lendstack.services import report_data
+
     if kind not in REPORT_KINDS:
         fail("kind", f"must be one of {', '.join(REPORT_KINDS)}, got {kind!r}", as_json=as_json)
     as_pdf = pdf or out.suffix.lower() == ".pdf"
@@ -73,6 +78,9 @@ def report_command(
 
 def _gather(kind: str, day: date | None, registry: Path | None, quarter: str | None, group: str,
             reference_group: str | None) -> dict[str, Any]:
+    from lendstack.services import report_data
+    from lendstack.services.audit_bundle import audit_bundle
+
     engine = open_engine()
     if kind == "portfolio":
         return report_data.portfolio_data(engine, day)
@@ -88,6 +96,8 @@ def _gather(kind: str, day: date | None, registry: Path | None, quarter: str | N
 
 def _data_columns(decision: str | None, group: str, outcome: str | None, price: str | None,
                   positive: str | None, reference: str | None, *, as_json: bool) -> AuditColumns:
+    from lendstack.monitoring.fairness import AuditColumns
+
     if not decision:
         fail("decision", "--data needs --decision (the column with the decision)", as_json=as_json)
     return AuditColumns(decision, group, outcome, price, positive, reference)

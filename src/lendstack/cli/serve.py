@@ -4,14 +4,17 @@ prints a new API key once instead."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import Engine
 
 from lendstack.cli.context import open_engine
 from lendstack.cli.output import console, fail, print_json
-from lendstack.store.db import WalCheckpointer
+
+if TYPE_CHECKING:  # only for annotations: the library loads inside the commands
+    from sqlalchemy import Engine
+
+    from lendstack.store.db import WalCheckpointer
 
 
 def register(app: typer.Typer) -> None:
@@ -107,6 +110,8 @@ def _announce_proxies(announce: bool) -> None:
 
 def _wal_checkpointer(engine: Engine) -> WalCheckpointer | None:
     """SQLite on a file: checkpoints in the background, not inside a request (store.db.WalCheckpointer)."""
+    from lendstack.store.db import WalCheckpointer
+
     database = engine.url.database or ""
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         return None

@@ -6,15 +6,19 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
 from lendstack.cli.output import console, fail, print_json, print_pairs
-from lendstack.sim import N_MAX, N_MIN, SimArgumentError, generate_applications
+
+if TYPE_CHECKING:  # only for annotations: the library loads inside the commands
+    import polars as pl
 
 SUFFIXES = (".parquet", ".csv")
+# N_MIN and N_MAX mirror lendstack.sim's, which loads only when a command runs (so that `lendstack --help`
+# starts at once); tests/cli/test_cli_startup.py checks that they agree.
+N_MIN, N_MAX = 1, 5_000_000
 sim_app = typer.Typer(name="sim", help="Seeded synthetic borrowers, businesses and outcomes.", no_args_is_help=True)
 
 
@@ -70,6 +74,8 @@ def _parse_date(text: str, *, as_json: bool) -> date:
 
 
 def _generate(n: int, seed: int, as_of: date, shock: float, *, as_json: bool) -> pl.DataFrame:
+    from lendstack.sim import SimArgumentError, generate_applications
+
     try:
         with _status(f"generating {n:,} applications (seed {seed})", quiet=as_json):
             return generate_applications(n, seed, as_of=as_of, shock=shock)

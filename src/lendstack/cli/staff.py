@@ -9,8 +9,10 @@ import typer
 
 from lendstack.cli.context import open_engine
 from lendstack.cli.output import fail, print_json, print_pairs, print_table
-from lendstack.services import staff as svc
 
+# Mirrors lendstack.services.staff.STAFF_ROLES: that module loads only when a command runs, so that
+# `lendstack --help` starts at once; tests/cli/test_cli_startup.py checks that the two agree.
+STAFF_ROLES = ("admin", "risk_manager", "credit_officer", "collections_agent", "auditor", "operations")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 staff_app = typer.Typer(help="Staff users of the console: create, list.", no_args_is_help=True)
 
@@ -20,6 +22,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _read_password(from_stdin: bool) -> str:
+    from lendstack.services import staff as svc
+
     if from_stdin:
         # One line: the password, so `printf '%s\n' "$PW" | lendstack staff create ...` works and
         # the password never appears in the process list or shell history.
@@ -30,12 +34,14 @@ def _read_password(from_stdin: bool) -> str:
 @staff_app.command("create")
 def create_cmd(
     username: Annotated[str, typer.Option(help="login name: a lowercase letter, then a-z 0-9 . _ - (3-32)")],
-    role: Annotated[str, typer.Option(help=f"one of {', '.join(svc.STAFF_ROLES)}")],
+    role: Annotated[str, typer.Option(help=f"one of {', '.join(STAFF_ROLES)}")],
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
     display_name: Annotated[str, typer.Option(help="the name shown in the console")] = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Create a staff user (the password is at least 12 characters)."""
+    from lendstack.services import staff as svc
+
     password = _read_password(password_stdin)
     try:
         created = svc.create_user(open_engine(), username, password, role, display_name=display_name)
@@ -50,6 +56,8 @@ def create_cmd(
 @staff_app.command("list")
 def list_cmd(as_json: JsonOpt = False) -> None:
     """Every staff user with role and creation time (never a password hash)."""
+    from lendstack.services import staff as svc
+
     users = svc.list_users(open_engine())
     if as_json:
         print_json({"items": users})

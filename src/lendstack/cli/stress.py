@@ -9,8 +9,6 @@ import typer
 from lendstack.cli.context import open_engine, parse_day
 from lendstack.cli.output import print_json, print_pairs, print_table, run_or_fail
 from lendstack.money.money import format_minor
-from lendstack.monitoring.stress import load_scenarios
-from lendstack.services.stress import run_stress
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
 stress_app = typer.Typer(help="Macro stress tests (宏观压力测试) over the loan book.", no_args_is_help=True)
@@ -27,6 +25,9 @@ def run_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Projected defaults, losses, ECL and capital need per scenario and currency, vs the baseline."""
+    from lendstack.monitoring.stress import load_scenarios
+    from lendstack.services.stress import run_stress
+
     day = run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json) if as_of else None
     scenario_set = run_or_fail(lambda: load_scenarios(scenarios), as_json=as_json)
     data = run_or_fail(lambda: run_stress(open_engine(), day, scenario_set), as_json=as_json)
