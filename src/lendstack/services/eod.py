@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import Engine, func, select
 
 from lendstack.events import DomainEvent
+from lendstack.invariants import InvariantError
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.monitoring.collections import Strategy, load_strategy
 from lendstack.monitoring.early_warning import IndicatorSet, load_indicators
@@ -113,11 +114,13 @@ def _move_business_date(engine: Engine, day: date) -> None:
         behind = uow.connection.execute(
             select(func.count()).select_from(loans).where(
                 loans.c.status.in_([s.value for s in LIVE_STATUSES]), loans.c.accrued_through < day)).scalar_one()
-        assert behind == 0, f"{behind} live loan(s) not closed through {day}"
+        if behind != 0:
+            raise InvariantError(f"{behind} live loan(s) not closed through {day}")
         if current is None:
             uow.book.open(day + timedelta(days=1))
         else:
-            assert current == day, (current, day)
+            if current != day:
+                raise InvariantError(f"the business date is {current}, not {day}")
             uow.book.move(day, day + timedelta(days=1))
 
 
@@ -226,7 +229,8 @@ def _close_chunk(uow: UnitOfWork, chunk: EodChunk, day: date, aging: AgingPolicy
 
 def eod_entries(chunk: EodChunk, amounts: np.ndarray, day: date) -> tuple[EntryColumns, PostingColumns]:
     """One EOD entry per loan with anything to post; postings in the reference path's order."""
-    assert amounts.shape == (len(chunk.loan_ids), 3) and np.all(amounts >= 0)
+    if not (amounts.shape == (len(chunk.loan_ids), 3) and np.all(amounts >= 0)):
+        raise InvariantError("end-of-day amounts: one non-negative row of three per loan")
     signed = np.repeat(amounts, 2, axis=1) * np.array([1, -1, 1, -1, 1, -1])
     codes = ([code.value for pair in EOD_PAIRS for code in pair],
              [code.value for pair in EOD_PAIRS_NON_ACCRUAL for code in pair])

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, insert, select, update
 
+from lendstack.invariants import InvariantError
 from lendstack.store.tables import book_state
 
 BOOK_ID = "book"
@@ -33,14 +34,17 @@ class BookRepository:
 
     def open(self, day: date) -> None:
         """Give a book without a business date its first one."""
-        assert self.business_date() is None, "the book already has a business date"
+        if self.business_date() is not None:
+            raise InvariantError("the book already has a business date")
         self.connection.execute(insert(book_state).values(book_id=BOOK_ID, business_date=day,
                                                           updated_at=datetime.now(UTC)))
 
     def move(self, from_day: date, to_day: date) -> None:
         """End of day: from `from_day` to the next day; refused if someone moved it meanwhile."""
-        assert to_day > from_day, (from_day, to_day)
+        if to_day <= from_day:
+            raise InvariantError(f"the business date moves forward only: {from_day} -> {to_day}")
         result = self.connection.execute(
             update(book_state).where(book_state.c.book_id == BOOK_ID, book_state.c.business_date == from_day)
             .values(business_date=to_day, updated_at=datetime.now(UTC)))
-        assert result.rowcount == 1, f"the business date moved away from {from_day} during end of day"
+        if result.rowcount != 1:
+            raise InvariantError(f"the business date moved away from {from_day} during end of day")

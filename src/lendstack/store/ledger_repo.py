@@ -38,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeEngine
 
+from lendstack.invariants import InvariantError
 from lendstack.ledger import (
     MEMO_CODES,
     AccountCode,
@@ -411,11 +412,15 @@ def _validate_columns(entries: EntryColumns, cols: PostingColumns) -> NDArray[np
 def _assert_lengths(entries: EntryColumns, cols: PostingColumns) -> None:
     # Mismatched column lengths are a programming error of the caller, not bad user input.
     n, m = len(entries), len(cols)
-    assert len(entries.kinds) == len(entries.effective_dates) == len(entries.loan_ids) == n
+    if not (len(entries.kinds) == len(entries.effective_dates) == len(entries.loan_ids) == n):
+        raise InvariantError("entry columns differ in length")
     for optional in (entries.memos, entries.reverses_entry_ids, entries.metadata):
-        assert optional is None or len(optional) == n
-    assert len(cols.entry_index) == len(cols.currencies) == len(cols.amounts_minor) == m
-    assert len(cols.loan_ids) == len(cols.funder_ids) == m
+        if not (optional is None or len(optional) == n):
+            raise InvariantError("an optional entry column differs in length")
+    if not (len(cols.entry_index) == len(cols.currencies) == len(cols.amounts_minor) == m):
+        raise InvariantError("posting columns differ in length")
+    if not (len(cols.loan_ids) == len(cols.funder_ids) == m):
+        raise InvariantError("posting dimension columns differ in length")
 
 
 def _check_ids_and_codes(entries: EntryColumns, cols: PostingColumns) -> None:
@@ -576,7 +581,8 @@ def _balance_upsert(dialect_name: str) -> Insert:
 def _as_int(value: Any) -> int:
     """SUM(bigint) is NUMERIC on PostgreSQL (a Decimal here): money stays an exact int."""
     result = int(value)
-    assert result == value, f"non-integral money value {value!r}"
+    if result != value:
+        raise InvariantError(f"non-integral money value {value!r}")
     return result
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
+from lendstack.invariants import InvariantError
 from lendstack.servicing import Installment, Loan, LoanCommand, LoanStatus, ServicingError
 from lendstack.servicing.aging import FiveTier
 from lendstack.servicing.eod_columnar import ROUNDING_CODES, loan_row
@@ -129,7 +130,8 @@ class LoanRepository:
     def save(self, loan: Loan) -> None:
         """Write a loan loaded through this repository; refuse if someone saved it meanwhile."""
         loaded = self._loaded_version.get(loan.loan_id)
-        assert loaded is not None, "save() takes a loan this repository loaded or added"
+        if loaded is None:
+            raise InvariantError("save() takes a loan this repository loaded or added")
         result = self.connection.execute(
             update(loans)
             .where(loans.c.loan_id == loan.loan_id, loans.c.version == loaded)
@@ -160,7 +162,8 @@ class LoanRepository:
         c = loan_commands.c
         last = self.connection.execute(select(func.max(c.seq)).where(c.loan_id == loan_id)).scalar()
         seq = int(last or 0) + 1
-        assert seq <= COMMANDS_PER_LOAN_MAX, f"loan {loan_id}: more than {COMMANDS_PER_LOAN_MAX} commands"
+        if seq > COMMANDS_PER_LOAN_MAX:
+            raise InvariantError(f"loan {loan_id}: more than {COMMANDS_PER_LOAN_MAX} commands")
         command = LoanCommand(loan_id, seq, kind, on, key, params, entry_id)
         self.connection.execute(insert(loan_commands).values(
             loan_id=loan_id, seq=seq, kind=kind, value_date=on, command_key=key, params=params, entry_id=entry_id,
@@ -178,7 +181,8 @@ class LoanRepository:
         c = loan_commands.c
         result = self.connection.execute(update(loan_commands).where(
             c.loan_id == loan_id, c.seq == seq, c.reversed_by == "").values(reversed_by=by_key))
-        assert result.rowcount == 1, (loan_id, seq)
+        if result.rowcount != 1:
+            raise InvariantError(f"loan {loan_id}: command {seq} was not logged exactly once")
 
     def closed_through(self) -> date | None:
         """The earliest day every live loan has been closed through (None: no live loan)."""
