@@ -27,7 +27,7 @@ from lendstack.money import (
     year_fraction,
 )
 from lendstack.money.irr import _irr_by_bisection
-from lendstack.money.money import format_minor
+from lendstack.money.money import format_minor, format_minor_grouped
 from lendstack.servicing.eod_columnar import ROUNDING_CODES, div_round_array
 
 
@@ -125,3 +125,18 @@ def test_irr_needs_an_outflow_and_an_inflow(flows: list[int]) -> None:
     with pytest.raises(MoneyError) as err:
         irr_periodic(flows)
     assert err.value.field == "cash_flows"
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(["CNY", "USD", "JPY"]))
+def test_grouped_display_is_the_exact_amount_with_separators(amount_minor: int, currency: str) -> None:
+    grouped = format_minor_grouped(amount_minor, currency)
+    assert grouped.replace(",", "") == format_minor(amount_minor, currency)  # same digits, nothing lost
+    assert Decimal(grouped.replace(",", "")) * 10 ** currency_of(currency).minor_digits == amount_minor
+    whole = grouped.lstrip("-").split(".")[0]
+    assert all(len(group) == 3 for group in whole.split(",")[1:])
+
+
+def test_grouped_display_uses_the_currency_digits() -> None:
+    assert format_minor_grouped(123456789, "CNY") == "1,234,567.89"
+    assert format_minor_grouped(123456789, "JPY") == "123,456,789"  # no minor unit: never divided by 100
+    assert format_minor_grouped(-5, "USD") == "-0.05"

@@ -40,10 +40,18 @@ def _decide(application: Path, policy: str, as_json: bool) -> None:
         return
     print_pairs([("application", decision.application_id), ("outcome", decision.outcome),
                  ("grade", decision.grade), ("pd", f"{decision.pd:.4%}"), ("rate", str(decision.rate_annual)),
-                 ("limit", f"{decision.limit_minor / 100:,.2f}"), ("policy", f"{decision.policy_key} "
+                 ("limit", _limit_text(decision.limit_minor, document)), ("policy", f"{decision.policy_key} "
                   f"{decision.policy_hash[:12]}"), ("model", f"{decision.model_version} {decision.model_hash[:12]}")])
     print_table("reason codes", ["code", "action", "English", "中文"],
                 [[r.code, r.action, r.en, r.zh] for r in decision.reasons])
+
+
+def _limit_text(limit_minor: int, document: Any) -> str:
+    """The limit in the application's currency and its own digits (JPY has none: never divide by 100)."""
+    from lendstack.money.money import format_minor_grouped
+
+    currency = str(document["currency"])  # the decision parsed the document: the currency is known
+    return f"{format_minor_grouped(limit_minor, currency)} {currency}"
 
 
 def _backtest(policy: str, against: str | None, data: Path, economics: Economics, as_json: bool) -> dict[str, Any]:

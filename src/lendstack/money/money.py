@@ -79,3 +79,12 @@ def format_minor(amount_minor: int, currency: str) -> str:
     sign = "-" if amount_minor < 0 else ""
     whole, frac = divmod(abs(amount_minor), 10**digits)
     return f"{sign}{whole}.{frac:0{digits}d}"
+
+
+def format_minor_grouped(amount_minor: int, currency: str) -> str:
+    """`format_minor` with thousands separators ("1,234,567.89"; "1,234,567" for JPY): the one
+    display form for people (CLI, console, reports), exact, with the currency's own digits."""
+    text = format_minor(amount_minor, currency)
+    sign, body = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, dot, frac = body.partition(".")
+    return f"{sign}{int(whole):,}{dot}{frac}"

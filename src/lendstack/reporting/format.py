@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lendstack.money.money import format_minor
+from lendstack.money.money import format_minor_grouped
 
 MISSING = "—"
 
@@ -15,10 +15,7 @@ def money(amount_minor: Any, currency: str) -> str:
     if amount_minor is None:
         return MISSING
     assert isinstance(amount_minor, int) and not isinstance(amount_minor, bool), amount_minor
-    text = format_minor(amount_minor, currency)
-    sign, body = ("-", text[1:]) if text.startswith("-") else ("", text)
-    whole, dot, frac = body.partition(".")
-    return f"{sign}{int(whole):,}{dot}{frac}"
+    return format_minor_grouped(amount_minor, currency)
 
 
 def pct(value: Any, digits: int = 2) -> str:

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse
 
 from lendstack.api.common import engine_of
 from lendstack.api.permissions import allowed
-from lendstack.money.money import format_minor
+from lendstack.money.money import format_minor_grouped
 from lendstack.services.business_date import business_date
 from lendstack.web.auth import CSRF_FIELD, csrf_token, optional_user
 from lendstack.web.lang import LANGUAGES, catalog, language_of, translator
@@ -37,13 +37,10 @@ NAV: list[tuple[str, str]] = [
 
 
 def money(amount_minor: int | None, currency: str) -> str:
-    """'12,345.67 CNY' from minor units, exact (format_minor, then thousands separators)."""
+    """'12,345.67 CNY' from minor units, exact (`format_minor_grouped`) with the currency code."""
     if amount_minor is None:
         return "—"
-    text = format_minor(int(amount_minor), currency)
-    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
-    whole, dot, frac = digits.partition(".")
-    return f"{sign}{int(whole):,}{dot}{frac} {currency}"
+    return f"{format_minor_grouped(int(amount_minor), currency)} {currency}"
 
 
 environment = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]),
