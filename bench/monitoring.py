@@ -28,7 +28,6 @@ import numpy as np
 import polars as pl
 
 from lendstack.monitoring.early_warning import REVENUE_MONTHS, evaluate, load_indicators
-from lendstack.monitoring.ecl import ecl_summary, loan_ecl
 from lendstack.monitoring.portfolio import (
     LOAN_COLUMNS,
     bucket_distribution,
@@ -41,6 +40,7 @@ from lendstack.monitoring.portfolio import (
     roll_rates,
     vintage_curves,
 )
+from lendstack.risk.ecl import ecl_summary, loan_ecl
 from lendstack.servicing.aging import BUCKETS, DEFAULT_AGING, FIVE_TIERS
 
 LOANS_DEFAULT = 1_000_000

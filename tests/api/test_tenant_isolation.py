@@ -19,10 +19,10 @@ from tests.api.conftest import auth, keys_for
 
 from lendstack.api.app import create_app
 from lendstack.api.permissions import PARTNER
-from lendstack.services import webhooks as wh
 from lendstack.store.tables import loans
 from lendstack.store.tables_origination import applicants, applications
 from lendstack.store.tables_webhooks import webhook_deliveries
+from lendstack.webhooks import service as wh
 
 Two = tuple[TestClient, dict[str, str], Engine]
 

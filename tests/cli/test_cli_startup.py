@@ -50,14 +50,14 @@ def test_every_command_group_help_loads_no_heavy_library() -> None:
 
 def test_mirrored_constants_equal_their_sources() -> None:
     from lendstack.cli import collections, demo, monitor, report, sim, staff, webhooks
-    from lendstack.monitoring import collections as collections_rules
+    from lendstack.collections import domain as collections_rules
+    from lendstack.collections import service as collections_service
     from lendstack.monitoring import early_warning
     from lendstack.reporting import REPORT_KINDS
-    from lendstack.services import collections as collections_service
     from lendstack.services import staff as staff_service
-    from lendstack.services import webhooks as webhooks_service
     from lendstack.services.demo import DemoConfig
     from lendstack.sim import N_MAX, N_MIN
+    from lendstack.webhooks import service as webhooks_service
 
     assert collections.LIST_MAX == collections_service.LIST_MAX
     assert collections.CONTACT_OUTCOMES == collections_rules.CONTACT_OUTCOMES

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
+from lendstack.collections import service as col
 from lendstack.money import Money
-from lendstack.services import collections as col
 from lendstack.services import eod as eod_service
 from lendstack.services.business_date import business_date
 from lendstack.services.eod import EodReport, after_day, run_eod

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from lendstack.cli.main import app
 from lendstack.money import Money
-from lendstack.monitoring.stress import StressError
+from lendstack.risk.stress import StressError
 from lendstack.services.eod import run_eod
 from lendstack.services.loans import book_loan, disburse_loan, repay_loan
 from lendstack.services.monitoring import portfolio_report

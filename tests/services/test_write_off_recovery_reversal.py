@@ -15,7 +15,7 @@ from tests.book_dates import advance_to
 
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.money import Money
-from lendstack.monitoring.ecl import loan_ecl
+from lendstack.risk.ecl import loan_ecl
 from lendstack.services.eod import run_eod
 from lendstack.services.loans import (
     book_loan,
@@ -220,7 +220,7 @@ def test_the_columnar_provision_equals_the_pure_provision_entries(targets: dict[
     of the pure `provision_entries`."""
     import polars as pl
 
-    from lendstack.monitoring.ecl import provision_entries
+    from lendstack.risk.ecl import provision_entries
     from lendstack.services.monitoring import allowance_moves, provision_columns
     from lendstack.store import columns_from_entries
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, select
 
 from lendstack.api.permissions import MATRIX
+from lendstack.collections import service as col
 from lendstack.money import Money
-from lendstack.services import collections as col
 from lendstack.services import staff
 from lendstack.services.eod import run_eod
 from lendstack.services.loans import book_loan, disburse_loan, repay_loan

@@ -16,7 +16,6 @@ from lendstack.services import staff
 from lendstack.services.business_date import open_book
 from lendstack.services.decisions import accept_offer, list_reviews
 from lendstack.services.loans import get_loan
-from lendstack.services.webhooks import STATUSES as DELIVERY_STATUSES
 from lendstack.servicing.aging import FiveTier
 from lendstack.sim import APPLICANT_TYPES, COLLATERALS, PURPOSES, REGIONS, SEGMENTS
 from lendstack.store.tables_api import api_audit
@@ -26,6 +25,7 @@ from lendstack.web.render import TEMPLATES_DIR
 from lendstack.web.routes_applications import GENDERS, REVIEW_ACTIONS
 from lendstack.web.routes_loans import LOAN_STATUSES
 from lendstack.web.routes_ops import ALERT_COMMANDS, ALERT_STATUSES
+from lendstack.webhooks.service import STATUSES as DELIVERY_STATUSES
 from tests.book_dates import advance_to
 from tests.web.conftest import TODAY, Login, csrf_of, decide_until, hidden
 

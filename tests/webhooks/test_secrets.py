@@ -18,10 +18,10 @@ from lendstack import secretbox
 from lendstack.api.app import create_app
 from lendstack.api.keys import create_key
 from lendstack.api.permissions import PARTNER
-from lendstack.services import webhooks as wh
 from lendstack.store.db import downgrade, upgrade
 from lendstack.store.tables_api import api_idempotency
 from lendstack.store.tables_webhooks import webhook_subscriptions
+from lendstack.webhooks import service as wh
 
 URL, TYPES = "https://partner.example/hooks", ["loan.repaid"]
 BODY: dict[str, object] = {"url": URL, "event_types": TYPES}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lendstack.services import webhooks as wh
+from lendstack.webhooks import service as wh
 
 
 def no_dns(host: str) -> list[str]:

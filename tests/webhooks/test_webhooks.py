@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from lendstack.events import DomainEvent
-from lendstack.services import webhooks as wh
 from lendstack.store.tables_api import api_loan_partners
 from lendstack.store.tables_origination import IDENTIFIER_COLUMNS, applicants, applications
 from lendstack.store.tables_webhooks import webhook_deliveries
 from lendstack.store.uow import UnitOfWork
+from lendstack.webhooks import service as wh
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 SECRET = "whsec_test"

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, update
 from lendstack.api.app import create_app
 from lendstack.api.keys import create_key
 from lendstack.api.permissions import MATRIX, PARTNER, ROLES
-from lendstack.services import webhooks as wh
 from lendstack.store.db import make_engine, upgrade
 from lendstack.store.tables_webhooks import webhook_deliveries
+from lendstack.webhooks import service as wh
 from tests.webhooks.test_webhooks import T0, Recorder, emit
 
 Api = tuple[TestClient, dict[str, str], Engine]

@@ -11,9 +11,9 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from lendstack.cli.main import app
-from lendstack.services import webhooks as wh
 from lendstack.store.db import make_engine, upgrade
 from lendstack.store.tables_webhooks import webhook_deliveries
+from lendstack.webhooks import service as wh
 from tests.webhooks.test_webhooks import emit
 
 runner = CliRunner()

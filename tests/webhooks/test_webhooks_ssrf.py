@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, func, select
 
-from lendstack.services import webhooks as wh
 from lendstack.store.tables_webhooks import webhook_subscriptions
+from lendstack.webhooks import service as wh
 
 PUBLIC_IP = "93.184.216.34"
 

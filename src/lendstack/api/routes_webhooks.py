@@ -18,7 +18,7 @@ from lendstack.api.keys import Principal
 from lendstack.api.problems import Problem
 from lendstack.api.security import principal_of
 from lendstack.secretbox import SecretBoxError
-from lendstack.services import webhooks as svc
+from lendstack.webhooks import service as svc
 
 router = APIRouter(prefix="/v1/webhooks")
 DeliveryStatus = Literal["pending", "delivered", "dead"]

@@ -13,7 +13,7 @@ from lendstack.cli.output import fail, print_json, print_pairs, print_table, run
 from lendstack.money.money import format_minor
 
 # The service and its rules load inside the commands, so that `lendstack --help` starts at once. These two
-# mirror lendstack.services.collections.LIST_MAX and lendstack.monitoring.collections.CONTACT_OUTCOMES (the
+# mirror lendstack.collections.service.LIST_MAX and lendstack.collections.domain.CONTACT_OUTCOMES (the
 # options need them before any command runs); tests/cli/test_cli_startup.py checks that they agree.
 LIST_MAX = 1000
 CONTACT_OUTCOMES = ("reached", "no_answer", "wrong_number", "refused", "promised")
@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 def run_cmd(as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (the day end of day closed)")],
             as_json: JsonOpt = False) -> None:
     """Open/update/close cases, take the strategy's steps, send messages and reminders. Idempotent per day."""
-    from lendstack.services import collections as svc
+    from lendstack.collections import service as svc
 
     day = run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json)
     _show(run_or_fail(lambda: svc.run(open_engine(), day), as_json=as_json), as_json)
@@ -47,7 +47,7 @@ def queue_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Open cases in work order: expected roll amount (amount overdue × P(roll)) first."""
-    from lendstack.services import collections as svc
+    from lendstack.collections import service as svc
 
     items = svc.list_queue(open_engine(), collector=collector, unassigned=unassigned, limit=limit)
     if as_json:
@@ -67,7 +67,7 @@ def assign_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Assign one case to a collector, or (--auto) fill several collectors' queues by priority."""
-    from lendstack.services import collections as svc
+    from lendstack.collections import service as svc
 
     engine = open_engine()
     if auto is not None:
@@ -94,7 +94,7 @@ def contact_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Log a contact attempt and its outcome (a promise: use `collections promise`)."""
-    from lendstack.services import collections as svc
+    from lendstack.collections import service as svc
 
     when = run_or_fail(lambda: _parse_when(at), as_json=as_json)
     _show(run_or_fail(lambda: svc.log_contact(open_engine(), case_id, outcome=outcome, by=by, note=note, at=when),
@@ -112,8 +112,8 @@ def promise_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Record a promise to pay (承诺还款); the daily run marks it kept or broken (broken escalates)."""
+    from lendstack.collections import service as svc
     from lendstack.money import Money
-    from lendstack.services import collections as svc
 
     engine = open_engine()
 
@@ -135,7 +135,7 @@ def cases_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Cases, newest first."""
-    from lendstack.services import collections as svc
+    from lendstack.collections import service as svc
 
     items = run_or_fail(lambda: svc.list_cases(open_engine(), status=status, loan_id=loan_id, limit=limit),
                         as_json=as_json)
@@ -148,7 +148,7 @@ def cases_cmd(
 @collections_app.command("case")
 def case_cmd(case_id: str, as_json: JsonOpt = False) -> None:
     """One case with its contact log, promises, messages and history."""
-    from lendstack.services import collections as svc
+    from lendstack.collections import service as svc
 
     _show(run_or_fail(lambda: svc.get_case(open_engine(), case_id), as_json=as_json), as_json)
 
@@ -161,7 +161,7 @@ def messages_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Messages sent (reminders and dunning), newest first."""
-    from lendstack.services import collections as svc
+    from lendstack.collections import service as svc
 
     day = run_or_fail(lambda: parse_day(as_of, "as_of") if as_of else None, as_json=as_json)
     items = svc.list_messages(open_engine(), loan_id=loan_id, as_of=day, limit=limit)
@@ -173,7 +173,7 @@ def messages_cmd(
 
 
 def _parse_when(at: str | None) -> datetime | None:
-    from lendstack.monitoring.collections import CollectionsError
+    from lendstack.collections.domain import CollectionsError
 
     if at is None:
         return None

@@ -25,7 +25,7 @@ def run_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Projected defaults, losses, ECL and capital need per scenario and currency, vs the baseline."""
-    from lendstack.monitoring.stress import load_scenarios
+    from lendstack.risk.stress import load_scenarios
     from lendstack.services.stress import run_stress
 
     day = run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json) if as_of else None

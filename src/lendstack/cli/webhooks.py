@@ -9,7 +9,7 @@ import typer
 from lendstack.cli.context import open_engine
 from lendstack.cli.output import print_json, print_pairs, print_table, run_or_fail
 
-# Mirrors lendstack.services.webhooks.SEND_BATCH: that module loads only when a command runs, so that
+# Mirrors lendstack.webhooks.service.SEND_BATCH: that module loads only when a command runs, so that
 # `lendstack --help` starts at once; tests/cli/test_cli_startup.py checks that the two agree.
 SEND_BATCH = 100
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document")]
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 def dispatch_cmd(limit: Annotated[int, typer.Option(min=1, max=1000, help="Deliveries to attempt")] = SEND_BATCH,
                  as_json: JsonOpt = False) -> None:
     """One pass: fan out pending outbox events to subscriptions and send the due deliveries."""
-    from lendstack.services import webhooks as svc
+    from lendstack.webhooks import service as svc
 
     counts = svc.dispatch(open_engine(), limit=limit)
     if as_json:
@@ -38,7 +38,7 @@ def dispatch_cmd(limit: Annotated[int, typer.Option(min=1, max=1000, help="Deliv
 @webhooks_app.command("dead")
 def dead_cmd(limit: Annotated[int, typer.Option(min=1, max=DEAD_LIST_MAX)] = 50, as_json: JsonOpt = False) -> None:
     """The dead-letter list: deliveries that used up their attempts."""
-    from lendstack.services import webhooks as svc
+    from lendstack.webhooks import service as svc
 
     items = svc.list_deliveries(open_engine(), status=svc.DEAD, partner_id=None, limit=limit)
     if as_json:
@@ -52,7 +52,7 @@ def dead_cmd(limit: Annotated[int, typer.Option(min=1, max=DEAD_LIST_MAX)] = 50,
 @webhooks_app.command("redeliver")
 def redeliver_cmd(delivery_id: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """Queue a delivery again now, with a fresh attempt budget."""
-    from lendstack.services import webhooks as svc
+    from lendstack.webhooks import service as svc
 
     result = run_or_fail(lambda: svc.redeliver(open_engine(), delivery_id), as_json=as_json)
     if as_json:

@@ -28,7 +28,6 @@ from sqlalchemy import Connection, Engine, case, func, select
 
 from lendstack.ledger import AccountCode
 from lendstack.money import MoneyError, currency_of
-from lendstack.monitoring.ecl import ecl_by_currency, ecl_summary, loan_ecl
 from lendstack.monitoring.portfolio import (
     bucket_distribution,
     five_tier_distribution,
@@ -38,6 +37,7 @@ from lendstack.monitoring.portfolio import (
     vintage_curves,
     with_exposure,
 )
+from lendstack.risk.ecl import ecl_by_currency, ecl_summary, loan_ecl
 from lendstack.services.monitoring import book_date, read_installments, read_loans, read_payments
 from lendstack.servicing.aging import BUCKETS, FIVE_TIER_ZH, FIVE_TIERS
 from lendstack.store.tables import ledger_balances, loans

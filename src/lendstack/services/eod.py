@@ -23,12 +23,13 @@ from functools import cache
 import numpy as np
 from sqlalchemy import Engine, func, select
 
+from lendstack.collections import service as collections
+from lendstack.collections.domain import Strategy, load_strategy
 from lendstack.events import DomainEvent
 from lendstack.invariants import InvariantError
 from lendstack.ledger import AccountCode, EntryKind
-from lendstack.monitoring.collections import Strategy, load_strategy
 from lendstack.monitoring.early_warning import IndicatorSet, load_indicators
-from lendstack.services import collections, early_warning, monitoring
+from lendstack.services import early_warning, monitoring
 from lendstack.services.business_date import check_opening
 from lendstack.services.loans import record
 from lendstack.servicing import DEFAULT_AGING, AgingPolicy, ServicingError, eod_one

@@ -12,16 +12,6 @@ import polars as pl
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from lendstack.ledger import AccountCode, EntryKind, LedgerError
-from lendstack.monitoring.ecl import (
-    IMPAIRMENT_EXPENSE,
-    AllowanceKey,
-    EclConfig,
-    ecl_by_currency,
-    ecl_summary,
-    loan_ecl,
-    provision_entry_id,
-    provision_memo,
-)
 from lendstack.monitoring.portfolio import (
     INSTALLMENT_COLUMNS,
     LOAN_COLUMNS,
@@ -34,6 +24,16 @@ from lendstack.monitoring.portfolio import (
     npl_ratio,
     roll_rates,
     vintage_curves,
+)
+from lendstack.risk.ecl import (
+    IMPAIRMENT_EXPENSE,
+    AllowanceKey,
+    EclConfig,
+    ecl_by_currency,
+    ecl_summary,
+    loan_ecl,
+    provision_entry_id,
+    provision_memo,
 )
 from lendstack.services.business_date import dated as business_dated
 from lendstack.services.naming import loan_id_column

@@ -1,5 +1,5 @@
 """The shell of the stress test: read the book (loans, their schedules, the decisions they came
-from) into frames and run the pure projection of `lendstack.monitoring.stress`.
+from) into frames and run the pure projection of `lendstack.risk.stress`.
 
 `run_stress` returns one JSON-able document, a stable shape the stress report renders:
 
@@ -27,8 +27,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, select
 
-from lendstack.monitoring.ecl import EclConfig
-from lendstack.monitoring.stress import (
+from lendstack.risk.ecl import EclConfig
+from lendstack.risk.stress import (
     CAPITAL_RATIO_PCT,
     HORIZON_MONTHS,
     ScenarioSet,

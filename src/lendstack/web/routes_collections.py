@@ -3,7 +3,7 @@ P(roll), as the daily run ranked it), a filter for the logged-in collector's own
 (admin), and one case: its contact log, promises to pay (kept / broken), the messages the run sent
 through the channel (the outbox), its history, and forms to log a contact and record a promise.
 
-Every write goes through lendstack.services.collections, which validates before it writes: bad input
+Every write goes through lendstack.collections.service, which validates before it writes: bad input
 comes back as the form again with the error naming the field, and nothing is stored. A collections
 agent works the cases assigned to them (or not yet assigned); an admin works any case."""
 
@@ -19,9 +19,9 @@ from starlette.responses import RedirectResponse, Response
 
 from lendstack.api.common import engine_of
 from lendstack.api.permissions import allowed
+from lendstack.collections import service as col
+from lendstack.collections.domain import CONTACT_OUTCOMES, CollectionsError
 from lendstack.money import Money, MoneyError
-from lendstack.monitoring.collections import CONTACT_OUTCOMES, CollectionsError
-from lendstack.services import collections as col
 from lendstack.services.staff import StaffUser, list_users
 from lendstack.web.auth import current_user
 from lendstack.web.forms import FormError, form_text

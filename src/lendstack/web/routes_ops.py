@@ -8,11 +8,11 @@ from starlette.responses import RedirectResponse, Response
 
 from lendstack.api.common import engine_of
 from lendstack.services.early_warning import act, list_alerts
-from lendstack.services.webhooks import STATUSES as DELIVERY_STATUSES
-from lendstack.services.webhooks import WebhookError, list_deliveries, redeliver
 from lendstack.web.auth import current_user
 from lendstack.web.forms import FormError, form_text
 from lendstack.web.render import render
+from lendstack.webhooks.service import STATUSES as DELIVERY_STATUSES
+from lendstack.webhooks.service import WebhookError, list_deliveries, redeliver
 
 router = APIRouter(include_in_schema=False)
 ALERT_STATUSES = ("open", "acknowledged", "assigned", "closed")

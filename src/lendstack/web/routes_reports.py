@@ -22,8 +22,8 @@ from starlette.responses import HTMLResponse, Response
 from lendstack.api.common import engine_of
 from lendstack.monitoring.drift import DriftInputError
 from lendstack.monitoring.fairness import FairnessInputError
-from lendstack.monitoring.stress import StressError
 from lendstack.reporting import REPORT_KINDS, ReportRenderError, render_html, render_pdf
+from lendstack.risk.stress import StressError
 from lendstack.services import report_data
 from lendstack.services.audit_bundle import audit_bundle
 from lendstack.services.report_data import FAIRNESS_GROUPS, ReportDataError

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
+from lendstack.collections import service as col
+from lendstack.collections.domain import CollectionsError, Message, Receipt
 from lendstack.money import Money
-from lendstack.monitoring.collections import CollectionsError, Message, Receipt
-from lendstack.services import collections as col
 from lendstack.services import staff
 from lendstack.services.eod import run_eod
 from lendstack.services.loans import book_loan, disburse_loan, get_loan, repay_loan, write_off_loan

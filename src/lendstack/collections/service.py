@@ -23,9 +23,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, select, update
 
-from lendstack.events import DomainEvent
-from lendstack.ledger import AccountCode, EntryKind
-from lendstack.monitoring.collections import (
+from lendstack.collections.domain import (
     CONTACT_OUTCOMES,
     LANGUAGES,
     PPM,
@@ -49,6 +47,8 @@ from lendstack.monitoring.collections import (
     roll_ppm,
     step_due,
 )
+from lendstack.events import DomainEvent
+from lendstack.ledger import AccountCode, EntryKind
 from lendstack.monitoring.early_warning import missed_in_last
 from lendstack.services.naming import applications_of, loan_id_column
 from lendstack.services.staff import COLLECTIONS

@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
-from tests.services import collections_reference as reference
 
+from lendstack.collections import service as col
+from lendstack.collections.domain import CollectionsError
 from lendstack.money import Money
-from lendstack.monitoring.collections import CollectionsError
-from lendstack.services import collections as col
 from lendstack.services.eod import run_eod
 from lendstack.services.loans import book_loan, disburse_loan, repay_loan, write_off_loan
 from lendstack.store import UnitOfWork
@@ -31,6 +30,7 @@ from lendstack.store.tables_collections import (
     collection_promises,
 )
 from lendstack.store.tables_monitoring import ew_alerts
+from tests.collections import collections_reference as reference
 
 ON = date(2026, 1, 10)
 FIRST_DAY = date(2026, 2, 5)  # five days before the first installments fall due: reminders first

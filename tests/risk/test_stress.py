@@ -13,10 +13,9 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.monitoring.books import loan, loans_frame
 
-from lendstack.monitoring.ecl import DEFAULT_PD_12M, EclConfig, ecl_by_currency, loan_ecl
-from lendstack.monitoring.stress import (
+from lendstack.risk.ecl import DEFAULT_PD_12M, EclConfig, ecl_by_currency, loan_ecl
+from lendstack.risk.stress import (
     HORIZON_MONTHS,
     ScenarioSet,
     StressError,
@@ -28,6 +27,7 @@ from lendstack.monitoring.stress import (
     scheduled_principal,
     shift_pd,
 )
+from tests.monitoring.books import loan, loans_frame
 
 AS_OF = date(2026, 1, 31)
 SEGMENTS = ("salaried", "restaurant", "farming")

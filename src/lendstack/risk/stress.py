@@ -47,8 +47,8 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lendstack.monitoring.ecl import EclConfig, ecl_by_currency, loan_ecl, stage_expr
 from lendstack.monitoring.portfolio import live, require_columns, with_exposure
+from lendstack.risk.ecl import EclConfig, ecl_by_currency, loan_ecl, stage_expr
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

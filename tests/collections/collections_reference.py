@@ -11,8 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from lendstack.events import DomainEvent
-from lendstack.monitoring.collections import (
+from lendstack.collections.domain import (
     Message,
     MessageValues,
     RollInputs,
@@ -25,8 +24,7 @@ from lendstack.monitoring.collections import (
     roll_ppm,
     step_due,
 )
-from lendstack.monitoring.early_warning import missed_in_last
-from lendstack.services.collections import (
+from lendstack.collections.service import (
     CASE_CLOSED,
     CASE_OPENED,
     PAID_WINDOW_DAYS,
@@ -47,6 +45,8 @@ from lendstack.services.collections import (
     exposure_of,
     outbox_channels,
 )
+from lendstack.events import DomainEvent
+from lendstack.monitoring.early_warning import missed_in_last
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import installments, loans
 from lendstack.store.tables_collections import collection_cases, collection_messages, collection_promises

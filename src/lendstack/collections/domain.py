@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from lendstack.money.money import format_minor
 from lendstack.products.loader import DecimalLoader, dotted_location, line_of
 
-DEFAULT_STRATEGY = Path(__file__).with_name("collections") / "default.yaml"
+DEFAULT_STRATEGY = Path(__file__).with_name("strategies") / "default.yaml"
 PPM = 1_000_000  # probabilities are integer parts per million: exact, comparable, no float in storage
 LANGUAGES = ("en", "zh-CN")
 BANDS = ("low", "medium", "high")

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lendstack.monitoring.collections import (
+from lendstack.collections.domain import (
     BANDS,
     BUCKET_ORDER,
     DEFAULT_STRATEGY,
