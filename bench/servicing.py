@@ -43,6 +43,7 @@ from lendstack.services.monitoring import post_provision
 from lendstack.servicing import eod_one, expected_balances
 from lendstack.store import EntryColumns, PostingColumns, SqlLedger, UnitOfWork
 from lendstack.store.db import make_engine, normalize_url, upgrade
+from lendstack.store.eod_repo import EodRepository
 from lendstack.store.pgtemp import PostgresUnavailable, throwaway_cluster
 from lendstack.store.reconcile_repo import reconcile_loans
 from lendstack.store.tables import postings
@@ -229,8 +230,9 @@ def _load(engine: Engine, ids: list[str]) -> list[Any]:
 @contextlib.contextmanager
 def _timed_eod_steps(timers: dict[str, float]) -> Iterator[None]:
     """Time run_eod's steps by wrapping the functions it calls (restored afterwards)."""
-    steps = {"read_chunk": "read", "read_installments": "read", "eod_columnar": "compute",
-             "eod_entries": "compute", "write_chunk": "loan_write", "_overdue_events": "events"}
+    # The end of day's SQL lives in EodRepository (store/eod_repo.py), its compute in services/eod.py.
+    repository_steps = {"read_chunk": "read", "read_installments": "read", "write_chunk": "loan_write"}
+    steps = {"eod_columnar": "compute", "eod_entries": "compute", "_overdue_events": "events"}
     saved: dict[tuple[Any, str], Any] = {}
 
     def wrap(owner: Any, attr: str, name: str) -> None:
@@ -248,6 +250,8 @@ def _timed_eod_steps(timers: dict[str, float]) -> Iterator[None]:
 
     for attr, name in steps.items():
         wrap(eod_service, attr, name)
+    for attr, name in repository_steps.items():
+        wrap(EodRepository, attr, name)
     wrap(SqlLedger, "post_columnar", "ledger_write")
     try:
         yield

@@ -35,6 +35,8 @@ class LendstackError(ValueError):
     """A user's mistake, naming the field. Subclasses set `kind`; a raise site may override it."""
 
     kind: ClassVar[ErrorKind] = ErrorKind.INVALID
+    # A stable, more specific name for the problem than its kind (the API's problem type), if any.
+    code: ClassVar[str | None] = None
 
     def __init__(self, field: str, message: str, *, kind: ErrorKind | None = None) -> None:
         self.field = field

@@ -29,6 +29,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from lendstack.errors import LendstackError
+
 KEY_ENV = "LENDSTACK_SECRET_KEY"
 KEY_FILE_ENV = "LENDSTACK_SECRET_KEY_FILE"
 KEY_BYTES = 32  # AES-256
@@ -38,12 +40,8 @@ SEALED_LENGTH_MAX = 4096  # a bound on what `open_` will decode
 PLAIN_LENGTH_MAX = 1024
 
 
-class SecretBoxError(ValueError):
+class SecretBoxError(LendstackError):
     """The key is missing or malformed, or a sealed value does not open; names the setting."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 def default_key_file() -> Path:

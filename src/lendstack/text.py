@@ -18,18 +18,16 @@ from typing import Annotated
 
 from pydantic import AfterValidator, StrictStr
 
+from lendstack.errors import LendstackError
+
 ZERO_WIDTH = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 BIDI_CONTROLS = frozenset("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 SEPARATORS = frozenset("\u2028\u2029")
 TEXT_LENGTH_MAX = 10_000  # a bound on what is scanned; each field has its own, smaller maximum
 
 
-class TextError(ValueError):
+class TextError(LendstackError):
     """A text field breaks the rule; names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 def forbidden_character(value: str) -> str | None:

@@ -60,7 +60,8 @@ def api(engine: Engine, registry_dir: Path) -> tuple[FastAPI, TestClient, dict[s
 
 
 def test_api_every_kind_of_answer_leaves_exactly_one_row(api: tuple[FastAPI, TestClient, dict[str, str]],
-                                                        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+                                                        engine: Engine, monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
     _app, client, tokens = api
     admin, partner = auth(tokens["admin"]), auth(tokens["partner"])
     revoke = "/v1/keys/k_missing/revoke"
@@ -84,6 +85,10 @@ def test_api_every_kind_of_answer_leaves_exactly_one_row(api: tuple[FastAPI, Tes
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["status"] == 500
+    # A bug answers with an error id that the log line beside the traceback carries too.
+    error_id = response.json()["error_id"]
+    assert len(error_id) == 12 and error_id in response.json()["detail"]
+    assert any(error_id in record.getMessage() and record.exc_info for record in caplog.records)
 
 
 def test_api_personal_data_reads_served_refused_or_failed(api: tuple[FastAPI, TestClient, dict[str, str]],

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from lendstack.collections.domain import (
     Message,
@@ -24,32 +25,75 @@ from lendstack.collections.domain import (
     roll_ppm,
     step_due,
 )
+from lendstack.collections.planning import PAID_WINDOW_DAYS, check_as_of, paid_between
+from lendstack.collections.repository import CollectionsRepository
 from lendstack.collections.service import (
     CASE_CLOSED,
     CASE_OPENED,
-    PAID_WINDOW_DAYS,
     PROMISE_BROKEN,
     PROMISE_KEPT,
     SYSTEM,
     Channel,
     ChannelFactory,
-    _check_as_of,
-    _history,
-    _installments,
-    _open_alerts,
-    _origination_pd,
-    _paid_between,
-    _receivable,
-    _unpaid,
-    cash_received,
-    exposure_of,
     outbox_channels,
 )
 from lendstack.events import DomainEvent
 from lendstack.monitoring.early_warning import missed_in_last
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import installments, loans
-from lendstack.store.tables_collections import collection_cases, collection_messages, collection_promises
+from lendstack.store.tables_collections import (
+    collection_cases,
+    collection_history,
+    collection_messages,
+    collection_promises,
+)
+
+# The reads and the arithmetic the per-loan run shared with the service before the split, on rows.
+
+
+def _check_as_of(uow: UnitOfWork, as_of: date) -> None:
+    check_as_of(uow.loans.closed_through(), as_of)
+
+
+def _history(conn: Connection, case_id: str, on: date, kind: str, detail: dict[str, Any], by: str,
+             at: datetime) -> None:
+    conn.execute(insert(collection_history).values(case_id=case_id, on=on, kind=kind, by=by, detail=detail, at=at))
+
+
+def _receivable(row: Any, part: str) -> int:
+    return int(getattr(row, f"{part}_accrued_minor" if part in ("interest", "penalty") else f"{part}_charged_minor")
+               - getattr(row, f"{part}_paid_minor") - getattr(row, f"{part}_written_off_minor")
+               - getattr(row, f"{part}_capitalized_minor"))
+
+
+def exposure_of(row: Any) -> int:
+    principal = int(row.principal_disbursed_minor + row.principal_capitalized_minor - row.principal_repaid_minor
+                    - row.principal_written_off_minor)
+    return principal + sum(_receivable(row, part) for part in ("interest", "fee", "penalty"))
+
+
+def _unpaid(i: Any) -> int:
+    return int(i.principal_minor + i.interest_minor + i.fee_minor - i.principal_paid_minor - i.interest_paid_minor
+               - i.fee_paid_minor)
+
+
+def _installments(conn: Connection, loan_ids: Sequence[str]) -> Mapping[str, Sequence[Any]]:
+    return CollectionsRepository(conn).installments(loan_ids)
+
+
+def cash_received(conn: Connection, loan_ids: Sequence[str], since: date) -> Mapping[str, list[tuple[date, int]]]:
+    return CollectionsRepository(conn).cash_received(loan_ids, since)
+
+
+def _origination_pd(conn: Connection, loan_ids: Sequence[str]) -> Mapping[str, Decimal]:
+    return CollectionsRepository(conn).origination_pd(loan_ids)
+
+
+def _open_alerts(conn: Connection, loan_ids: Sequence[str]) -> Mapping[str, int]:
+    return CollectionsRepository(conn).open_alert_counts(loan_ids)
+
+
+_paid_between = paid_between
 
 
 class _Run:

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
+from tests.collections import collections_reference as reference
 
+from lendstack.collections import repository
 from lendstack.collections import service as col
 from lendstack.collections.domain import CollectionsError
 from lendstack.money import Money
@@ -30,7 +32,6 @@ from lendstack.store.tables_collections import (
     collection_promises,
 )
 from lendstack.store.tables_monitoring import ew_alerts
-from tests.collections import collections_reference as reference
 
 ON = date(2026, 1, 10)
 FIRST_DAY = date(2026, 2, 5)  # five days before the first installments fall due: reminders first
@@ -113,7 +114,7 @@ def _act(engines: tuple[Engine, Engine], rng: random.Random, ids: list[str], day
 
 def _promise(engines: tuple[Engine, Engine], rng: random.Random, day: date) -> None:
     """Now and then a promise to pay on one open case, the same on both books."""
-    open_cases = col.list_cases(engines[0], status="open")
+    open_cases = [c.to_json() for c in col.list_cases(engines[0], status="open")]
     if not open_cases or rng.random() > 0.35:
         return
     case = rng.choice(open_cases)
@@ -132,7 +133,8 @@ def _promise(engines: tuple[Engine, Engine], rng: random.Random, day: date) -> N
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_the_batch_run_equals_the_per_loan_run(engine: Engine, tmp_path: Path, seed: int,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(col, "IN_CHUNK", 2)  # several chunks per run and per IN list
+    monkeypatch.setattr(col, "IN_CHUNK", 2)  # several chunks per run ...
+    monkeypatch.setattr(repository, "IN_CHUNK", 2)  # ... and per IN list
     ref = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
     upgrade(ref)
     try:
@@ -145,11 +147,11 @@ def test_the_batch_run_equals_the_per_loan_run(engine: Engine, tmp_path: Path, s
             _act((engine, ref), rng, ids, day)
             for e in (engine, ref):
                 run_eod(e, day, hooks=False)
-            got, want = col.run(engine, day), reference.run(ref, day)
+            got, want = col.run(engine, day).to_json(), reference.run(ref, day)
             assert got == want, day
             assert _state(engine) == _state(ref), day
             before = _raw(engine)
-            again = col.run(engine, day)
+            again = col.run(engine, day).to_json()
             assert _raw(engine) == before, day  # nothing sent, stored, announced or touched twice
             assert again["cases_opened"] == again["messages_sent"] == again["steps_taken"] == 0
             _promise((engine, ref), rng, day)
@@ -160,6 +162,6 @@ def test_the_batch_run_equals_the_per_loan_run(engine: Engine, tmp_path: Path, s
 
 
 def test_a_book_with_nothing_to_do_writes_nothing(engine: Engine) -> None:
-    report = col.run(engine, FIRST_DAY)  # no loan at all: no closed day to disagree with
+    report = col.run(engine, FIRST_DAY).to_json()  # no loan at all: no closed day to disagree with
     assert report["overdue_loans"] == 0 and report["messages_sent"] == 0
     assert all(rows == [] for rows in _raw(engine).values())

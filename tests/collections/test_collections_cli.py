@@ -13,6 +13,8 @@ from test_collections_service import OVERDUE_DAY, book, close_days, collectors
 from typer.testing import CliRunner
 
 from lendstack.cli.main import app
+from lendstack.cli.output import EXIT_CODES
+from lendstack.errors import ErrorKind
 from lendstack.store import make_engine, upgrade
 
 runner = CliRunner()
@@ -39,14 +41,15 @@ def test_collections_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert report["cases_opened"] == 2 and report["messages_sent"] > 0
     assert call("run", "--as-of", day)["messages_sent"] == 0
     assert call("run", "--as-of", "2026-02-30", code=2)["error"]["field"] == "as_of"
-    assert call("run", "--as-of", "2026-02-21", code=2)["error"]["field"] == "as_of"
+    # a day end of day has not closed is a conflict with the book's state, not bad input
+    assert call("run", "--as-of", "2026-02-21", code=EXIT_CODES[ErrorKind.CONFLICT])["error"]["field"] == "as_of"
 
     queue = call("queue")["items"]
     assert [c["loan_id"] for c in queue] == ["L1", "L0"]
     top, other = queue[0]["case_id"], queue[1]["case_id"]
     assert call("assign", top, "--to", "ann", "--by", "lead")["collector"] == "ann"
-    assert call("assign", other, "--to", "ann", "--by", "lead", "--capacity", "1", code=2)["error"]["field"] == \
-        "collector"
+    full = call("assign", other, "--to", "ann", "--by", "lead", "--capacity", "1", code=EXIT_CODES[ErrorKind.CONFLICT])
+    assert full["error"]["field"] == "collector"
     assert call("assign", "--auto", "bob", "--by", "lead")["by_collector"] == {"bob": 1}
     assert [c["case_id"] for c in call("queue", "--collector", "ann")["items"]] == [top]
 
@@ -61,7 +64,7 @@ def test_collections_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert call("promise", other, "--amount", "5", "--date", "2026-02-01", "--on", day, "--by", "bob",
                 code=2)["error"]["field"] == "promised_for"
     assert call("promise", "C-NOPE", "--amount", "5", "--date", promised_for, "--on", day, "--by", "bob",
-                code=2)["error"]["field"] == "case_id"
+                code=EXIT_CODES[ErrorKind.NOT_FOUND])["error"]["field"] == "case_id"
 
     case = call("case", top)
     assert [h["kind"] for h in case["history"]] == ["opened", "step", "assigned", "contact", "promise"]

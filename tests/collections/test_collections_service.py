@@ -30,6 +30,12 @@ from lendstack.store.tables_collections import (
 from lendstack.store.tables_decisioning import decisions
 from lendstack.store.tables_monitoring import ew_alerts
 
+
+def js(value: Any) -> Any:
+    """The JSON document a shell prints of a service result (a record, a report, or a list of records)."""
+    return [v.to_json() for v in value] if isinstance(value, list) else value.to_json()
+
+
 ON = date(2026, 1, 10)
 DUE = date(2026, 2, 10)  # the first installment of a loan booked on ON
 PRE_DUE = DUE - timedelta(days=3)
@@ -64,7 +70,7 @@ def snapshot(engine: Engine) -> dict[str, int]:
 
 
 def case_of(engine: Engine, loan_id: str) -> dict[str, Any]:
-    (found,) = col.list_cases(engine, loan_id=loan_id, status="open")
+    (found,) = js(col.list_cases(engine, loan_id=loan_id, status="open"))
     return found
 
 
@@ -81,12 +87,12 @@ def overdue_book(engine: Engine) -> Engine:
 def test_reminders_go_out_before_the_due_date_once(engine: Engine) -> None:
     book(engine, {"L0": 12_000, "L1": 5_000})
     close_days(engine, PRE_DUE)
-    first = col.run(engine, PRE_DUE)
+    first = js(col.run(engine, PRE_DUE))
     assert first["reminders_sent"] == 4 and first["cases_opened"] == 0  # 2 loans × (sms, push)
     assert events(engine, col.MESSAGE_SENT) == 4 == count(engine, collection_messages)
-    again = col.run(engine, PRE_DUE)
+    again = js(col.run(engine, PRE_DUE))
     assert again["reminders_sent"] == 0 and events(engine, col.MESSAGE_SENT) == 4
-    (message,) = col.list_messages(engine, loan_id="L1", as_of=PRE_DUE)[:1]
+    (message,) = js(col.list_messages(engine, loan_id="L1", as_of=PRE_DUE))[:1]
     assert message["step_id"] == "pre_due_3" and message["case_id"] == ""
     assert DUE.isoformat() in message["body"]["en"] and DUE.isoformat() in message["body"]["zh-CN"]
     # the amount in the message is the installment's, formatted exactly from minor units
@@ -95,16 +101,16 @@ def test_reminders_go_out_before_the_due_date_once(engine: Engine) -> None:
     due_minor = first.principal_minor + first.interest_minor + first.fee_minor
     assert f"{due_minor // 100}.{due_minor % 100:02d} CNY" in message["body"]["en"]
     close_days(engine, DUE)
-    assert col.run(engine, DUE)["reminders_sent"] == 2  # due today: push only
+    assert js(col.run(engine, DUE))["reminders_sent"] == 2  # due today: push only
 
 
 def test_the_run_opens_cases_by_priority_and_is_idempotent(overdue_book: Engine) -> None:
     engine = overdue_book
-    report = col.run(engine, OVERDUE_DAY)
+    report = js(col.run(engine, OVERDUE_DAY))
     assert report["overdue_loans"] == 2 and report["cases_opened"] == 2 and report["steps_taken"] == 2
     assert events(engine, col.CASE_OPENED) == 2
     assert events(engine, col.MESSAGE_SENT) == report["messages_sent"] == count(engine, collection_messages) > 0
-    queue = col.list_queue(engine)
+    queue = js(col.list_queue(engine))
     assert [c["loan_id"] for c in queue] == ["L2", "L0"]  # twice the amount overdue, same P(roll)
     l0, l2 = queue[1], queue[0]
     assert l0["roll_ppm"] == l2["roll_ppm"] and l2["priority_minor"] > l0["priority_minor"]
@@ -113,10 +119,10 @@ def test_the_run_opens_cases_by_priority_and_is_idempotent(overdue_book: Engine)
         assert case["days_past_due"] == 10 and case["stage"] == "day7" and case["last_step_on"] == "2026-02-20"
         assert 0 < case["amount_overdue_minor"] < case["exposure_minor"]
     before = snapshot(engine)
-    again = col.run(engine, OVERDUE_DAY)
+    again = js(col.run(engine, OVERDUE_DAY))
     assert again["cases_opened"] == 0 and again["messages_sent"] == 0 and again["steps_taken"] == 0
     assert snapshot(engine) == before  # nothing sent, stored or announced twice
-    detail = col.get_case(engine, l0["case_id"])
+    detail = js(col.get_case(engine, l0["case_id"]))
     assert [h["kind"] for h in detail["history"]] == ["opened", "step"]
     assert {m["channel"] for m in detail["messages"]} == {"sms"}
 
@@ -137,7 +143,7 @@ def test_steps_repeat_on_their_cadence_and_change_with_the_stage(overdue_book: E
     for offset in range(1, 14):
         day = OVERDUE_DAY + timedelta(days=offset)
         close_days(engine, day)
-        taken.append(col.run(engine, day)["steps_taken"])
+        taken.append(js(col.run(engine, day))["steps_taken"])
     # L0 and L2 stay in "day7", band medium (every 3 days): a step on 02-23, 02-26, 03-01, 03-04 for each
     assert taken == [0, 0, 2, 0, 0, 2, 0, 0, 2, 0, 0, 2, 0]
     case = case_of(engine, "L0")
@@ -153,32 +159,32 @@ def test_cases_close_when_the_loan_is_current_or_written_off(overdue_book: Engin
     repay_loan(engine, "L0", day, Money(owed + 500_00, "CNY"), "cure-L0")
     write_off_loan(engine, "L2", day, "wo-L2")
     close_days(engine, day)
-    report = col.run(engine, day)
+    report = js(col.run(engine, day))
     assert report["cases_closed"] == 2 and report["overdue_loans"] == 0
-    closed = {c["loan_id"]: c for c in col.list_cases(engine, status="closed")}
+    closed = {c["loan_id"]: c for c in js(col.list_cases(engine, status="closed"))}
     assert closed["L0"]["close_reason"] == "current" and closed["L2"]["close_reason"] == "written_off"
     assert closed["L0"]["closed_on"] == day.isoformat()
-    assert events(engine, col.CASE_CLOSED) == 2 and col.list_queue(engine) == []
+    assert events(engine, col.CASE_CLOSED) == 2 and js(col.list_queue(engine)) == []
 
 
 def test_a_kept_promise(overdue_book: Engine) -> None:
     engine = overdue_book
     col.run(engine, OVERDUE_DAY)
     case = case_of(engine, "L0")
-    made = col.promise(engine, case["case_id"], amount_minor=case["amount_overdue_minor"],
-                       promised_for=OVERDUE_DAY + timedelta(days=3), on=OVERDUE_DAY, by="ann", note="payday")
+    made = js(col.promise(engine, case["case_id"], amount_minor=case["amount_overdue_minor"],
+                          promised_for=OVERDUE_DAY + timedelta(days=3), on=OVERDUE_DAY, by="ann", note="payday"))
     assert made["status"] == "pending" and made["follow_up_on"] == "2026-02-24"
     assert events(engine, col.PROMISE_MADE) == 1
     day = OVERDUE_DAY + timedelta(days=1)
     close_days(engine, day)
-    held = col.run(engine, day)
+    held = js(col.run(engine, day))
     assert held["held"] == 1 and held["promises_kept"] == 0  # no dunning while the promise is pending
     pay_day = day + timedelta(days=1)
     repay_loan(engine, "L0", pay_day, Money(case["amount_overdue_minor"] + 100_00, "CNY"), "ptp-L0")
     close_days(engine, pay_day)
-    report = col.run(engine, pay_day)
+    report = js(col.run(engine, pay_day))
     assert report["promises_kept"] == 1 and report["cases_closed"] == 1
-    detail = col.get_case(engine, case["case_id"])
+    detail = js(col.get_case(engine, case["case_id"]))
     (promise,) = detail["promises"]
     assert promise["status"] == "kept" and promise["paid_minor"] >= case["amount_overdue_minor"]
     assert [c["outcome"] for c in detail["contacts"]] == ["promised"]
@@ -197,11 +203,11 @@ def test_a_broken_promise_escalates(overdue_book: Engine) -> None:
     for offset in range(1, 5):
         day = OVERDUE_DAY + timedelta(days=offset)
         close_days(engine, day)
-        outcomes.append(col.run(engine, day)["promises_broken"])
+        outcomes.append(js(col.run(engine, day))["promises_broken"])
     assert outcomes == [0, 0, 0, 1]  # broken the day after promised date + 1 day of grace
     after = case_of(engine, "L0")
     assert after["escalated"] is True and after["broken_promises"] == 1 and after["risk_band"] == "high"
-    detail = col.get_case(engine, case["case_id"])
+    detail = js(col.get_case(engine, case["case_id"]))
     (promise,) = detail["promises"]
     assert promise["status"] == "broken" and promise["paid_minor"] == 100_00
     kinds = [h["kind"] for h in detail["history"]]
@@ -217,7 +223,7 @@ def test_contact_log(overdue_book: Engine) -> None:
     at = datetime(2026, 2, 20, 9, 30, tzinfo=UTC)
     col.log_contact(engine, case_id, outcome="no_answer", by="ann", at=at)
     col.log_contact(engine, case_id, outcome="reached", by="ann", note="will pay Friday")
-    contacts = col.get_case(engine, case_id)["contacts"]
+    contacts = js(col.get_case(engine, case_id))["contacts"]
     assert [(c["outcome"], c["by"]) for c in contacts] == [("no_answer", "ann"), ("reached", "ann")]
     assert contacts[0]["contacted_at"] == at.isoformat() and contacts[1]["note"] == "will pay Friday"
 
@@ -282,7 +288,7 @@ def test_one_pending_promise_at_a_time_and_none_on_a_closed_case(overdue_book: E
     write_off_loan(engine, "L0", OVERDUE_DAY + timedelta(days=1), "wo-L0")
     close_days(engine, OVERDUE_DAY + timedelta(days=1))
     col.run(engine, OVERDUE_DAY + timedelta(days=1))
-    detail = col.get_case(engine, case_id)
+    detail = js(col.get_case(engine, case_id))
     assert detail["status"] == "closed" and detail["promises"][0]["status"] == "cancelled"
     with pytest.raises(CollectionsError, match="closed") as closed:
         col.log_contact(engine, case_id, outcome="reached", by="ann")
@@ -293,7 +299,7 @@ def test_cases_go_only_to_enabled_collections_agents(engine: Engine) -> None:
     book(engine, {"A": 10_000})
     close_days(engine, OVERDUE_DAY)
     col.run(engine, OVERDUE_DAY)
-    case_id = col.list_queue(engine)[0]["case_id"]
+    case_id = js(col.list_queue(engine))[0]["case_id"]
     collectors(engine, "ann", "gone")
     collectors(engine, "olga", role=staff.CREDIT)
     staff.disable_user(engine, "gone", by=None)
@@ -306,7 +312,7 @@ def test_cases_go_only_to_enabled_collections_agents(engine: Engine) -> None:
         col.auto_assign(engine, ["ann", "olga"], by="lead")
     assert auto.value.field == "collectors[1]"
     assert snapshot(engine) == before
-    assert col.assign(engine, case_id, "ann", by="lead")["collector"] == "ann"
+    assert js(col.assign(engine, case_id, "ann", by="lead"))["collector"] == "ann"
 
 
 def test_queues_per_collector_with_capacity(engine: Engine) -> None:
@@ -314,19 +320,19 @@ def test_queues_per_collector_with_capacity(engine: Engine) -> None:
     book(engine, {"A": 10_000, "B": 20_000, "C": 30_000, "D": 40_000})
     close_days(engine, OVERDUE_DAY)
     col.run(engine, OVERDUE_DAY)
-    by_loan = {c["loan_id"]: c["case_id"] for c in col.list_queue(engine)}
-    assigned = col.assign(engine, by_loan["A"], "ann", by="lead", capacity=1)
+    by_loan = {c["loan_id"]: c["case_id"] for c in js(col.list_queue(engine))}
+    assigned = js(col.assign(engine, by_loan["A"], "ann", by="lead", capacity=1))
     assert assigned["collector"] == "ann" and assigned["assigned_at"]
     before = snapshot(engine)
     with pytest.raises(CollectionsError, match="capacity 1") as caught:
         col.assign(engine, by_loan["B"], "ann", by="lead", capacity=1)
     assert caught.value.field == "collector" and snapshot(engine) == before
-    plan = col.auto_assign(engine, ["ann", "bob"], by="lead", capacity=2)
+    plan = js(col.auto_assign(engine, ["ann", "bob"], by="lead", capacity=2))
     assert plan == {"assigned": 3, "by_collector": {"ann": 1, "bob": 2}, "unassigned_left": 0}
     # the highest priorities went first: bob (empty) took D, ann C, bob B
-    assert [c["loan_id"] for c in col.list_queue(engine, collector="bob")] == ["D", "B"]
-    assert [c["loan_id"] for c in col.list_queue(engine, collector="ann")] == ["C", "A"]
-    assert col.list_queue(engine, unassigned=True) == []
+    assert [c["loan_id"] for c in js(col.list_queue(engine, collector="bob"))] == ["D", "B"]
+    assert [c["loan_id"] for c in js(col.list_queue(engine, collector="ann"))] == ["C", "A"]
+    assert js(col.list_queue(engine, unassigned=True)) == []
     with pytest.raises(CollectionsError) as empty:
         col.auto_assign(engine, [], by="lead")
     assert empty.value.field == "collectors"
@@ -364,7 +370,7 @@ def test_alerts_and_origination_pd_raise_the_roll_probability(engine: Engine) ->
     roll = {loan_id: case_of(engine, loan_id)["roll_ppm"] for loan_id in ("P0", "P1", "L-RISKY", "L-SAFE")}
     assert roll["P1"] > roll["P0"]  # an open high early-warning alert
     assert roll["L-RISKY"] > roll["P0"] > roll["L-SAFE"]  # PD at origination against the 5 % reference
-    queue = [c["loan_id"] for c in col.list_queue(engine)]
+    queue = [c["loan_id"] for c in js(col.list_queue(engine))]
     assert queue.index("L-RISKY") < queue.index("P0") < queue.index("L-SAFE")  # same amounts: P(roll) decides
 
 
@@ -381,11 +387,11 @@ class RecordingChannel:
 
 def test_other_channels_plug_in(overdue_book: Engine) -> None:
     sent: list[Message] = []
-    report = col.run(overdue_book, OVERDUE_DAY,
-                     channels=lambda uow: {n: RecordingChannel(n, sent) for n in ("sms", "email", "push")})
+    report = js(col.run(overdue_book, OVERDUE_DAY,
+                        channels=lambda uow: {n: RecordingChannel(n, sent) for n in ("sms", "email", "push")}))
     assert len(sent) == report["messages_sent"] > 0
     assert events(overdue_book, col.MESSAGE_SENT) == 0  # that gateway does not use the outbox
-    stored = col.list_messages(overdue_book)
+    stored = js(col.list_messages(overdue_book))
     assert {m["receipt"]["reference"] for m in stored} == {f"gw-{k}" for k in range(1, len(sent) + 1)}
 
 

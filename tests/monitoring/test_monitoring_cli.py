@@ -10,11 +10,11 @@ from typing import Any
 
 import polars as pl
 import pytest
+from tests.sample_book import run_demo
 from typer.testing import CliRunner
 
 from lendstack.cli.main import app
 from lendstack.monitoring.portfolio import dpd_at, installment_paid_dates, live
-from lendstack.services.demo import run_demo
 from lendstack.services.monitoring import book_date, read_installments, read_loans, read_payments
 from lendstack.sim import Shift, generate_applications
 from lendstack.store import make_engine, upgrade

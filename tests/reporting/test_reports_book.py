@@ -170,7 +170,7 @@ def test_quarterly_audit_bundle(book: BookFacts) -> None:
     assert {"method": "POST", "route": "/v1/loans/{id}/repay", "calls": 1} in calls["routes"]
     assert f"{len(in_q1)} decisions in the quarter" in page and "数据安全" in page
     name, first, last = quarter_of(date.today())
-    now = security_checks(book.engine, first, last)["keys"]
+    now = security_checks(book.engine, first, last).to_json()["keys"]
     assert {k["key_id"] for k in now["created"]} >= {key.key_id, kept.key_id}
     assert [k["key_id"] for k in now["revoked"]] == [key.key_id]
     assert data["quarter"] == "2026Q1" and name.startswith(str(date.today().year))

@@ -10,19 +10,20 @@ from typing import Any
 import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.book_dates import advance_to
+from tests.monitoring.books import loan, loans_frame
+from tests.sample_book import run_demo
 
 from lendstack.ledger import AccountCode, EntryKind, LedgerError
 from lendstack.money import Money
 from lendstack.monitoring.portfolio import PortfolioInputError
 from lendstack.risk.ecl import EclConfig, ecl_by_currency, loan_ecl, provision_entries
-from lendstack.services.demo import amount_due_of, run_demo
 from lendstack.services.loans import get_loan, prepay_loan
 from lendstack.services.monitoring import loan_allowances, portfolio_report, post_provision
 from lendstack.servicing import LoanStatus, ServicingError
+from lendstack.servicing.balances import amount_due_minor as amount_due_of
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import journal_entries, postings
-from tests.book_dates import advance_to
-from tests.monitoring.books import loan, loans_frame
 
 
 def _stage(**values: object) -> int:

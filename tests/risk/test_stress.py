@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.monitoring.books import loan, loans_frame
 
 from lendstack.risk.ecl import DEFAULT_PD_12M, EclConfig, ecl_by_currency, loan_ecl
 from lendstack.risk.stress import (
@@ -27,7 +28,6 @@ from lendstack.risk.stress import (
     scheduled_principal,
     shift_pd,
 )
-from tests.monitoring.books import loan, loans_frame
 
 AS_OF = date(2026, 1, 31)
 SEGMENTS = ("salaried", "restaurant", "farming")
@@ -273,3 +273,30 @@ def _reference_losses(frame: pl.DataFrame, sched: pl.DataFrame) -> dict[str, int
 
 def test_scenarios_are_validated_once_loaded() -> None:
     assert isinstance(load_scenarios(), ScenarioSet)
+
+
+def test_scenario_numbers_are_exact_decimals_and_results_show_floats(tmp_path: Any) -> None:
+    """Issue 14 item 3: scenarios load through lendstack.documents, numbers as Decimal from their text;
+    the projection converts them to the same floats as before, and the results still show floats."""
+    from decimal import Decimal
+
+    from lendstack.documents import DocumentError
+
+    packaged = load_scenarios()
+    assert packaged.transmission.revenue_logit_per_pct == Decimal("0.02")
+    assert packaged.transmission.segments["salaried"].unemployment == Decimal("1.6")
+    severe = packaged.get("severe")
+    assert isinstance(severe.shocks.unemployment_change_pp, Decimal)
+    shocks = severe.shocks.to_json()
+    assert shocks == severe.shocks.model_dump(mode="json") | {
+        key: float(value) for key, value in severe.shocks.model_dump().items() if not isinstance(value, dict)} | {
+        "revenue_fall_pct": {k: float(v) for k, v in severe.shocks.revenue_fall_pct.items()}}
+    assert all(type(v) is float for v in shocks["revenue_fall_pct"].values())
+    assert list(shocks) == ["revenue_fall_pct", "unemployment_change_pp", "policy_rate_rise_bp",
+                            "collateral_price_fall_pct"]
+    bad = tmp_path / "s.yaml"
+    bad.write_text("version: x\nversion: y\n", encoding="utf-8")
+    with pytest.raises(DocumentError) as err:  # one error type for any bad config file
+        load_scenarios(bad)
+    assert isinstance(err.value, StressError) and err.value.field == "version" and err.value.line == 2
+    assert err.value.message.startswith(f"{bad}:2: duplicate key")  # stress errors name the place in the message

@@ -88,6 +88,15 @@ def test_equal_installment_totals_are_level_except_the_last(
     # long terms the annuity's principal P·r/((1+r)^n − 1) is below one, and it is clamped at 0.
     rate_period = float(rate_annual) / 12
     assume(rate_period == 0 or amount_minor * rate_period / ((1 + rate_period) ** term - 1) >= 2)
+    if rate_period > 0:
+        # Each installment is rounded to a minor unit, and that error compounds like the balance:
+        # over n periods up to ((1+r)^n − 1)/r units. Where that reaches half an installment (rates
+        # near 100 % a year over ten years, far above any legal cap) the loan is paid off a period
+        # early and the last two lines differ; found by hypothesis (1,000,000 at 111.4745 % over
+        # 116 months). Level totals hold below that bound.
+        growth = (1 + rate_period) ** term
+        payment = amount_minor * rate_period * growth / (growth - 1)
+        assume((growth - 1) / rate_period < payment / 2)
     schedule = build_schedule(
         amount_minor=amount_minor,
         rate_annual=rate_annual,

@@ -320,7 +320,8 @@ def test_cli_train_and_explain_with_a_dictionary(csv_path: Path, tmp_path: Path)
     bad = tmp_path / "bad.csv"
     bad.write_text("column\nx\n", encoding="utf-8")
     code, error = _run("model", "explain", "--model", str(tmp_path / "m"), "--dictionary", str(bad))
-    assert code == 2 and error["error"] == {"field": "dictionary.meaning_en", "message": "required field is missing"}
+    assert code == 2 and error["error"] == {"field": "dictionary.meaning_en", "message": "required field is missing",
+                                            "kind": "invalid"}
     code, error = _run("model", "train", "--data", str(csv_path), "--target", "target", "--bad-value", "bad",
                        "--out", str(tmp_path / "m2"), "--dictionary", str(bad))
     assert code == 2 and error["error"]["field"] == "dictionary.meaning_en"

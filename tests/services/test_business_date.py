@@ -69,8 +69,8 @@ def test_the_first_command_opens_the_book_and_only_end_of_day_moves_it(engine: E
 
 
 def test_open_book_sets_a_new_books_date_once(engine: Engine) -> None:
-    assert open_book(engine, ON)["opened"] is True
-    assert open_book(engine, ON)["opened"] is False
+    assert open_book(engine, ON).opened is True
+    assert open_book(engine, ON).opened is False
     with pytest.raises(ServicingError) as err:
         open_book(engine, ON + timedelta(days=1))
     assert err.value.field == "business_date"

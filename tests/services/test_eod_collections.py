@@ -5,6 +5,7 @@ warning, counted in the report, idempotent per date (a repeat or a resumed run a
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -18,6 +19,12 @@ from lendstack.services.loans import book_loan, disburse_loan, write_off_loan
 from lendstack.store import UnitOfWork
 from lendstack.store.tables import outbox
 from lendstack.store.tables_collections import collection_cases, collection_history, collection_messages
+
+
+def js(value: Any) -> Any:
+    """The JSON document a shell prints of a service result (a record, a report, or a list of records)."""
+    return [v.to_json() for v in value] if isinstance(value, list) else value.to_json()
+
 
 ON = date(2026, 1, 10)
 DUE = date(2026, 2, 10)  # the first installment of every loan
@@ -46,10 +53,10 @@ def test_eod_runs_collections_every_closed_day(engine: Engine) -> None:
     assert report.days == 14 and report.collections_runs == report.days  # once per closed day, no repeats
     assert report.early_warning_runs == report.collections_runs
     assert report.collection_cases_opened == 3 and report.collection_cases_closed == 0
-    reminders = col.list_messages(engine, as_of=DUE - timedelta(days=3))
+    reminders = js(col.list_messages(engine, as_of=DUE - timedelta(days=3)))
     assert {m["step_id"] for m in reminders} == {"pre_due_3"} and len(reminders) == 6  # 3 loans × (sms, push)
     assert report.collection_messages_sent == rows(engine)["collection_messages"] > len(reminders)
-    queue = col.list_queue(engine)
+    queue = js(col.list_queue(engine))
     assert [c["loan_id"] for c in queue] == ["E2", "E1", "E0"]  # the largest amount overdue first
     assert all(c["as_of"] == OVERDUE_DAY.isoformat() and c["days_past_due"] == 10 for c in queue)
     before = rows(engine)
@@ -66,12 +73,12 @@ def test_eod_runs_collections_every_closed_day(engine: Engine) -> None:
 def test_cases_close_through_eod_when_a_loan_is_written_off(engine: Engine) -> None:
     ids = book(engine, 2)
     run_eod(engine, OVERDUE_DAY)
-    assert len(col.list_queue(engine)) == 2
+    assert len(js(col.list_queue(engine))) == 2
     write_off_loan(engine, ids[0], OVERDUE_DAY + timedelta(days=1), "wo")
-    assert len(col.list_queue(engine)) == 2  # the case closes when end of day works the day
+    assert len(js(col.list_queue(engine))) == 2  # the case closes when end of day works the day
     report = run_eod(engine, OVERDUE_DAY + timedelta(days=1))
-    assert report.collection_cases_closed == 1 and [c["loan_id"] for c in col.list_queue(engine)] == [ids[1]]
-    (closed,) = col.list_cases(engine, status="closed")
+    assert report.collection_cases_closed == 1 and [c["loan_id"] for c in js(col.list_queue(engine))] == [ids[1]]
+    (closed,) = js(col.list_cases(engine, status="closed"))
     # The write-off is dated on the business date; that day's collections run closes the case as of it
     written_off_on = OVERDUE_DAY + timedelta(days=1)
     assert closed["close_reason"] == "written_off" and closed["closed_on"] == written_off_on.isoformat()
@@ -113,7 +120,7 @@ def test_a_killed_run_resumes_and_a_replay_leaves_collections_alone(
     assert rows(engine) == hooked and business_date(engine) == OVERDUE_DAY + timedelta(days=1)
     with UnitOfWork(engine) as uow:
         assert uow.loans.closed_through() == OVERDUE_DAY
-    assert {c["as_of"] for c in col.list_queue(engine)} == {OVERDUE_DAY.isoformat()}
+    assert {c["as_of"] for c in js(col.list_queue(engine))} == {OVERDUE_DAY.isoformat()}
     before = rows(engine)
     replay = run_eod(engine, OVERDUE_DAY - timedelta(days=2))  # days already closed: nothing to do
     assert (replay.days, replay.collections_runs) == (0, 0) and rows(engine) == before

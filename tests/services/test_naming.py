@@ -14,13 +14,13 @@ from lendstack.origination import parse_application
 from lendstack.services.naming import (
     LOAN_PREFIX,
     applications_of,
-    loan_id_column,
     loan_id_for,
     loan_ids_of,
     new_loan_id,
 )
 from lendstack.sim import generate_applications, to_application_json
 from lendstack.store import UnitOfWork
+from lendstack.store.naming_repo import loan_id_column
 from lendstack.store.origination_repo import ApplicationRepository
 from lendstack.store.tables_origination import applications
 

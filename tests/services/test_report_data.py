@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,16 @@ from sqlalchemy import Engine
 
 from lendstack.reporting import render_html
 from lendstack.services import report_data as rd
-from lendstack.services.audit_bundle import audit_bundle, parse_quarter, quarter_of
+from lendstack.services.audit_bundle import (
+    KeyCalls,
+    RouteCalls,
+    audit_bundle,
+    calls_summary,
+    key_lifecycle,
+    parse_quarter,
+    quarter_of,
+)
+from lendstack.store.report_repo import ApiKeyRecord, AuditedCall
 
 
 @given(st.dates(min_value=date(1900, 1, 1), max_value=date(2999, 12, 31)))
@@ -164,3 +173,30 @@ def test_bad_means_ever_90_plus_past_due_cured_or_not(engine: Engine) -> None:
         assert rd._ever_past_due(conn, ["L-A-cured"], date(2026, 5, 11)) == []
         assert rd._ever_past_due(conn, ["L-A-cured"], date(2026, 5, 12)) == ["L-A-cured"]
         assert rd._ever_past_due(conn, ["L-A-paid"], date(2026, 9, 1)) == []
+
+
+def test_the_calls_summary_counts_personal_data_refusals_and_routes() -> None:
+    calls = [AuditedCall("k1", "partner", "p1", "GET", "/v1/loans/L1", 200, "10.0.0.1"),
+             AuditedCall("k1", "partner", "p1", "POST", "/v1/loans/L2/repay", 403, "10.0.0.1"),
+             AuditedCall("", "", "", "GET", "/v1/products", 401, "10.0.0.2"),
+             AuditedCall("k2", "admin", "", "POST", "/v1/eod", 500, "10.0.0.3")]
+    out = calls_summary(calls)
+    assert (out.total, out.personal_data, out.personal_data_reads, out.personal_data_readers) == (4, 2, 1, ("k1",))
+    assert (out.refused, out.unauthenticated, out.server_errors, out.clients) == (2, 1, 1, 3)
+    assert out.by_role == {"(none)": 1, "admin": 1, "partner": 2} and out.by_status == {"200": 1, "401": 1, "403": 1,
+                                                                                         "500": 1}
+    assert out.by_key[0] == KeyCalls("k1", "partner", "p1", 2)
+    assert RouteCalls("POST", "/v1/loans/{id}/repay", 1) in out.routes
+    assert out.to_json()["by_key"][0] == {"key_id": "k1", "role": "partner", "partner_id": "p1", "calls": 2}
+
+
+def test_the_key_lifecycle_of_a_period() -> None:
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC)
+    keys = [ApiKeyRecord("old", "admin", "", "a", datetime(2025, 6, 1), None),  # naive: read as UTC
+            ApiKeyRecord("new", "partner", "p1", "b", datetime(2026, 2, 1, tzinfo=UTC), None),
+            ApiKeyRecord("gone", "partner", "p1", "c", datetime(2026, 2, 1, tzinfo=UTC),
+                         datetime(2026, 3, 1, tzinfo=UTC))]
+    out = key_lifecycle(keys, start, end)
+    assert [k.key_id for k in out.created] == ["new", "gone"] and [k.key_id for k in out.revoked] == ["gone"]
+    assert out.active_at_end == 2 and out.active_by_role == {"admin": 1, "partner": 1}
+    assert out.to_json()["revoked"][0]["revoked_at"] == "2026-03-01T00:00:00+00:00"

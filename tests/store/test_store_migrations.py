@@ -43,3 +43,23 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     assert _tables(engine) == set()
     upgrade(engine)
     assert _tables(engine) >= TABLES
+
+
+def test_head_revision_constant_is_alembics_head() -> None:
+    # upgrade() skips Alembic when the database is at HEAD_REVISION: a new migration must move it.
+    from alembic.script import ScriptDirectory
+
+    from lendstack.store.db import HEAD_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [HEAD_REVISION]
+
+
+def test_upgrade_at_head_is_a_no_op_and_an_older_database_still_migrates(engine: Engine) -> None:
+    from lendstack.store.db import stored_revision
+
+    assert stored_revision(engine) == HEAD
+    upgrade(engine)  # at head: answered from one SELECT
+    downgrade(engine, "0014")
+    assert stored_revision(engine) == "0014"
+    upgrade(engine)  # behind: Alembic runs the missing migration
+    assert stored_revision(engine) == HEAD

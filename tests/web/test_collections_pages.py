@@ -25,6 +25,12 @@ from lendstack.store.tables_collections import collection_contacts, collection_p
 from lendstack.web.routes_collections import LOGGED_OUTCOMES, QUEUE_VIEWS
 from tests.web.conftest import Login, counts, csrf_of
 
+
+def js(value: Any) -> Any:
+    """The JSON document a shell prints of a service result (a record, a report, or a list of records)."""
+    return [v.to_json() for v in value] if isinstance(value, list) else value.to_json()
+
+
 ON = date(2026, 1, 10)
 DUE = date(2026, 2, 10)  # the first installment of a loan booked on ON
 OVERDUE_DAY = date(2026, 2, 20)
@@ -43,7 +49,7 @@ def book(engine: Engine) -> dict[str, str]:
     repay_loan(engine, "L1", DUE - timedelta(days=1), Money(1_200_00, "CNY"), "pay-L1")
     run_eod(engine, OVERDUE_DAY, hooks=False)
     col.run(engine, OVERDUE_DAY)
-    return {c["loan_id"]: c["case_id"] for c in col.list_cases(engine, status="open")}
+    return {c["loan_id"]: c["case_id"] for c in js(col.list_cases(engine, status="open"))}
 
 
 def _rows(engine: Engine, table: Any, case_id: str) -> list[Any]:
@@ -85,7 +91,7 @@ def test_queue_is_in_priority_order_with_mine_and_assignment_by_admin(login_as: 
     agent_name = "collectionsagent1"  # login_as names users <role without _><n>
     queue = admin.get("/console/collections")
     # L2 owes twice what L0 owes at the same P(roll): the service's work order, and the page's.
-    assert _queue_order(queue.text) == [book["L2"], book["L0"]] == [c["case_id"] for c in col.list_queue(engine)]
+    assert _queue_order(queue.text) == [book["L2"], book["L0"]] == [c["case_id"] for c in js(col.list_queue(engine))]
     assert queue.text.count('data-testid="assign-form"') == 2 and agent_name in queue.text
     assert 'data-testid="assign-form"' not in agent.get("/console/collections").text
     assert _queue_order(agent.get("/console/collections?view=mine").text) == []
@@ -108,12 +114,12 @@ def test_queue_is_in_priority_order_with_mine_and_assignment_by_admin(login_as: 
                            data={"csrf_token": csrf_of(agent), "collector": agent_name})
     assert forbidden.status_code == 403
     assert counts(engine) == before
-    assert col.get_case(engine, book["L2"])["collector"] == ""
+    assert js(col.get_case(engine, book["L2"]))["collector"] == ""
     # the other collector may not work a case assigned to someone else
     blocked = other.post(f"/console/collections/{book['L0']}/contacts",
                          data={"csrf_token": csrf_of(other), "outcome": "reached", "note": "not mine"})
     assert blocked.status_code == 422 and 'data-testid="form-error"' in blocked.text and "assigned to" in blocked.text
-    assert col.get_case(engine, book["L0"])["collector"] == agent_name
+    assert js(col.get_case(engine, book["L0"]))["collector"] == agent_name
     assert counts(engine) == before
 
 
@@ -221,7 +227,7 @@ def test_promises_kept_and_broken_show_on_the_case_page(login_as: Login, engine:
     repay_loan(engine, "L2", OVERDUE_DAY + timedelta(days=1), Money(500_00, "CNY"), "keep-L2")  # L0 pays nothing
     later = OVERDUE_DAY + timedelta(days=3)  # the promised day + 1 grace day has passed
     run_eod(engine, later, hooks=False)
-    report = col.run(engine, later)
+    report = js(col.run(engine, later))
     assert (report["promises_kept"], report["promises_broken"]) == (1, 1)
     kept = agent.get(f"/console/collections/{book['L2']}")
     assert 'data-testid="promise" data-status="kept"' in kept.text and ">500.00 CNY<" in kept.text

@@ -15,10 +15,10 @@ from sqlalchemy import Engine
 from lendstack.ledger import JournalEntry
 from lendstack.money import Money
 from lendstack.products import get_product
+from lendstack.services.browse import loan_view
 from lendstack.services.eod import run_eod
 from lendstack.services.loans import book_loan, disburse_loan, get_loan, repay_loan
 from lendstack.servicing import Loan, book, disburse, eod_one, repay
-from lendstack.web.queries import loan_view
 from lendstack.web.routes_loans import dpd_history
 from tests.web.conftest import Login
 
@@ -97,7 +97,7 @@ def test_the_loan_page_charts_a_loan_that_went_40_days_late(login_as: Login, eng
 
     view = loan_view(engine, "L0")
     assert view is not None
-    points = dpd_history(view["loan"], view["entries"])
+    points = dpd_history(view.loan, view.entries)
     assert max(dpd for _, dpd in points) == 40
     assert (late, 40) in points and (late + timedelta(days=1), 0) in points and points[-1] == (
         late + timedelta(days=5), 0)

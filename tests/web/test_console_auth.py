@@ -193,7 +193,7 @@ def test_a_change_is_audited_before_its_response_is_sent(login_as: Login, engine
     def failing_audit(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("audit store unavailable")
 
-    monkeypatch.setattr(guard, "record_action", failing_audit)
+    monkeypatch.setattr(guard, "audit_request", failing_audit)
     client_500 = type(client)(client.app, raise_server_exceptions=False, cookies=client.cookies)
     response = client_500.post("/console/reviews/A-missing/assign", headers={"X-CSRF-Token": token})
     assert response.status_code == 500

@@ -22,6 +22,7 @@ from lendstack.store.db import downgrade, upgrade
 from lendstack.store.tables_api import api_idempotency
 from lendstack.store.tables_webhooks import webhook_subscriptions
 from lendstack.webhooks import service as wh
+from lendstack.webhooks.domain import DueDelivery
 
 URL, TYPES = "https://partner.example/hooks", ["loan.repaid"]
 BODY: dict[str, object] = {"url": URL, "event_types": TYPES}
@@ -43,13 +44,13 @@ def everything_stored(engine: Engine) -> str:
 
 def test_the_secret_is_sealed_at_rest_and_still_signs(engine: Engine) -> None:
     made = wh.create_subscription(engine, url=URL, event_types=TYPES, now=NOW)
-    secret = made["secret"]
-    sealed = stored_secret(engine, made["subscription_id"])
+    secret = made.secret
+    sealed = stored_secret(engine, made.subscription_id)
     assert secret.startswith("whsec_") and secretbox.is_sealed(sealed)
     assert secret not in everything_stored(engine) and secret[6:] not in sealed
-    assert wh.open_secret(sealed, made["subscription_id"]) == secret
+    assert wh.open_secret(sealed, made.subscription_id) == secret
     body, headers = wh.request_for({"event": {"a": 1}, "event_type": "loan.repaid", "delivery_id": "d1"},
-                                   wh.open_secret(sealed, made["subscription_id"]), NOW)
+                                   wh.open_secret(sealed, made.subscription_id), NOW)
     assert wh.verify_signature(secret, headers["X-Lendstack-Timestamp"], body, headers["X-Lendstack-Signature"],
                                now=NOW)
 
@@ -97,8 +98,9 @@ def test_an_unopenable_secret_is_a_failed_attempt_not_a_crash(engine: Engine) ->
     made = wh.create_subscription(engine, url=URL, event_types=TYPES, now=NOW)
     with engine.begin() as conn:
         conn.execute(update(webhook_subscriptions).values(secret=secretbox.seal("whsec_x", context="ws_other")))
-    row = {"subscription_id": made["subscription_id"], "secret": stored_secret(engine, made["subscription_id"]),
-           "event": {}, "event_type": "loan.repaid", "delivery_id": "d1", "url": URL}
+    row = DueDelivery(delivery_id="d1", subscription_id=made.subscription_id, event_type="loan.repaid", event={},
+                      attempts=0, next_attempt_at=NOW, url=URL,
+                      sealed_secret=stored_secret(engine, made.subscription_id), active=True)
     code, error = wh._attempt(row, lambda url, body, headers: 200, NOW)
     assert code is None and error.startswith("secret:")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lendstack.webhooks import service as wh
+from lendstack.webhooks import ssrf
+from lendstack.webhooks.domain import WebhookError
 
 
 def no_dns(host: str) -> list[str]:
@@ -21,22 +22,22 @@ EMBEDDED_INTERNAL = [
 
 @pytest.mark.parametrize("address", EMBEDDED_INTERNAL)
 def test_ipv6_literals_embedding_internal_ipv4_are_refused(address: str) -> None:
-    with pytest.raises(wh.WebhookError) as caught:
-        wh._check_url(f"http://[{address}]/hook", allow_hosts=[], resolve=no_dns)
+    with pytest.raises(WebhookError) as caught:
+        ssrf.check_url(f"http://[{address}]/hook", allow_hosts=[], resolve=no_dns)
     assert caught.value.field == "url" and "internal address" in caught.value.message
 
 
 @pytest.mark.parametrize("address", EMBEDDED_INTERNAL)
 def test_names_resolving_to_them_are_refused_at_send_time(address: str) -> None:
-    with pytest.raises(wh.WebhookError) as caught:
-        wh.pin("https://rebound.example/hook", allow_hosts=[], resolve=lambda host: [address])
+    with pytest.raises(WebhookError) as caught:
+        ssrf.pin("https://rebound.example/hook", allow_hosts=[], resolve=lambda host: [address])
     assert caught.value.field == "url"
 
 
 @pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "2606:4700:4700::1111"])
 def test_ipv6_forms_of_public_ipv4_pass(address: str) -> None:
     url = f"http://[{address}]/hook"
-    assert wh._check_url(url, allow_hosts=[], resolve=no_dns) == url
+    assert ssrf.check_url(url, allow_hosts=[], resolve=no_dns) == url
 
 
 @pytest.mark.parametrize("url", [
@@ -45,6 +46,6 @@ def test_ipv6_forms_of_public_ipv4_pass(address: str) -> None:
     "https://hooks.example%00.evil/in", "https://hooks.example/in\x7f", "https://hooks.example/in\x85",
 ])
 def test_urls_with_control_characters_are_refused(url: str) -> None:
-    with pytest.raises(wh.WebhookError) as caught:
-        wh._check_url(url, allow_hosts=[], resolve=lambda host: ["93.184.216.34"])
+    with pytest.raises(WebhookError) as caught:
+        ssrf.check_url(url, allow_hosts=[], resolve=lambda host: ["93.184.216.34"])
     assert caught.value.field == "url" and "control characters" in caught.value.message

@@ -83,7 +83,7 @@ def _dead_delivery(client: TestClient, tokens: dict[str, str], engine: Engine) -
     with engine.begin() as conn:  # skip the eight real attempts: test_webhooks covers the way there
         conn.execute(update(webhook_deliveries).values(status=wh.DEAD, attempts=wh.MAX_ATTEMPTS))
     (delivery,) = wh.list_deliveries(engine, status=wh.DEAD, partner_id=None, limit=5)
-    return str(delivery["delivery_id"])
+    return delivery.delivery_id
 
 
 def test_dead_letters_and_redelivery(api: Api) -> None:
@@ -99,7 +99,7 @@ def test_dead_letters_and_redelivery(api: Api) -> None:
     assert client.post(url, headers=h(tokens["partner2"])).status_code == 404
     again = client.post(url, headers=h(tokens["admin"]))
     assert again.status_code == 200 and again.json()["status"] == "pending" and again.json()["attempts"] == 0
-    assert wh.dispatch(engine, now=datetime.now(UTC) + timedelta(seconds=1), sender=Recorder(200))["delivered"] == 1
+    assert wh.dispatch(engine, now=datetime.now(UTC) + timedelta(seconds=1), sender=Recorder(200)).delivered == 1
 
 
 

@@ -11,6 +11,8 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from lendstack.cli.main import app
+from lendstack.cli.output import EXIT_CODES
+from lendstack.errors import ErrorKind
 from lendstack.store.db import make_engine, upgrade
 from lendstack.store.tables_webhooks import webhook_deliveries
 from lendstack.webhooks import service as wh
@@ -40,5 +42,6 @@ def test_dispatch_dead_redeliver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     (dead,) = run("dead")["items"]
     assert run("redeliver", dead["delivery_id"])["status"] == "pending"
     assert run("dead")["items"] == []
-    assert run("redeliver", "wd_missing", code=2)["error"]["field"] == "delivery_id"
+    # An unknown id exits with the NOT_FOUND code of the CLI's one table (2 before issue 14's error kinds).
+    assert run("redeliver", "wd_missing", code=EXIT_CODES[ErrorKind.NOT_FOUND])["error"]["field"] == "delivery_id"
     engine.dispose()

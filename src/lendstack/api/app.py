@@ -34,9 +34,9 @@ from lendstack.api.ratelimit import LOGIN_LIMITS, REFUSAL_LIMITS, ClientLimiter,
 from lendstack.api.security import install_security, refuse_outside
 from lendstack.origination.parsing import SCHEMA_NAME as DOCUMENT_SCHEMA
 from lendstack.origination.parsing import document_json_schemas
+from lendstack.services.database import open_engine
 from lendstack.services.models import default_registry_dir
 from lendstack.services.staff import LOGIN_PATH
-from lendstack.store.db import make_engine
 
 ROUTERS = (routes_catalog, routes_origination, routes_applicants, routes_loans, routes_models, routes_monitoring,
            routes_webhooks)
@@ -54,7 +54,7 @@ def create_app(engine: Engine | None = None, *, registry_dir: str | Path | None 
     (POST /login), read per request: a test may replace them before its first request."""
     app = FastAPI(title="lendstack open API", version="1", openapi_url="/v1/openapi.json", docs_url="/v1/docs",
                   redoc_url=None, swagger_ui_oauth2_redirect_url=None)
-    app.state.engine = engine if engine is not None else make_engine()
+    app.state.engine = engine if engine is not None else open_engine(migrate=False)  # the caller migrates
     app.state.registry_dir = Path(registry_dir) if registry_dir is not None else default_registry_dir()
     app.state.rate_limiter = (rate_limits if isinstance(rate_limits, RateLimiter)
                               else RateLimiter(rate_limits or RateLimits.from_env()))

@@ -6,27 +6,25 @@ so even two identical requests racing past this record apply once: the service r
 first result to the second. This layer adds the same guarantee for every other create.
 
 `replayable` keeps the record in its own transaction after the command's. A route whose command
-runs in a UnitOfWork it opens itself can do better (see submit_application): `request_digest`,
-`replay_of` before the work (a read without the write lock), then `first_in` again and
-`remember_in` inside the command's transaction, so the change and its record commit together."""
+runs in a transaction of its own can do better (services/origination.py, submit_and_decide):
+`request_digest`, `replay_of` before the work (a read without the write lock), then the service
+looks again and keeps the response inside the command's transaction, so the change and its record
+commit together. What is stored and how is services/api_access.py's."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Header
 from fastapi.responses import JSONResponse
-from sqlalchemy import Connection, Engine, Row, bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
 from lendstack.api.keys import Principal
 from lendstack.api.problems import Problem
-from lendstack.store.db import read_only
-from lendstack.store.tables_api import api_idempotency
+from lendstack.services.api_access import KeptResponse, kept_response, remember_response
 
 KEY_LENGTH_MAX = 100  # leaves room for the key id prefix within the service layer's 128
 
@@ -46,40 +44,8 @@ def _hash(method: str, path: str, body: Any) -> str:
 
 request_digest = _hash
 
-_c = api_idempotency.c
-_FIRST = select(_c.request_hash, _c.status, _c.body).where(_c.key_id == bindparam("key_id"),
-                                                           _c.idempotency_key == bindparam("key"))
-_INSERT = insert(api_idempotency)  # built once; rows go in as parameters
 
-
-def first_in(connection: Connection, principal: Principal, key: str) -> Row[Any, Any, Any] | None:
-    """The stored first response for (key id, Idempotency-Key), read in the caller's transaction."""
-    return connection.execute(_FIRST, {"key_id": principal.key_id, "key": key}).first()
-
-
-def _first(engine: Engine, principal: Principal, key: str) -> Row[Any, Any, Any] | None:
-    with read_only(engine) as conn:
-        return first_in(conn, principal, key)
-
-
-def remember_in(connection: Connection, principal: Principal, key: str, method: str, path: str, digest: str,
-                status: int, body: Any) -> None:
-    """Keep the first response, in the caller's transaction (the one that made the change)."""
-    connection.execute(_INSERT, {"key_id": principal.key_id, "idempotency_key": key, "method": method,
-                                 "path": path, "request_hash": digest, "status": status, "body": body,
-                                 "created_at": datetime.now(UTC)})
-
-
-def _remember(engine: Engine, principal: Principal, key: str, method: str, path: str, digest: str,
-              status: int, body: Any) -> None:
-    try:
-        with engine.begin() as conn:
-            remember_in(conn, principal, key, method, path, digest, status, body)
-    except IntegrityError:
-        pass  # a racing twin stored it first; the service layer made both responses identical
-
-
-def replay(first: Row[Any, Any, Any], digest: str) -> JSONResponse:
+def replay(first: KeptResponse, digest: str) -> JSONResponse:
     """The stored response again, or 409 if the key came with another request."""
     if first.request_hash != digest:
         raise Problem(409, "idempotency-conflict", "this Idempotency-Key was used with another request",
@@ -89,7 +55,7 @@ def replay(first: Row[Any, Any, Any], digest: str) -> JSONResponse:
 
 def replay_of(engine: Engine, principal: Principal, key: str, digest: str) -> JSONResponse | None:
     """The replayed response if this key was already used (a read without the write lock), else None."""
-    first = _first(engine, principal, key)
+    first = kept_response(engine, principal.key_id, key)
     return None if first is None else replay(first, digest)
 
 
@@ -102,5 +68,6 @@ def replayable(engine: Engine, principal: Principal, key: str, method: str, path
     if replayed is not None:
         return replayed
     status, response = run()
-    _remember(engine, principal, key, method, path, digest, status, kept(response) if kept else response)
+    remember_response(engine, principal.key_id, key, method, path, digest, status,
+                      kept(response) if kept else response)
     return JSONResponse(response, status_code=status)

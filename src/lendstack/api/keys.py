@@ -9,35 +9,38 @@ looked up once per TTL, not on every request. Revocation stays effective: `revok
 process invalidates every cache in the process at once (the next request is refused); a key revoked
 by ANOTHER process (the CLI, a second server worker) is refused at most AUTH_CACHE_TTL_S later.
 Unknown and revoked tokens are never cached, so a guessed token always costs a lookup and cannot
-fill the cache."""
+fill the cache.
+
+Making, looking up, revoking and listing keys are use cases in `services/api_access.py`; this module
+keeps what is the API's own: the principal of a request and the per-process cache."""
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine
 
-from lendstack import text
 from lendstack.api.permissions import PARTNER, ROLES
-from lendstack.store.db import read_only
-from lendstack.store.tables_api import api_keys
+from lendstack.services import api_access
+from lendstack.services.api_access import PREFIX, hash_token
+from lendstack.services.api_access import ApiKeyError as KeyError_
+from lendstack.services.api_access import IssuedKey as NewKey
 
-PREFIX = "lsk_"
+__all__ = ["AUTH_CACHE_KEYS_MAX", "AUTH_CACHE_TTL_S", "PREFIX", "KeyCache", "KeyError_", "NewKey", "Principal",
+           "authenticate", "create_key", "hash_token", "list_keys", "revoke_key"]
+
 AUTH_CACHE_TTL_S = 2.0  # the bound on how long another process's revocation can go unseen
 AUTH_CACHE_KEYS_MAX = 1_000  # valid keys held; the least recently used is dropped first
-LABEL_LENGTH_MAX = 200  # a note on who holds the key
-PARTNER_ID_LENGTH_MAX = 64
 _revocations = itertools.count(1)  # bumped by every revoke_key in this process
 _generation = [0]  # the last value taken from _revocations
+# The service keeps the API's roles without importing the API: one list, checked here.
+assert api_access.KEY_ROLES == ROLES and api_access.PARTNER_ROLE == PARTNER, "the key roles are the API's roles"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,44 +54,9 @@ class Principal:
         return self.role == PARTNER
 
 
-@dataclass(frozen=True, slots=True)
-class NewKey:
-    key_id: str
-    token: str  # the only time the secret exists outside the caller's hands
-    role: str
-    partner_id: str
-
-
-class KeyError_(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_key(engine: Engine, role: str, *, partner_id: str = "", label: str = "") -> NewKey:
-    if role not in ROLES:
-        raise KeyError_("role", f"must be one of {', '.join(ROLES)}, got {role!r}")
-    if (role == PARTNER) != bool(partner_id):
-        raise KeyError_("partner_id", "a partner key needs a partner id, and only a partner key has one")
-    try:  # shown to admins in key lists and the audit report
-        label = text.clean_name(label, field="label", length_max=LABEL_LENGTH_MAX)
-        partner_id = text.clean_name(partner_id, field="partner_id", length_max=PARTNER_ID_LENGTH_MAX)
-    except text.TextError as exc:
-        raise KeyError_(exc.field, exc.message) from None
-    key_id = "k_" + secrets.token_hex(6)
-    token = PREFIX + secrets.token_urlsafe(32)
-    with engine.begin() as conn:
-        conn.execute(insert(api_keys).values(key_id=key_id, key_hash=hash_token(token), role=role,
-                                             partner_id=partner_id, label=label, created_at=datetime.now(UTC)))
-    return NewKey(key_id, token, role, partner_id)
-
-
-_KEY_QUERY = (select(api_keys.c.key_id, api_keys.c.role, api_keys.c.partner_id, api_keys.c.revoked_at)
-              .where(api_keys.c.key_hash == bindparam("key_hash")))
+    """A new key, shown once (services/api_access.py); KeyError_ names a bad input."""
+    return api_access.create_key(engine, role, partner_id=partner_id, label=label)
 
 
 def authenticate(engine: Engine, token: str, cache: KeyCache | None = None) -> Principal | None:
@@ -101,11 +69,10 @@ def authenticate(engine: Engine, token: str, cache: KeyCache | None = None) -> P
         if cached is not None:
             return cached
     generation = _generation[0]  # read BEFORE the lookup: a revocation during it invalidates the entry
-    with read_only(engine) as conn:
-        row = conn.execute(_KEY_QUERY, {"key_hash": key_hash}).first()
-    if row is None or row.revoked_at is not None:
+    found = api_access.key_by_hash(engine, key_hash)
+    if found is None or found.revoked:
         return None
-    principal = Principal(row.key_id, row.role, row.partner_id)
+    principal = Principal(found.key_id, found.role, found.partner_id)
     if cache is not None:
         cache.put(key_hash, principal, generation)
     return principal
@@ -149,21 +116,12 @@ class KeyCache:
 
 def revoke_key(engine: Engine, key_id: str) -> bool:
     """Revoke; False if there is no such key. Revoking twice keeps the first revocation time."""
-    with engine.begin() as conn:
-        exists = conn.execute(select(api_keys.c.key_id).where(api_keys.c.key_id == key_id)).first()
-        conn.execute(update(api_keys).where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
-                     .values(revoked_at=datetime.now(UTC)))
+    exists = api_access.revoke_key(engine, key_id)
     # After the commit: every KeyCache in this process drops what it holds (a lookup racing this
     # one read the generation before and will not cache its possibly stale answer).
     _generation[0] = next(_revocations)
-    return exists is not None
+    return exists
 
 
 def list_keys(engine: Engine, limit: int, offset: int) -> list[dict[str, Any]]:
-    c = api_keys.c
-    query = (select(c.key_id, c.role, c.partner_id, c.label, c.created_at, c.revoked_at)
-             .order_by(c.created_at, c.key_id).limit(limit).offset(offset))
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    return [{"key_id": r.key_id, "role": r.role, "partner_id": r.partner_id, "label": r.label,
-             "created_at": r.created_at.isoformat(), "revoked": r.revoked_at is not None} for r in rows]
+    return [key.to_json() for key in api_access.list_keys(engine, limit, offset)]

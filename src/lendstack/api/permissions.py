@@ -19,6 +19,9 @@ STAFF_READ = frozenset({ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR, OPERATIONS})
 ORIGINATE = frozenset({ADMIN, CREDIT, PARTNER})
 COLLECT = frozenset({ADMIN, COLLECTIONS, PARTNER})  # a 助贷 partner forwards repayments it collected
 BOOKS = frozenset({ADMIN, RISK, AUDITOR, OPERATIONS})
+# Decision replay (re-run a stored decision and compare): the auditor's check, risk's and admin's; a
+# partner may check its own decisions (the route answers 404 for anyone else's, as for an unknown id).
+AUDIT = frozenset({ADMIN, RISK, AUDITOR, PARTNER})
 
 MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/v1/products"): EVERYONE,
@@ -28,6 +31,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/v1/applications"): ORIGINATE,
     ("GET", "/v1/applications/{application_id}"): STAFF_READ | {PARTNER},
     ("GET", "/v1/applications/{application_id}/decision"): STAFF_READ | {PARTNER},
+    ("GET", "/v1/applications/{application_id}/replay"): AUDIT,
     ("POST", "/v1/offers/{application_id}/accept"): ORIGINATE,
     ("GET", "/v1/loans"): STAFF_READ | {PARTNER},
     ("GET", "/v1/loans/{loan_id}"): STAFF_READ | {PARTNER},
@@ -154,6 +158,7 @@ def allowed(method: str, route: str, role: str) -> bool:
 # who read whose record, when, from where — the quarterly audit reports them (个人信息访问记录).
 PERSONAL_DATA_READS = frozenset({
     "/v1/applications", "/v1/applications/{application_id}", "/v1/applications/{application_id}/decision",
+    "/v1/applications/{application_id}/replay",
     "/v1/applicants/{applicant_id}", "/v1/loans", "/v1/loans/{loan_id}", "/v1/loans/{loan_id}/schedule",
     "/v1/loans/{loan_id}/statement",
     "/console/applications", "/console/applications/{application_id}", "/console/reviews", "/console/loans",

@@ -14,21 +14,25 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lendstack.decisioning import DecisionInputError
-from lendstack.money import MoneyError
-from lendstack.origination import ApplicationError
-from lendstack.origination.status import StatusError
-from lendstack.services.decisions import ReviewError
-from lendstack.servicing import ServicingError
-from lendstack.store.idempotency import IdempotencyConflict
-from lendstack.store.loan_repo import ConcurrentUpdate
+from lendstack.errors import ErrorKind, LendstackError
 
 MEDIA_TYPE = "application/problem+json"
 BODY_LIMIT_BYTES = 64 * 1024
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
            409: "Conflict", 413: "Payload too large", 422: "Unprocessable content", 429: "Too many requests",
            500: "Internal server error"}
-DOMAIN_ERRORS = (ApplicationError, DecisionInputError, MoneyError, ServicingError, ReviewError)
+# The one table from an error's kind to its HTTP status and problem type (lendstack/errors.py).
+# A class may name a more specific problem type with `code` (e.g. "idempotency-conflict").
+KIND_STATUS: dict[ErrorKind, tuple[int, str]] = {
+    ErrorKind.INVALID: (422, "invalid"),
+    ErrorKind.NOT_FOUND: (404, "not-found"),
+    ErrorKind.CONFLICT: (409, "conflict"),
+    ErrorKind.FORBIDDEN: (403, "forbidden"),
+    ErrorKind.UNAVAILABLE: (503, "unavailable"),
+    ErrorKind.RATE_LIMITED: (429, "rate-limited"),
+}
+# Fields a client sends as a header, not in the body: the problem names the header.
+HEADER_FIELDS = {"idempotency_key": "Idempotency-Key"}
 
 
 class Problem(Exception):
@@ -70,20 +74,14 @@ async def _validation(_request: Request, exc: RequestValidationError) -> JSONRes
                             errors=items)
 
 
-async def _domain(_request: Request, exc: Exception) -> JSONResponse:
-    field = str(getattr(exc, "field", "body"))
-    message = str(getattr(exc, "message", exc))
-    if isinstance(exc, ServicingError) and field == "loan_id" and message.startswith("unknown"):
-        return problem_response(404, "not-found", message, field)
-    return problem_response(422, "invalid", message, field, errors=[{"field": field, "message": message}])
-
-
-async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, IdempotencyConflict):
-        return problem_response(409, "idempotency-conflict", str(exc), "Idempotency-Key")
-    if isinstance(exc, StatusError):
-        return problem_response(409, "state-conflict", str(exc), exc.field)
-    return problem_response(409, "concurrent-update", str(exc), None)
+async def _domain(_request: Request, exc: LendstackError) -> JSONResponse:
+    """Every user error, by its kind: no status is derived from the wording of a message."""
+    status, slug = KIND_STATUS[exc.kind]
+    slug = exc.code or slug
+    field = HEADER_FIELDS.get(exc.field, exc.field)
+    if status == 422:
+        return problem_response(status, slug, exc.message, field, errors=[{"field": field, "message": exc.message}])
+    return problem_response(status, slug, exc.message, field)
 
 
 async def _problem(_request: Request, exc: Problem) -> JSONResponse:
@@ -98,10 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(Problem, _problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
-    for kind in DOMAIN_ERRORS:
-        app.add_exception_handler(kind, _domain)
-    for conflict in (IdempotencyConflict, StatusError, ConcurrentUpdate):
-        app.add_exception_handler(conflict, _conflict)
+    app.add_exception_handler(LendstackError, _domain)  # type: ignore[arg-type]
 
 
 # How a refusal made before the audit middleware is answered (api/security.py refuse_outside: counted

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lendstack.errors import LendstackError
+
 ENV = "LENDSTACK_TRUSTED_PROXIES"
 PROXIES_MAX = 100  # entries in the setting
 HOPS_MAX = 20  # X-Forwarded-For entries looked at, from the right (each trusted proxy adds one)
@@ -26,10 +28,8 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class TrustedProxiesError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+class TrustedProxiesError(LendstackError):
+    """A user error naming the field (see lendstack.errors)."""
 
 
 def _address(text: str) -> Address | None:

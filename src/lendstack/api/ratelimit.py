@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lendstack.api.permissions import ADMIN, AUDITOR, COLLECTIONS, CREDIT, PARTNER, RISK
 from lendstack.api.problems import problem_response
+from lendstack.errors import LendstackError
 
 ENV = "LENDSTACK_API_RATE_LIMITS"
 KEYS_MAX_DEFAULT = 10_000
@@ -34,10 +35,8 @@ BURST_MAX = 1_000_000
 CONFIG_ENTRIES_MAX = 1_000
 
 
-class RateLimitConfigError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+class RateLimitConfigError(LendstackError):
+    """A user error naming the field (see lendstack.errors)."""
 
 
 @dataclass(frozen=True, slots=True)

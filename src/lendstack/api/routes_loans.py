@@ -4,12 +4,13 @@ entries), and the money moves (disburse, repay, prepay, refund), each idempotent
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from lendstack.api.common import CurrencyCode, EngineDep, IsoDate, MinorAmount, PageDep, with_display
 from lendstack.api.idempotency import IdempotencyKey, replayable, service_key
@@ -18,9 +19,11 @@ from lendstack.api.problems import Problem
 from lendstack.api.security import principal_of
 from lendstack.ledger import JournalEntry
 from lendstack.money import Money
+from lendstack.services.api_access import loan_page, partner_of_loan
 from lendstack.services.loans import (
     disburse_loan,
     get_loan,
+    loan_entries,
     prepay_loan,
     recover_loan,
     refund_loan,
@@ -29,9 +32,6 @@ from lendstack.services.loans import (
     summary,
 )
 from lendstack.servicing import Loan
-from lendstack.store import UnitOfWork
-from lendstack.store.tables import loans
-from lendstack.store.tables_api import api_loan_partners
 
 router = APIRouter(prefix="/v1")
 LoanStatusName = Literal["approved", "active", "overdue", "closed", "written_off"]
@@ -39,11 +39,8 @@ LoanStatusName = Literal["approved", "active", "overdue", "closed", "written_off
 
 def owned_loan(engine: Engine, principal: Principal, loan_id: str) -> Loan:
     """The loan; 404 when unknown or (for a partner) brought by someone else."""
-    if principal.is_partner:
-        query = select(api_loan_partners.c.partner_id).where(api_loan_partners.c.loan_id == loan_id)
-        with engine.connect() as conn:
-            if conn.execute(query).scalar_one_or_none() != principal.partner_id:
-                raise Problem(404, "not-found", f"unknown loan {loan_id!r}", field="loan_id")
+    if principal.is_partner and partner_of_loan(engine, loan_id) != principal.partner_id:
+        raise Problem(404, "not-found", f"unknown loan {loan_id!r}", field="loan_id")
     return get_loan(engine, loan_id)  # ServicingError("loan_id", "unknown ...") → 404
 
 
@@ -72,18 +69,10 @@ def _entry(entry: JournalEntry) -> dict[str, Any]:
 @router.get("/loans", tags=["loans"])
 def list_loans(request: Request, engine: EngineDep, page: PageDep,
                status: Annotated[LoanStatusName | None, Query()] = None) -> dict[str, Any]:
-    c = loans.c
-    query = select(c.loan_id, c.status, c.product_id, c.currency, c.principal_minor, c.days_past_due,
-                   c.bucket).order_by(c.loan_id)
     principal = principal_of(request)
-    if principal.is_partner:
-        query = query.join(api_loan_partners, api_loan_partners.c.loan_id == c.loan_id).where(
-            api_loan_partners.c.partner_id == principal.partner_id)
-    if status is not None:
-        query = query.where(c.status == status)
-    with engine.connect() as conn:
-        rows = conn.execute(query.limit(page.limit + 1).offset(page.offset)).all()
-    return page.wrap([with_display(dict(r._mapping), r.currency) for r in rows])
+    found = loan_page(engine, principal.partner_id if principal.is_partner else "", status, page.limit + 1,
+                      page.offset)
+    return page.wrap([with_display(asdict(item), item.currency) for item in found])
 
 
 @router.get("/loans/{loan_id}", tags=["loans"])
@@ -100,8 +89,7 @@ def loan_schedule(loan_id: str, request: Request, engine: EngineDep) -> dict[str
 @router.get("/loans/{loan_id}/statement", tags=["loans"])
 def loan_statement(loan_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
     found = owned_loan(engine, principal_of(request), loan_id)
-    with UnitOfWork(engine) as uow:
-        entries = uow.ledger.entries_for_loan(loan_id)
+    entries = loan_entries(engine, loan_id)
     return {"loan": _loan_view(found), "installments": _installments(found), "entries": [_entry(e) for e in entries]}
 
 

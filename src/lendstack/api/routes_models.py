@@ -165,12 +165,12 @@ def _changed(change: Callable[[], dict[str, Any]]) -> tuple[int, Any]:
 
 def _promote(request: Request, principal: Principal, version: str, reason: str) -> tuple[int, Any]:
     return _changed(lambda: promote_model(request.app.state.engine, request.app.state.registry_dir, version,
-                                          actor=_actor(principal), reason=reason))
+                                          actor=_actor(principal), reason=reason).to_json())
 
 
 def _rollback(request: Request, principal: Principal, reason: str) -> tuple[int, Any]:
     return _changed(lambda: rollback_model(request.app.state.engine, request.app.state.registry_dir,
-                                           actor=_actor(principal), reason=reason))
+                                           actor=_actor(principal), reason=reason).to_json())
 
 
 @router.post("/models/{version}/promote", tags=["models"])

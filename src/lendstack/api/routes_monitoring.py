@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from lendstack.api.common import EngineDep, FiniteJson, IsoDate
 from lendstack.api.idempotency import IdempotencyKey, replayable
@@ -20,7 +20,7 @@ from lendstack.api.problems import Problem
 from lendstack.api.security import principal_of
 from lendstack.monitoring.early_warning import EarlyWarningError
 from lendstack.services import early_warning
-from lendstack.store.tables_api import api_loan_partners
+from lendstack.services.api_access import loans_owned_by
 
 router = APIRouter(prefix="/v1")
 RECORDS_MAX = 1_000  # per call; larger feeds go through `lendstack monitor ingest` files
@@ -43,10 +43,7 @@ def _check_owned(engine: Engine, principal: Principal, loan_ids: set[str]) -> No
     """A partner may send data only for loans it brought (others: 404, as if unknown)."""
     if not principal.is_partner:
         return
-    query = select(api_loan_partners.c.loan_id).where(api_loan_partners.c.loan_id.in_(sorted(loan_ids)),
-                                                      api_loan_partners.c.partner_id == principal.partner_id)
-    with engine.connect() as conn:
-        owned = set(conn.execute(query).scalars())
+    owned = loans_owned_by(engine, principal.partner_id, loan_ids)
     missing = sorted(loan_ids - owned)
     if missing:
         raise Problem(404, "not-found", f"unknown loan {missing[0]!r}", field="records.loan_id")

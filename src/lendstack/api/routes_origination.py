@@ -12,50 +12,40 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 
 from lendstack.api.common import EngineDep, IsoDate, PageDep, with_display
-from lendstack.api.idempotency import (
-    IdempotencyKey,
-    first_in,
-    remember_in,
-    replay,
-    replay_of,
-    replayable,
-    request_digest,
-    service_key,
-)
+from lendstack.api.idempotency import IdempotencyKey, replay, replay_of, replayable, request_digest, service_key
 from lendstack.api.keys import Principal
 from lendstack.api.problems import Problem
 from lendstack.api.security import audit_in, mark_audited, principal_of
-from lendstack.decisioning.types import decision_to_dict
-from lendstack.services.decisions import accept_offer, decide_prepared, decided_status, prepare_decision
+from lendstack.decisioning import DecisionInputError
+from lendstack.errors import ErrorKind, NotFound
+from lendstack.services import origination
+from lendstack.services.decisions import accept_offer, compare_replay, prepare_decision
 from lendstack.services.models import scoring_model
-from lendstack.store import UnitOfWork
-from lendstack.store.decision_repo import DecisionRepository
-from lendstack.store.origination_repo import ApplicationRepository
-from lendstack.store.tables_origination import applications
 
 router = APIRouter(prefix="/v1")
-SUBMIT_ATTEMPTS = 2  # a partner's submission is tried again once when its id was taken under it
+
+
+def reader_of(principal: Principal) -> str:
+    """Whose namespace the caller reads: a partner's own ('' for staff: the book's ids)."""
+    return principal.partner_id if principal.is_partner else ""
+
+
+def not_found(exc: NotFound) -> Problem:
+    return Problem(404, "not-found", exc.message, field=exc.field)
 
 
 def owned_application(engine: Engine, principal: Principal, application_id: str) -> tuple[str, str]:
     """(the book's id, the partner id) of the application the caller names `application_id`: a partner
     names its own (partner, reference), staff the book's id. 404 when there is none: what another
     partner uses the id for is never looked at (a partner must not learn which ids exist elsewhere)."""
-    c = applications.c
-    query = select(c.application_id, c.partner_id)
-    if principal.is_partner:
-        query = query.where(c.partner_id == principal.partner_id, c.reference == application_id)
-    else:
-        query = query.where(c.application_id == application_id)
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
-    if row is None:
-        raise Problem(404, "not-found", f"no application {application_id!r}", field="application_id")
-    return str(row.application_id), str(row.partner_id)
+    try:
+        owned = origination.owned_application(engine, reader_of(principal), application_id)
+    except NotFound as exc:
+        raise not_found(exc) from None
+    return owned.application_id, owned.partner_id
 
 
 @router.post("/applications", status_code=201, tags=["applications"])
@@ -72,70 +62,56 @@ def submit_application(request: Request, engine: EngineDep, document: Annotated[
         return replayed
     prepared = prepare_decision(document, model=scoring_model(request.app.state.registry_dir),
                                 partner_scoped=principal.is_partner)
-    for attempt in range(SUBMIT_ATTEMPTS):
-        try:
-            # One transaction: the decision, the idempotency record and the audit row commit together.
-            with UnitOfWork(engine) as uow:
-                first = first_in(uow.connection, principal, key)  # a twin may have committed since replay_of
-                if first is not None:
-                    return replay(first, digest)
-                decision = decide_prepared(uow, prepared)
-                # decision_to_dict is JSON-ready (strings, numbers, lists, dicts): no jsonable_encoder pass.
-                shown = prepared.application.reference or decision.application_id  # the caller's own id
-                body = {"application_id": shown, "status": decided_status(decision),
-                        "decision": {**decision_to_dict(decision), "application_id": shown}}
-                remember_in(uow.connection, principal, key, "POST", path, digest, 201, body)
-                audit_in(uow.connection, principal, request, 201)
-            break
-        except IntegrityError:
-            # A twin with the same key committed first (PostgreSQL: both passed first_in): answer as it did.
-            replayed = replay_of(engine, principal, key, digest)
-            if replayed is not None:
-                return replayed
-            # Or another partner took the same id at the same instant (PostgreSQL: both saw it free):
-            # scoped again (decide_prepared), this partner's record gets a book id of its own.
-            if not principal.is_partner or attempt + 1 == SUBMIT_ATTEMPTS:
-                raise
+    # One transaction: the decision, the idempotency record and the audit row commit together.
+    submitted = origination.submit_and_decide(
+        engine, prepared, key_id=principal.key_id, key=key, method="POST", path=path, digest=digest,
+        audit=lambda connection: audit_in(connection, principal, request, 201))
+    if submitted.replayed:
+        return replay(submitted.response, digest)
     mark_audited(request)
-    return JSONResponse(body, status_code=201)
+    return JSONResponse(submitted.response.body, status_code=201)
 
 
 @router.get("/applications", tags=["applications"])
 def list_applications(request: Request, engine: EngineDep, page: PageDep,
                       status: Annotated[str | None, Query(max_length=32)] = None) -> dict[str, Any]:
-    c = applications.c
-    principal = principal_of(request)
-    shown = c.reference if principal.is_partner else c.application_id  # a partner's ids are its references
-    query = select(shown.label("application_id"), c.status, c.product_id, c.partner_id, c.applied_on, c.currency,
-                   c.requested_amount_minor).order_by(shown)
-    if principal.is_partner:
-        query = query.where(c.partner_id == principal.partner_id)
-    if status is not None:
-        query = query.where(c.status == status)
-    with engine.connect() as conn:
-        rows = conn.execute(query.limit(page.limit + 1).offset(page.offset)).all()
-    return page.wrap([with_display(dict(r._mapping), r.currency) for r in rows])
+    found = origination.application_page(engine, reader_of(principal_of(request)), status, page.limit + 1,
+                                         page.offset)
+    return page.wrap([with_display(item.to_json(), item.currency) for item in found])
 
 
 @router.get("/applications/{application_id}", tags=["applications"])
 def get_application(application_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
     book_id, partner_id = owned_application(engine, principal_of(request), application_id)
-    with UnitOfWork(engine) as uow:
-        repo = ApplicationRepository(uow.connection)
-        status = repo.status_of(book_id)
-        history = [{"status": h.status, "reason": h.reason, "changed_at": h.changed_at.isoformat()}
-                   for h in repo.history(book_id)]
-    return {"application_id": application_id, "status": status, "partner_id": partner_id, "history": history}
+    owned = origination.OwnedApplication(book_id, partner_id)
+    return origination.application_view(engine, owned, application_id).to_json()
 
 
 @router.get("/applications/{application_id}/decision", tags=["applications"])
 def get_decision(application_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
+    book_id, partner_id = owned_application(engine, principal_of(request), application_id)
+    try:
+        return origination.decision_of(engine, origination.OwnedApplication(book_id, partner_id), application_id)
+    except NotFound as exc:
+        raise not_found(exc) from None
+
+
+@router.get("/applications/{application_id}/replay", tags=["applications"])
+def decision_replay(application_id: str, request: Request, engine: EngineDep) -> dict[str, Any]:
+    """Re-run the stored decision from its stored inputs, policy version and model version, and compare:
+    the stored and the replayed decision and `matches` (an auditor's check; `differences` names the
+    fields that differ). Another partner's application is an unknown one (404)."""
     book_id, _partner_id = owned_application(engine, principal_of(request), application_id)
-    with UnitOfWork(engine) as uow:
-        stored = DecisionRepository(uow.connection).get(book_id)
-    if stored is None:
-        raise Problem(404, "not-found", f"application {application_id!r} has no decision yet", field="application_id")
-    return {**stored.decision, "application_id": application_id}  # the caller's own id
+    registry_dir = request.app.state.registry_dir
+    try:
+        comparison = compare_replay(engine, book_id,
+                                    model=lambda version: scoring_model(registry_dir, version=version))
+    except DecisionInputError as exc:
+        if exc.kind is not ErrorKind.NOT_FOUND:
+            raise
+        raise Problem(404, "not-found", f"application {application_id!r} has no decision yet",
+                      field="application_id") from None
+    return comparison.shown_as(application_id).to_json()  # under the caller's own id
 
 
 class AcceptRequest(BaseModel):

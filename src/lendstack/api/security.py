@@ -17,6 +17,8 @@ run of them is audited, so a flood cannot choose how many rows we write."""
 
 from __future__ import annotations
 
+import logging
+import secrets
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +33,10 @@ from lendstack.api.keys import PREFIX, KeyCache, Principal, authenticate, hash_t
 from lendstack.api.permissions import PUBLIC, allowed, audited
 from lendstack.api.problems import problem_response
 from lendstack.api.ratelimit import ClientLimiter, RateLimiter, Verdict, key_rate_limited
+from lendstack.services.api_access import audit_call
 from lendstack.services.staff import record_action
+
+_log = logging.getLogger("lendstack.api")
 
 API_PREFIX = "/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -140,8 +145,8 @@ def mark_audited(request: Request) -> None:
 
 
 def _audit(engine: Engine, principal: Principal | None, request: Request, status: int) -> None:
-    with engine.begin() as conn:
-        audit_in(conn, principal, request, status)
+    """The call's audit row in a transaction of its own (services/api_access.py)."""
+    audit_call(engine, lambda connection: audit_in(connection, principal, request, status))
 
 
 def install_security(app: FastAPI, engine: Engine) -> None:
@@ -151,7 +156,12 @@ def install_security(app: FastAPI, engine: Engine) -> None:
 
 
 def server_fault() -> Response:
-    return problem_response(500, "server-fault", "the server failed on this call; it is logged", None)
+    """A 500 for a bug: an error id in the answer and in the log beside the traceback (called while
+    the exception is being handled), so a partner's report finds its log line."""
+    error_id = secrets.token_hex(6)
+    _log.error("server fault %s", error_id, exc_info=True)
+    return problem_response(500, "server-fault", f"the server failed on this call; it is logged as {error_id}", None,
+                            error_id=error_id)
 
 
 class Security:

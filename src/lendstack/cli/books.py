@@ -49,7 +49,7 @@ def eod_command(
     through = run_or_fail(lambda: _eod_through(engine, date_, allow_future), as_json=as_json)
     if as_json:
         report = run_or_fail(lambda: run_eod(engine, through, chunk_loans=chunk_loans), as_json=True)
-        print_json({"through": through.isoformat(), **report.__dict__,
+        print_json({"through": through.isoformat(), **report.to_json(),
                     "business_date": _iso(business_date(engine))})
         return
     with Progress(TextColumn("EOD {task.fields[day]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -141,15 +141,13 @@ def verify_command(as_json: JsonOpt = False) -> None:
     """Recompute every balance from its postings, check every entry balances, and reconcile every
     loan: its stored principal, interest, fee, penalty, suspense, unearned and memo balances against
     its sub-ledger. Lists the loans that differ; exit 1 if anything does."""
-    from lendstack.store import UnitOfWork
-    from lendstack.store.reconcile_repo import reconcile_loans
+    from lendstack.services.reconcile import verify_book
 
     started = time.perf_counter()
-    with UnitOfWork(open_engine()) as uow:
-        problems = uow.ledger.verify()
-        loans = reconcile_loans(uow.connection)
-    found = [{"problem": p.problem, "detail": p.detail} for p in problems]
-    ok = not found and loans.ok
+    checked = verify_book(open_engine())
+    loans = checked.loans
+    found = [{"problem": p.problem, "detail": p.detail} for p in checked.ledger_problems]
+    ok = checked.ok
     document = {"ok": ok, "problems": found,
                 "loans": {"checked": loans.loans_checked, "differing": loans.loans_differing,
                           "orphan_balances": loans.orphan_balances, "differences": list(loans.differences)},
@@ -186,7 +184,7 @@ def upgrade_command(
     current = _iso(business_date(engine))
     if as_json:
         print_json({"database": engine.url.render_as_string(hide_password=True), "migrated": True,
-                    "business_date": current, "opened": bool(opened and opened["opened"])})
+                    "business_date": current, "opened": bool(opened and opened.opened)})
     else:
         console().print(f"database {engine.url.render_as_string(hide_password=True)} is at the latest schema; "
                         f"business date {current or '(not set: the first money command sets it)'}")

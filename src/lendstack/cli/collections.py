@@ -36,7 +36,7 @@ def run_cmd(as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD (the 
     from lendstack.collections import service as svc
 
     day = run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json)
-    _show(run_or_fail(lambda: svc.run(open_engine(), day), as_json=as_json), as_json)
+    _show(run_or_fail(lambda: svc.run(open_engine(), day).to_json(), as_json=as_json), as_json)
 
 
 @collections_app.command("queue")
@@ -49,7 +49,8 @@ def queue_cmd(
     """Open cases in work order: expected roll amount (amount overdue × P(roll)) first."""
     from lendstack.collections import service as svc
 
-    items = svc.list_queue(open_engine(), collector=collector, unassigned=unassigned, limit=limit)
+    items = [c.to_json() for c in svc.list_queue(open_engine(), collector=collector, unassigned=unassigned,
+                                                 limit=limit)]
     if as_json:
         print_json({"items": items})
         return
@@ -72,14 +73,14 @@ def assign_cmd(
     engine = open_engine()
     if auto is not None:
         agents = [a.strip() for a in auto.split(",") if a.strip()]
-        _show(run_or_fail(lambda: svc.auto_assign(engine, agents, by=by, capacity=capacity), as_json=as_json),
-              as_json)
+        _show(run_or_fail(lambda: svc.auto_assign(engine, agents, by=by, capacity=capacity).to_json(),
+                          as_json=as_json), as_json)
         return
     if case_id is None or to is None:
         fail("case_id" if case_id is None else "to", "give a case and --to COLLECTOR, or --auto a,b",
              as_json=as_json)
     case, agent = case_id, to
-    _show(_brief(run_or_fail(lambda: svc.assign(engine, case, agent, by=by, capacity=capacity),
+    _show(_brief(run_or_fail(lambda: svc.assign(engine, case, agent, by=by, capacity=capacity).to_json(),
                              as_json=as_json)), as_json)
 
 
@@ -97,8 +98,8 @@ def contact_cmd(
     from lendstack.collections import service as svc
 
     when = run_or_fail(lambda: _parse_when(at), as_json=as_json)
-    _show(run_or_fail(lambda: svc.log_contact(open_engine(), case_id, outcome=outcome, by=by, note=note, at=when),
-                      as_json=as_json), as_json)
+    _show(run_or_fail(lambda: svc.log_contact(open_engine(), case_id, outcome=outcome, by=by, note=note,
+                                              at=when).to_json(), as_json=as_json), as_json)
 
 
 @collections_app.command("promise")
@@ -120,9 +121,10 @@ def promise_cmd(
     def act() -> dict[str, Any]:
         day = parse_day(promised_for, "promised_for")
         made = parse_day(on, "on") if on is not None else date.today()
-        currency = svc.get_case(engine, case_id)["currency"]
+        currency = svc.get_case(engine, case_id).case.currency
         amount_minor = Money.of_major(amount, currency).amount_minor
-        return svc.promise(engine, case_id, amount_minor=amount_minor, promised_for=day, on=made, by=by, note=note)
+        return svc.promise(engine, case_id, amount_minor=amount_minor, promised_for=day, on=made, by=by,
+                           note=note).to_json()
 
     _show(run_or_fail(act, as_json=as_json), as_json)
 
@@ -137,8 +139,8 @@ def cases_cmd(
     """Cases, newest first."""
     from lendstack.collections import service as svc
 
-    items = run_or_fail(lambda: svc.list_cases(open_engine(), status=status, loan_id=loan_id, limit=limit),
-                        as_json=as_json)
+    items = run_or_fail(lambda: [c.to_json() for c in svc.list_cases(open_engine(), status=status, loan_id=loan_id,
+                                                                     limit=limit)], as_json=as_json)
     if as_json:
         print_json({"items": items})
         return
@@ -150,7 +152,7 @@ def case_cmd(case_id: str, as_json: JsonOpt = False) -> None:
     """One case with its contact log, promises, messages and history."""
     from lendstack.collections import service as svc
 
-    _show(run_or_fail(lambda: svc.get_case(open_engine(), case_id), as_json=as_json), as_json)
+    _show(run_or_fail(lambda: svc.get_case(open_engine(), case_id).to_json(), as_json=as_json), as_json)
 
 
 @collections_app.command("messages")
@@ -164,7 +166,7 @@ def messages_cmd(
     from lendstack.collections import service as svc
 
     day = run_or_fail(lambda: parse_day(as_of, "as_of") if as_of else None, as_json=as_json)
-    items = svc.list_messages(open_engine(), loan_id=loan_id, as_of=day, limit=limit)
+    items = [m.to_json() for m in svc.list_messages(open_engine(), loan_id=loan_id, as_of=day, limit=limit)]
     if as_json:
         print_json({"items": items})
         return

@@ -13,11 +13,9 @@ if TYPE_CHECKING:  # the CLI starts without SQLAlchemy: only commands that touch
 
 def open_engine(url: str | None = None) -> Engine:
     """The configured database (LENDSTACK_DATABASE_URL, default SQLite lendstack.db), migrated."""
-    from lendstack.store import database_url, make_engine, upgrade
+    from lendstack.services.database import open_engine as open_database
 
-    engine = make_engine(url or database_url())
-    upgrade(engine)
-    return engine
+    return open_database(url)
 
 
 def parse_day(value: str, field: str) -> date:

@@ -46,6 +46,37 @@ def _decide(application: Path, policy: str, as_json: bool) -> None:
                 [[r.code, r.action, r.en, r.zh] for r in decision.reasons])
 
 
+EXIT_REPLAY_DIFFERS = 7  # the stored decision does not replay to itself: a finding, not bad input
+
+
+def _replay(application_id: str, as_json: bool) -> None:
+    from lendstack.services.decisions import compare_replay
+
+    comparison = run_or_fail(lambda: compare_replay(open_engine(), application_id), as_json=as_json)
+    if as_json:
+        print_json(comparison.to_json())
+    else:
+        stored, replayed = comparison.stored, comparison.replayed
+        print_table(f"replay of {comparison.application_id} ({comparison.arm})", ["", "stored", "replayed"],
+                    [[name, _shown_field(stored.get(name)), _shown_field(replayed.get(name))]
+                     for name in (*_REPLAY_SHOWN, *(d for d in comparison.differences if d not in _REPLAY_SHOWN))])
+        print_pairs([("matches", "yes" if comparison.matches else "NO"),
+                     ("differences", ", ".join(comparison.differences) or "none")])
+    if not comparison.matches:
+        raise typer.Exit(EXIT_REPLAY_DIFFERS)
+
+
+# The fields a person compares first; any other field that differs is shown after them.
+_REPLAY_SHOWN = ("outcome", "grade", "pd", "rate_annual", "limit_minor", "policy", "policy_hash", "model_version",
+                 "input_hash")
+
+
+def _shown_field(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)[:80]
+    return "-" if value is None else str(value)
+
+
 def _limit_text(limit_minor: int, document: Any) -> str:
     """The limit in the application's currency and its own digits (JPY has none: never divide by 100)."""
     from lendstack.money.money import format_minor_grouped
@@ -216,11 +247,22 @@ def _review_commands() -> typer.Typer:
 def register(app: typer.Typer) -> None:
     @app.command("decide")
     def decide_cmd(
-        application: Annotated[Path, typer.Option(help="the application JSON document")],
+        application: Annotated[Path | None, typer.Option(help="the application JSON document")] = None,
         policy: Annotated[str, typer.Option(help="policy name, name@version or file")] = "consumer_v1",
+        replay: Annotated[str | None, typer.Option(
+            "--replay", metavar="APPLICATION_ID",
+            help="re-run a stored decision from its stored inputs, policy and model and compare; "
+                 f"exit 0 when identical, {EXIT_REPLAY_DIFFERS} when not")] = None,
         as_json: JsonFlag = False,
     ) -> None:
-        """Decide one application: outcome, grade, PD, rate, limit, reason codes (EN/中文), versions."""
+        """Decide one application: outcome, grade, PD, rate, limit, reason codes (EN/中文), versions.
+        With --replay, check a stored decision instead (an auditor's check)."""
+        if (application is None) == (replay is None):
+            fail("application", "give either --application FILE or --replay APPLICATION_ID", as_json=as_json)
+        if replay is not None:
+            _replay(replay, as_json)
+            return
+        assert application is not None
         _load(policy, as_json)
         _decide(application, policy, as_json)
 

@@ -54,8 +54,8 @@ def demo_command(
 ) -> None:
     """Simulate a lending business on the configured database (SQLite lendstack.db by default), then
     serve the API and the console. An existing book is reused; delete the database file to rebuild it."""
+    from lendstack.services.database import database_url
     from lendstack.services.demo import DemoConfig, DemoError
-    from lendstack.store import database_url
 
     config = DemoConfig(days=days, seed=seed, per_day_start=per_day_start, per_day_end=per_day_end)
     try:
@@ -85,8 +85,9 @@ def demo_command(
 def _book(url: str, config: DemoConfig, *, quiet: bool) -> tuple[Engine, DemoReport | None]:
     """The engine of a book ready to serve, and the report of the run that built it (None: reused)."""
     from lendstack.services.demo import book_exists
+    from lendstack.services.sqlite_files import sqlite_file
 
-    path = _sqlite_file(url)
+    path = sqlite_file(url)
     if path is not None and not path.exists():
         report = _build_sqlite(path, config, quiet=quiet)
         return open_engine(url), report
@@ -96,29 +97,17 @@ def _book(url: str, config: DemoConfig, *, quiet: bool) -> tuple[Engine, DemoRep
     return engine, _build(engine, config, quiet=quiet)
 
 
-def _sqlite_file(url: str) -> Path | None:
-    from sqlalchemy import make_url
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return Path(str(parsed.database))
-
-
 def _build_sqlite(path: Path, config: DemoConfig, *, quiet: bool) -> DemoReport:
     """Build in `<path>.building`, then rename it into place: the book appears whole or not at all."""
+    from lendstack.services.sqlite_files import checkpoint_truncate
+
     building = path.with_name(path.name + BUILDING_SUFFIX)
     for stale in _sqlite_files(building):
         stale.unlink(missing_ok=True)  # a run interrupted before: start over
     engine = open_engine(f"sqlite:///{building}")
     try:
         report = _build(engine, config, quiet=quiet)
-        raw = engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
-        try:
-            busy, _, _ = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        finally:
-            raw.close()
-        assert busy == 0, "the book's write-ahead log is checkpointed into the main file"
+        checkpoint_truncate(engine)  # the main file alone is the book
     finally:
         engine.dispose()
     for side in _sqlite_files(building)[1:]:
@@ -172,17 +161,14 @@ class _Quiet:
 def _summary(engine: Engine, report: DemoReport | None, seconds: float) -> dict[str, Any]:
     from lendstack.services.decisions import list_reviews
     from lendstack.services.demo import decision_mix
+    from lendstack.services.reconcile import verify_book
     from lendstack.services.reports import aging, trial_balance
     from lendstack.services.staff import ensure_demo_staff
-    from lendstack.store import UnitOfWork
-    from lendstack.store.reconcile_repo import reconcile_loans
 
     staff = ensure_demo_staff(engine)
-    with UnitOfWork(engine) as uow:
-        found = [str(p) for p in uow.ledger.verify()]
-        reconciled = reconcile_loans(uow.connection)
-    problems = found + [f"loan {d['loan_id']} differs from its sub-ledger: {d['accounts']}"
-                        for d in reconciled.differences]
+    checked = verify_book(engine)
+    problems = [str(p) for p in checked.ledger_problems] + [
+        f"loan {d['loan_id']} differs from its sub-ledger: {d['accounts']}" for d in checked.loans.differences]
     waiting = [r for r in list_reviews(engine) if r.status != "done"]
     return {
         "reused": report is None, "seconds": round(seconds, 1), "database": _shown_url(engine),
@@ -200,17 +186,24 @@ def _shown_url(engine: Engine) -> str:
 
 DEMO_KEY_LABEL = "lendstack demo"
 KEYS_SCANNED_MAX = 10_000  # bounded: the demo book holds a handful of keys
+KEYS_PAGE = 1_000  # keys listed per call (within the listing's own page bound)
 
 
 def _partner_key(engine: Engine) -> dict[str, str]:
     """A new partner key for this serve (a key is stored hashed, so the last one cannot be shown again);
     the demo keys of earlier serves are revoked, so live credentials do not pile up run after run."""
-    from lendstack.api.keys import create_key, list_keys, revoke_key
+    from lendstack.services.api_access import create_key, list_keys, revoke_key
     from lendstack.services.demo import DEMO_PARTNER
 
-    for key in list_keys(engine, KEYS_SCANNED_MAX, 0):
-        if key["label"] == DEMO_KEY_LABEL and key["partner_id"] == DEMO_PARTNER and not key["revoked"]:
-            revoke_key(engine, key["key_id"])
+    stale: list[str] = []
+    for offset in range(0, KEYS_SCANNED_MAX, KEYS_PAGE):  # the service lists a bounded page at a time
+        page = list_keys(engine, KEYS_PAGE, offset)
+        stale += [key.key_id for key in page
+                  if key.label == DEMO_KEY_LABEL and key.partner_id == DEMO_PARTNER and not key.revoked]
+        if len(page) < KEYS_PAGE:
+            break
+    for key_id in stale:
+        revoke_key(engine, key_id)
     new = create_key(engine, "partner", partner_id=DEMO_PARTNER, label=DEMO_KEY_LABEL)
     return {"key_id": new.key_id, "key": new.token, "role": new.role, "partner_id": new.partner_id}
 

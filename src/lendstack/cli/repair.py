@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,18 +25,15 @@ def register(app: typer.Typer) -> None:
 
 
 def _program(path: str | None) -> ProgramConfig | None:
-    import yaml
-
+    from lendstack.documents import DocumentError, load_mapping
     from lendstack.monitoring.credit_repair import CreditRepairError, ProgramConfig
 
     if path is None:
         return None
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise CreditRepairError("program", f"{path}: cannot read: {exc}") from None
-    if not isinstance(data, dict):
-        raise CreditRepairError("program", f"{path}: a mapping of settings")
+        data = load_mapping(path)  # the one config reader; ProgramConfig validates the settings
+    except DocumentError as exc:
+        raise CreditRepairError("program", str(exc)) from None
     return ProgramConfig.from_mapping(data)
 
 

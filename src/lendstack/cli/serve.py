@@ -14,7 +14,7 @@ from lendstack.cli.output import console, fail, print_json
 if TYPE_CHECKING:  # only for annotations: the library loads inside the commands
     from sqlalchemy import Engine
 
-    from lendstack.store.db import WalCheckpointer
+    from lendstack.services.sqlite_files import Checkpointer
 
 
 def register(app: typer.Typer) -> None:
@@ -108,22 +108,19 @@ def _announce_proxies(announce: bool) -> None:
         console().print(f"X-Forwarded-For believed from: {trusted} ({ENV})")
 
 
-def _wal_checkpointer(engine: Engine) -> WalCheckpointer | None:
+def _wal_checkpointer(engine: Engine) -> Checkpointer | None:
     """SQLite on a file: checkpoints in the background, not inside a request (store.db.WalCheckpointer)."""
-    from lendstack.store.db import WalCheckpointer
+    from lendstack.services.sqlite_files import start_wal_checkpointer
 
-    database = engine.url.database or ""
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        return None
-    return WalCheckpointer(engine).start()
+    return start_wal_checkpointer(engine)
 
 
 def _create_key(engine: Engine, role: str, partner: str, label: str, as_json: bool) -> None:
-    from lendstack.api.keys import KeyError_, create_key
+    from lendstack.services.api_access import ApiKeyError, create_key
 
     try:
         new = create_key(engine, role, partner_id=partner, label=label)
-    except KeyError_ as exc:
+    except ApiKeyError as exc:
         fail(exc.field, exc.message, as_json=as_json)
     if as_json:
         print_json({"key_id": new.key_id, "key": new.token, "role": new.role, "partner_id": new.partner_id})

@@ -46,7 +46,7 @@ def create_cmd(
     try:
         created = svc.create_user(open_engine(), username, password, role, display_name=display_name)
     except svc.StaffError as exc:
-        fail(exc.field, exc.message, as_json=as_json)
+        fail(exc.field, exc.message, as_json=as_json, kind=exc.kind)
     if as_json:
         print_json(created)
     else:

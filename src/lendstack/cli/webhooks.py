@@ -28,7 +28,7 @@ def dispatch_cmd(limit: Annotated[int, typer.Option(min=1, max=1000, help="Deliv
     """One pass: fan out pending outbox events to subscriptions and send the due deliveries."""
     from lendstack.webhooks import service as svc
 
-    counts = svc.dispatch(open_engine(), limit=limit)
+    counts = svc.dispatch(open_engine(), limit=limit).to_json()
     if as_json:
         print_json(dict(counts))
     else:
@@ -40,7 +40,7 @@ def dead_cmd(limit: Annotated[int, typer.Option(min=1, max=DEAD_LIST_MAX)] = 50,
     """The dead-letter list: deliveries that used up their attempts."""
     from lendstack.webhooks import service as svc
 
-    items = svc.list_deliveries(open_engine(), status=svc.DEAD, partner_id=None, limit=limit)
+    items = [d.to_json() for d in svc.list_deliveries(open_engine(), status=svc.DEAD, partner_id=None, limit=limit)]
     if as_json:
         print_json({"items": items})
         return
@@ -54,7 +54,7 @@ def redeliver_cmd(delivery_id: Annotated[str, typer.Argument()], as_json: JsonOp
     """Queue a delivery again now, with a fresh attempt budget."""
     from lendstack.webhooks import service as svc
 
-    result = run_or_fail(lambda: svc.redeliver(open_engine(), delivery_id), as_json=as_json)
+    result = run_or_fail(lambda: svc.redeliver(open_engine(), delivery_id).to_json(), as_json=as_json)
     if as_json:
         print_json(result)
     else:

@@ -19,11 +19,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from lendstack.documents import PlacedFieldError, load_document, parse_document
+from lendstack.errors import LendstackError
 from lendstack.money.money import format_minor
-from lendstack.products.loader import DecimalLoader, dotted_location, line_of
 
 DEFAULT_STRATEGY = Path(__file__).with_name("strategies") / "default.yaml"
 PPM = 1_000_000  # probabilities are integer parts per million: exact, comparable, no float in storage
@@ -46,12 +46,16 @@ ActionName = Literal["reminder", "call", "escalate", "field_visit", "legal"]
 ChannelName = Literal["sms", "email", "push"]
 
 
-class CollectionsError(ValueError):
+class CollectionsError(LendstackError):
     """A strategy that does not parse or bad input to a collections command; names the field."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+
+class StrategyFileError(PlacedFieldError, CollectionsError):
+    """A strategy document that cannot be read or is invalid. A DocumentError (any bad config file) and a
+    CollectionsError whose `field` is `file:line: dotted.field`, as strategy errors always named it;
+    `location` is the dotted field alone."""
+
+    shape = "a strategy is a mapping with strategy_id, version, stages, ..."
 
 
 # --------------------------------------------------------------------------- the strategy document
@@ -297,35 +301,14 @@ def _ppm(p: Decimal) -> int:
 
 
 def parse_strategy(text: str, source: str = "<strategy>") -> Strategy:
-    """A strategy from YAML text; CollectionsError naming `source:line: field` on anything wrong."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.load(text, Loader=DecimalLoader)  # probabilities read exactly, as Decimal
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise CollectionsError(f"{source}:{mark.line + 1 if mark else 0}", str(exc).splitlines()[0]) from None
-    if not isinstance(raw, dict):
-        raise CollectionsError(f"{source}:1", "a strategy is a mapping with strategy_id, version, stages, ...")
-    try:
-        doc = StrategyDoc.model_validate(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = tuple(error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if message.startswith("@") and ": " in message:  # a cross-field check names the field below its loc
-            where, message = message[1:].split(": ", 1)
-            loc += tuple(int(p) if p.isdigit() else p for p in where.split("."))
-        raise CollectionsError(f"{source}:{line_of(root, loc)}: {dotted_location(loc)}", message) from None
-    return Strategy(doc, source)
+    """A strategy from YAML text (probabilities exact, as Decimal); StrategyFileError naming
+    `source:line: field` on anything wrong."""
+    return Strategy(parse_document(text, StrategyDoc, source=source, error=StrategyFileError), source)
 
 
 def load_strategy(path: str | Path = DEFAULT_STRATEGY) -> Strategy:
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CollectionsError(str(file), f"cannot read: {exc.strerror}") from None
-    return parse_strategy(text, str(file))
+    return Strategy(load_document(file, StrategyDoc, error=StrategyFileError), str(file))
 
 
 # --------------------------------------------------------------------------- messages

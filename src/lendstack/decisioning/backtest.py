@@ -30,6 +30,7 @@ from lendstack.decisioning.flow import instalment_factor, product_catalog
 from lendstack.decisioning.model import ScoringModel
 from lendstack.decisioning.names import FEATURES, NAME_TYPES, OPTIONAL_FEATURES, PRE_SCORE, NameType
 from lendstack.decisioning.policy import GRADES, Policy
+from lendstack.errors import LendstackError
 from lendstack.money.money import AMOUNT_MINOR_MAX
 from lendstack.pricing import credit_limit_batch, fixed_units, lgd_units, rate_band, rate_units_batch
 from lendstack.pricing.rate import pd_units_batch
@@ -39,10 +40,8 @@ CHUNK_ROWS = 250_000
 FloatArray = npt.NDArray[np.float64]
 
 
-class BacktestError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+class BacktestError(LendstackError):
+    """A user error naming the field (see lendstack.errors)."""
 
 
 def score_frame(frame: pl.DataFrame, model: ScoringModel, progress: Progress | None = None) -> FloatArray:

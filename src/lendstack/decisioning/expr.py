@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 
 from lendstack.decisioning.names import MAGNITUDE_MAX, Kind, NameType
+from lendstack.errors import LendstackError
 
 Row = Mapping[str, Any]
 RowFn = Callable[[Row], Any]
@@ -46,12 +47,12 @@ EXPRESSION_DEPTH_MAX = 32  # nesting levels; the row evaluator recurses once per
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-class ExpressionError(ValueError):
+class ExpressionError(LendstackError):
     """An expression that does not parse or uses something outside the language; `message` says what."""
 
     def __init__(self, message: str, column: int = 0) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__("expression", message)
+        self.args = (message,)  # the policy and indicator loaders prefix it with the file, line and field
         self.column = column
 
 

@@ -27,6 +27,7 @@ from lendstack.decisioning.types import (
     normalize_fingerprints,
     sha256_json,
 )
+from lendstack.errors import LendstackError
 from lendstack.money import RateCapExceeded
 from lendstack.money.money import AMOUNT_MINOR_MAX
 from lendstack.pricing import (
@@ -44,12 +45,8 @@ from lendstack.products import LoanProduct, load_catalog
 _CATALOG: dict[str, LoanProduct] = {}
 
 
-class DecisionInputError(ValueError):
+class DecisionInputError(LendstackError):
     """Input the engine cannot decide on; `field` names it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 def product_catalog() -> dict[str, LoanProduct]:

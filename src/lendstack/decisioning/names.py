@@ -1,13 +1,14 @@
-"""The names a policy expression may read, with their types: the application's feature columns (the
-simulator's `FIELDS` with role "feature", which origination's `features_row` returns; a test checks
-the two lists and their types agree) and the values the decision engine adds.
+"""The names a policy expression may read, with their types: the application's feature fields (the
+application schema's role "feature", `lendstack.origination.schema.FIELDS`, which origination's
+`features_row` returns), typed from the schema by `feature_types`, and the values the decision engine
+adds, typed here.
 
 Each name has a `NameType`: its kind (number, string, bool, date), whether it is whole, its range
-[low, high] and, for a string with a closed list, its levels. The ranges are the bounds the
-application parser enforces (origination.parsing), so every application that parses lies inside
-them; the expression checker uses them to prove that no sub-expression can grow past
-`MAGNITUDE_MAX`, and the decision engine and the backtest refuse a value outside them (naming the
-field) so the proof holds for what they evaluate.
+[low, high] and, for a string with a closed list, its levels. The ranges are the schema's bounds,
+which the application parser enforces, so every application that parses lies inside them; the
+expression checker uses them to prove that no sub-expression can grow past `MAGNITUDE_MAX`, and the
+decision engine and the backtest refuse a value outside them (naming the field) so the proof holds
+for what they evaluate.
 """
 
 from __future__ import annotations
@@ -18,32 +19,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from lendstack.invariants import InvariantError
 from lendstack.money.money import AMOUNT_MINOR_MAX
-from lendstack.origination.application import APPLICANT_TYPES, SOURCES
-from lendstack.origination.parsing import (
-    AGE_MAX_YEARS,
-    AGE_MIN_YEARS,
-    COLLATERALS,
-    COUNT_MAX,
-    DAYS_MAX,
-    KM_MAX,
-    MONTHS_MAX,
-    RATIO_MAX,
-    REGIONS,
-    SEGMENTS,
-    TERM_MAX_MONTHS,
-)
+from lendstack.origination.schema import COUNT_MAX, FIELDS, SOURCES, FieldSpec
 
-FEATURES = (
-    "applied_on", "applicant_type", "segment", "region", "age", "monthly_income_minor", "debt_to_income",
-    "inquiries_6m", "open_loans_elsewhere", "past_delinquencies_24m", "bureau_score", "months_since_oldest_account",
-    "annual_tax_paid_minor", "tax_filing_months", "invoice_revenue_12m_minor", "invoice_count_12m",
-    *(f"revenue_m{k:02d}_minor" for k in range(1, 13)),
-    "revenue_mean_12m_minor", "revenue_volatility", "orders_12m", "vehicle_value_minor", "mileage_km_30d",
-    "night_driving_share", "region_exits_30d", "device_age_days", "device_changes_90d", "app_sessions_30d",
-    "night_edits_share", "gps_distance_km", "declared_monthly_revenue_minor", "requested_amount_minor",
-    "requested_term_months", "purpose", "collateral",
-)
 OPTIONAL_FEATURES = ("co2_reduced_tonnes",)  # present for green loans only; null otherwise
 # Added by the engine before knockouts: 0 none, 1 info, 2 warn, 3 high, 4 critical.
 PRE_SCORE = ("flag_count", "flag_severity_max", "failed_source_count")
@@ -51,6 +30,7 @@ PRE_SCORE = ("flag_count", "flag_severity_max", "failed_source_count")
 # loan on offer (the offer amount at the quoted rate over the term), for debt-service-after-the-loan rules.
 POST_SCORE = ("pd", "grade", "new_instalment_minor")
 
+FEATURES: tuple[str, ...] = tuple(spec.name for spec in FIELDS if spec.role == "feature")
 KNOCKOUT_NAMES = frozenset((*FEATURES, *OPTIONAL_FEATURES, *PRE_SCORE))
 RULE_NAMES = frozenset((*KNOCKOUT_NAMES, *POST_SCORE))
 SEVERITY_RANK = {"info": 1, "warn": 2, "high": 3, "critical": 4}
@@ -96,29 +76,32 @@ def _label(levels: tuple[str, ...] | None) -> NameType:
     return NameType("string", levels=levels, nullable=False)
 
 
-_MONEY = _int(AMOUNT_MINOR_MAX)
-_COUNT = _int(COUNT_MAX)
-_SHARE = _float(1.0)
-_BY_NAME: dict[str, NameType] = {
-    "applied_on": NameType("date", nullable=False),
-    "applicant_type": _label(APPLICANT_TYPES),
-    "segment": _label(SEGMENTS),
-    "region": _label(REGIONS),
-    "age": _int(AGE_MAX_YEARS, AGE_MIN_YEARS, nullable=False),
-    "debt_to_income": _float(RATIO_MAX),
-    "bureau_score": _int(1000),
-    "months_since_oldest_account": _int(MONTHS_MAX),
-    "tax_filing_months": _int(MONTHS_MAX),
-    "revenue_volatility": _float(RATIO_MAX),
-    "mileage_km_30d": _float(KM_MAX),
-    "night_driving_share": _SHARE,
-    "device_age_days": _int(DAYS_MAX),
-    "night_edits_share": _SHARE,
-    "gps_distance_km": _float(KM_MAX),
-    "requested_amount_minor": _int(AMOUNT_MINOR_MAX, 1, nullable=False),
-    "requested_term_months": _int(TERM_MAX_MONTHS, 1, nullable=False),
-    "purpose": _label(None),
-    "collateral": _label(COLLATERALS),
+def field_type(spec: FieldSpec) -> NameType:
+    """A schema field's type in the policy language: its kind, bounds, closed list and nullability."""
+    nullable = spec.optional
+    if spec.kind == "date":
+        return NameType("date", nullable=nullable)
+    if spec.kind == "bool":
+        return NameType("bool", nullable=nullable)
+    if spec.kind in ("str", "enum"):
+        return NameType("string", levels=spec.choices or None, nullable=nullable)
+    if spec.low is None or spec.high is None:  # FieldSpec checks that numbers have bounds
+        raise InvariantError(f"{spec.name}: a number without bounds")
+    if spec.kind == "float":
+        return _float(float(spec.high), float(spec.low), nullable)
+    # A whole number above an exclusive bound is at least the next one; a bound of 0 is kept as 0.0,
+    # as the engine's own names write it.
+    low = spec.low + 1 if spec.low_exclusive else spec.low
+    return _int(spec.high, low or 0.0, nullable)
+
+
+def feature_types(fields: tuple[FieldSpec, ...]) -> dict[str, NameType]:
+    """The types of the schema's feature fields, by name, in schema order."""
+    return {spec.name: field_type(spec) for spec in fields if spec.role == "feature"}
+
+
+# The names the engine adds (and the green-loan optional feature), typed here.
+_ENGINE_TYPES: dict[str, NameType] = {
     "co2_reduced_tonnes": _float(CO2_TONNES_MAX),
     "flag_count": _int(COUNT_MAX, nullable=False),
     "flag_severity_max": _int(max(SEVERITY_RANK.values()), nullable=False),
@@ -127,17 +110,8 @@ _BY_NAME: dict[str, NameType] = {
     "grade": _label(GRADE_LEVELS),
     "new_instalment_minor": _int(AMOUNT_MINOR_MAX, nullable=False),
 }
-
-
-def _default_type(name: str) -> NameType:
-    if name.endswith("_minor"):
-        return _MONEY
-    assert name.endswith(("_6m", "_elsewhere", "_24m", "_12m", "_30d", "_90d")), f"no type for {name}"
-    return _COUNT
-
-
-NAME_TYPES: Mapping[str, NameType] = {name: _BY_NAME.get(name) or _default_type(name) for name in RULE_NAMES}
-assert set(_BY_NAME) <= set(NAME_TYPES), "a typed name that policies cannot read"
+NAME_TYPES: Mapping[str, NameType] = {**feature_types(FIELDS), **_ENGINE_TYPES}
+assert set(NAME_TYPES) == RULE_NAMES, "every name a policy may read is typed, and only those"
 
 
 def value_problem(name: str, value: Any) -> str | None:

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lendstack.decisioning.expr import Expression, ExpressionError, compile_expression
 from lendstack.decisioning.names import KNOCKOUT_NAMES, NAME_TYPES, RULE_NAMES, NameType
+from lendstack.documents import DocumentError, Located, parse_located, read_text, validate_document
 from lendstack.pricing import LimitPolicy, PricingPolicy
 from lendstack.pricing.policy import Share
-from lendstack.products.loader import DecimalLoader, dotted_location, line_of
 from lendstack.text import CleanName
 
 POLICY_DIR = Path(__file__).with_name("policies")
@@ -36,13 +35,11 @@ Severity = Literal["info", "warn", "high", "critical"]
 GRADES = ("A", "B", "C", "D", "E")
 
 
-class PolicyError(ValueError):
+class PolicyError(DocumentError):
     """An unreadable or invalid policy: the file, the line (0 if unknown), the field and the reason."""
 
-    def __init__(self, source: str, line: int, field: str, message: str) -> None:
-        self.source, self.line, self.field, self.message = source, line, field, message
-        where = f"{source}:{line}" if line else source
-        super().__init__(f"{where}: {field}: {message}")
+    path_field = "policy"
+    shape = "a policy is a mapping of sections"
 
 
 class Knockout(BaseModel):
@@ -158,9 +155,6 @@ class Policy:
 # --------------------------------------------------------------------------- loading
 
 
-_Loader = DecimalLoader  # floats as exact Decimals, shared with the product catalog
-
-
 def canonical_document(document: PolicyDocument) -> dict[str, Any]:
     dumped: dict[str, Any] = json.loads(json.dumps(document.model_dump(mode="json"), sort_keys=True))
     return dumped
@@ -172,22 +166,9 @@ def content_hash(document: PolicyDocument) -> str:
 
 
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
-    """A policy from YAML or JSON text; PolicyError with the line on anything wrong."""
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-        raw = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise PolicyError(source, mark.line + 1 if mark else 0, "document", str(exc).splitlines()[0]) from None
-    if not isinstance(raw, dict):
-        raise PolicyError(source, 1, "document", "a policy is a mapping of sections")
-    try:
-        document = PolicyDocument.model_validate(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = tuple(error["loc"])
-        raise PolicyError(source, line_of(root, loc), dotted_location(loc), error["msg"]) from None
-    return _compile(document, root, source)
+    """A policy from YAML (or, for a .json source, JSON) text; PolicyError with the line on anything wrong.
+    Read by `lendstack.documents`: decimals exact, duplicate keys refused, size and depth bounded."""
+    return _compile(parse_located(text, PolicyDocument, source=source, error=PolicyError))
 
 
 def _typed(names: frozenset[str]) -> dict[str, NameType]:
@@ -198,13 +179,16 @@ _KNOCKOUT_TYPES = _typed(KNOCKOUT_NAMES)
 _RULE_TYPES = _typed(RULE_NAMES)
 
 
-def _compile(document: PolicyDocument, root: yaml.Node | None, source: str) -> Policy:
+def _compile(located: Located[PolicyDocument]) -> Policy:
+    """Compile the expressions; an error names the line of the expression (0 for a stored document)."""
+    document, source = located.value, located.source
+
     def expr(text: str, types: dict[str, NameType], loc: tuple[str | int, ...], what: str,
              kind: Literal["bool", "number"]) -> Expression:
         try:
             return compile_expression(text, types=types, result=kind)
         except ExpressionError as exc:
-            raise PolicyError(source, line_of(root, loc), dotted_location(loc), f"{what}: {exc.message}") from None
+            raise located.error(loc, f"{what}: {exc.message}", PolicyError) from None
 
     knockouts = tuple(
         (k, expr(k.when, _KNOCKOUT_TYPES, ("knockouts", i, "when"), f"knockout {k.code}", "bool"))
@@ -230,9 +214,9 @@ def load_policy_file(path: str | Path) -> Policy:
         key = (str(file.resolve()), stat.st_mtime_ns, stat.st_size)
         if key in _FILE_CACHE:
             return _FILE_CACHE[key]
-        text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(str(file), 0, "policy", f"cannot read: {exc.strerror}") from None
+    text = read_text(file, error=PolicyError)  # bounded in size
     policy = parse_policy(text, str(file))
     with _FILE_CACHE_LOCK:
         if len(_FILE_CACHE) >= FILE_CACHE_MAX:
@@ -263,8 +247,5 @@ def load_policy(name: str | Path) -> Policy:
 
 def policy_from_document(document: dict[str, Any], source: str = "<stored policy>") -> Policy:
     """A policy from its stored canonical JSON (decimals as strings)."""
-    try:
-        return _compile(PolicyDocument.model_validate(document), None, source)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise PolicyError(source, 0, dotted_location(tuple(error["loc"])), error["msg"]) from None
+    validated = validate_document(document, PolicyDocument, source=source, error=PolicyError)
+    return _compile(Located(validated, source, None))  # no text, so no lines

@@ -6,18 +6,14 @@ import csv
 import io
 from datetime import date
 
+from lendstack.errors import LendstackError
 from lendstack.fraud.context import BLACKLIST_KINDS, BlacklistEntry
 
 HEADER = ("kind", "value", "reason", "listed_on")
 
 
-class BlacklistError(ValueError):
+class BlacklistError(LendstackError):
     """A bad blacklist file; `field` names the line and column, e.g. "line 3: kind"."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def _entry(line: int, row: dict[str, str]) -> BlacklistEntry:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from lendstack.errors import LendstackError
 from lendstack.invariants import InvariantError
 from lendstack.ledger.accounts import MEMO_CODES, AccountCode, BalanceKey
 
@@ -18,11 +19,8 @@ DEFAULT_FUNDER = "self"  # the lender's own balance sheet; co-lenders get their 
 POSTINGS_PER_ENTRY_MAX = 64  # an entry is one business event, not a batch
 
 
-class LedgerError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+class LedgerError(LendstackError):
+    """A user error naming the field (see lendstack.errors)."""
 
 
 class EntryKind(StrEnum):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+from lendstack.errors import LendstackError
 
-class MoneyError(ValueError):
+
+class MoneyError(LendstackError):
     """Bad input about money: names the offending field so the caller can show it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
 
 
 class RateCapExceeded(MoneyError):

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+
+from lendstack.errors import LendstackError
+from lendstack.invariants import InvariantError
 
 RECORD_TYPES = ("late_payment", "serious_delinquency")
 MONTHS_ON_TIME_MAX = 60
@@ -29,12 +32,8 @@ MAX_RECORDS_MAX = 12
 INSTALLMENTS_MAX = 10_000  # one borrower's history; more is a data error, not a borrower
 
 
-class CreditRepairError(ValueError):
+class CreditRepairError(LendstackError):
     """Bad input to the program (a config, a borrower, a record); names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
 
 
 @dataclass(frozen=True)
@@ -236,3 +235,113 @@ def grant_text(record: OverdueRecord) -> tuple[str, str]:
     zh = (f"贷款{record.loan_id}第{record.seq}期（应还日{record.due_date.isoformat()}，逾期{record.days_late}天）"
           f"在内部评分中标记为已修复")
     return en, zh
+
+
+# --------------------------------------------------------------------------- applications and grants
+
+
+APPLICATION_STATUSES = tuple(STATUS_TEXT)  # granted | refused
+
+
+@dataclass(frozen=True, slots=True)
+class RepairGrant:
+    """One historical overdue record marked repaired (the record itself is never changed)."""
+
+    grant_id: str
+    application_id: str
+    borrower_id: str
+    loan_id: str
+    seq: int
+    record_type: str
+    due_date: date
+    paid_on: date
+    days_late: int
+    granted_on: date
+    created_at: datetime
+
+    @property
+    def record_id(self) -> str:
+        return record_id(self.loan_id, self.seq)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"grant_id": self.grant_id, "record_id": self.record_id, "loan_id": self.loan_id, "seq": self.seq,
+                "record_type": self.record_type, "due_date": self.due_date.isoformat(),
+                "paid_on": self.paid_on.isoformat(), "days_late": self.days_late,
+                "granted_on": self.granted_on.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
+class RepairApplication:
+    """A borrower's application to the program, with its outcome (and the grant, when granted)."""
+
+    application_id: str
+    borrower_id: str
+    applicant_id: str  # '' = none
+    loan_id: str  # '' = the application names the applicant
+    applied_on: date
+    status: str  # granted | refused
+    reasons: list[dict[str, str]]
+    evidence: dict[str, Any]
+    program: dict[str, Any]
+    history: list[dict[str, Any]]
+    created_at: datetime
+    grant: RepairGrant | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The document the borrower and staff see, with the status in English and Chinese."""
+        en, zh = STATUS_TEXT[self.status]
+        return {"application_id": self.application_id, "borrower_id": self.borrower_id,
+                "applicant_id": self.applicant_id, "loan_id": self.loan_id, "applied_on": self.applied_on.isoformat(),
+                "status": self.status, "text": {"en": en, "zh": zh}, "reasons": list(self.reasons),
+                "evidence": dict(self.evidence), "program": dict(self.program), "history": list(self.history),
+                "created_at": self.created_at.isoformat(),
+                "grant": self.grant.to_json() if self.grant is not None else None}
+
+
+def decided_application(application_id: str, *, borrower_id: str, applicant_id: str, loan_id: str, on: date,
+                        config: ProgramConfig, result: Eligibility, by: str, now: datetime) -> RepairApplication:
+    """The application as recorded: applied by `by`, then granted or refused by the program; a grant
+    (of a historical record only) when eligible."""
+    status = "granted" if result.eligible else "refused"
+    history: list[dict[str, Any]] = [{"action": "applied", "at": now.isoformat(), "by": by},
+               {"action": status, "at": now.isoformat(), "by": "program",
+                "record_id": result.record.record_id if result.record else None}]
+    grant = None
+    if result.record is not None:
+        record = result.record
+        if not result.eligible or record.paid_on is None:
+            raise InvariantError("only a historical record of an eligible borrower is repaired")
+        grant = RepairGrant(f"G-{application_id}", application_id, borrower_id, record.loan_id, record.seq,
+                            record.record_type, record.due_date, record.paid_on, record.days_late, on, now)
+    return RepairApplication(application_id, borrower_id, applicant_id, loan_id, on, status,
+                             [r.to_dict() for r in result.reasons], result.evidence, config.to_dict(), history, now,
+                             grant)
+
+
+def program_text(config: ProgramConfig) -> dict[str, str]:
+    """The program explained to the borrower, in English and Chinese."""
+    return {"en": f"After {config.months_on_time} months of on-time repayment and with nothing overdue, up to "
+                  f"{config.max_records} past overdue record(s) may be marked repaired for our internal scoring. "
+                  "The original record is kept.",
+            "zh": f"连续按时还款满{config.months_on_time}个月且当前无逾期的，最多可有{config.max_records}条历史逾期记录"
+                  "在我行内部评分中标记为已修复，原始记录保留。"}
+
+
+def record_text(record: OverdueRecord, repaired: bool) -> dict[str, str]:
+    en, zh = grant_text(record) if repaired else (
+        f"Installment {record.seq} of loan {record.loan_id}, due {record.due_date.isoformat()}, "
+        f"{record.days_late} days late", f"贷款{record.loan_id}第{record.seq}期（应还日{record.due_date.isoformat()}）"
+        f"逾期{record.days_late}天")
+    return {"en": en, "zh": zh}
+
+
+def unrepaired_by_borrower(records: Iterable[OverdueRecord], repaired_ids: Iterable[str],
+                           borrower_of: Mapping[str, str]) -> dict[str, int]:
+    """Per borrower (every borrower of `borrower_of`, loan id → borrower id), the overdue records not
+    marked repaired; borrowers with none are listed with 0."""
+    repaired = set(repaired_ids)
+    counts = dict.fromkeys(sorted(set(borrower_of.values())), 0)
+    for r in records:
+        if r.record_id not in repaired:
+            counts[borrower_of[r.loan_id]] += 1
+    return counts

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from lendstack.errors import LendstackError
 from lendstack.scoring.evaluation import (
     auc_ci,
     bin_shares,
@@ -43,11 +44,8 @@ ECE_ALERT_MIN = 0.02
 BADS_MIN = 30
 
 
-class DriftInputError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+class DriftInputError(LendstackError):
+    """A user error naming the field (see lendstack.errors)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import polars as pl
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lendstack.decisioning.expr import Expression, ExpressionError, compile_expression
+from lendstack.documents import Located, PlacedFieldError, load_located, parse_located
+from lendstack.errors import ErrorKind, LendstackError
 from lendstack.origination.snapshots import fingerprint
-from lendstack.products.loader import dotted_location, line_of
 
 DEFAULT_INDICATORS = Path(__file__).with_name("indicators") / "default.yaml"
 SEVERITIES = ("info", "warn", "high", "critical")
@@ -44,12 +44,16 @@ Severity = Literal["info", "warn", "high", "critical"]
 Action = Literal["freeze_line", "reduce_line", "demand_early_repayment", "demand_review", "call", "review", "notify"]
 
 
-class EarlyWarningError(ValueError):
+class EarlyWarningError(LendstackError):
     """Bad post-loan data, an invalid indicator document or a refused alert command; names the field."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+
+class IndicatorFileError(PlacedFieldError, EarlyWarningError):
+    """An indicator document that cannot be read or is invalid. A DocumentError (any bad config file) and
+    an EarlyWarningError whose `field` is `file:line: dotted.field`, as indicator errors always named it;
+    `location` is the dotted field alone."""
+
+    shape = "an indicator set is a mapping with version, actions, indicators"
 
 
 # --------------------------------------------------------------------------- post-loan records
@@ -472,42 +476,28 @@ class IndicatorSet:
 
 
 def parse_indicators(text: str, source: str = "<indicators>") -> IndicatorSet:
-    """An indicator set from YAML/JSON text; EarlyWarningError naming `source:line: field` on anything wrong."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise EarlyWarningError(f"{source}:{mark.line + 1 if mark else 0}", str(exc).splitlines()[0]) from None
-    if not isinstance(raw, dict):
-        raise EarlyWarningError(f"{source}:1", "an indicator set is a mapping with version, actions, indicators")
-    try:
-        doc = IndicatorSetDoc.model_validate(raw)
-    except ValidationError as exc:
-        loc, message = tuple(exc.errors()[0]["loc"]), exc.errors()[0]["msg"]
-        raise EarlyWarningError(f"{source}:{line_of(root, loc)}: {dotted_location(loc)}", message) from None
-    actions = {str(severity): tuple(map(str, acts)) for severity, acts in doc.actions.items()}
-    return IndicatorSet(doc.version, source, actions, _compile(doc, root, source))
-
-
-def _compile(doc: IndicatorSetDoc, root: yaml.Node | None, source: str) -> tuple[Indicator, ...]:
-    compiled = []
-    for index, item in enumerate(doc.indicators):
-        try:
-            compiled.append(Indicator(item, compile_expression(item.formula, ROW_NAMES)))
-        except ExpressionError as exc:
-            loc = ("indicators", index, "formula")
-            raise EarlyWarningError(f"{source}:{line_of(root, loc)}: {dotted_location(loc)}", exc.message) from None
-    return tuple(compiled)
+    """An indicator set from YAML/JSON text; IndicatorFileError naming `source:line: field` on anything wrong."""
+    return _indicator_set(parse_located(text, IndicatorSetDoc, source=source, error=IndicatorFileError))
 
 
 def load_indicators(path: str | Path = DEFAULT_INDICATORS) -> IndicatorSet:
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EarlyWarningError(str(file), f"cannot read: {exc.strerror}") from None
-    return parse_indicators(text, str(file))
+    return _indicator_set(load_located(path, IndicatorSetDoc, error=IndicatorFileError))
+
+
+def _indicator_set(located: Located[IndicatorSetDoc]) -> IndicatorSet:
+    doc = located.value
+    actions = {str(severity): tuple(map(str, acts)) for severity, acts in doc.actions.items()}
+    return IndicatorSet(doc.version, located.source, actions, _compile(located))
+
+
+def _compile(located: Located[IndicatorSetDoc]) -> tuple[Indicator, ...]:
+    compiled = []
+    for index, item in enumerate(located.value.indicators):
+        try:
+            compiled.append(Indicator(item, compile_expression(item.formula, ROW_NAMES)))
+        except ExpressionError as exc:
+            raise located.error(("indicators", index, "formula"), exc.message, IndicatorFileError) from None
+    return tuple(compiled)
 
 
 # --------------------------------------------------------------------------- evaluation and alerts
@@ -589,7 +579,7 @@ def transition(status: str, command: str, who: str, at: datetime, *, assignee: s
         raise EarlyWarningError("assignee", "required to assign an alert")
     allowed, target = TRANSITIONS[command]
     if status not in allowed:
-        raise EarlyWarningError("status", f"cannot {command} an alert that is {status}")
+        raise EarlyWarningError("status", f"cannot {command} an alert that is {status}", kind=ErrorKind.CONFLICT)
     entry = {"action": command, "by": who, "at": at.isoformat(), "from": status, "to": target}
     if assignee:
         entry["assignee"] = assignee

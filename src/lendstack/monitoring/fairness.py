@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from lendstack.errors import LendstackError
+
 Z_95 = 1.959963984540054
 FOUR_FIFTHS = 0.8
 GROUP_ROWS_MIN = 30  # fewer rows in a group than this: the audit warns that its numbers are noisy
@@ -27,11 +29,8 @@ BOOTSTRAPS = 2000
 _POSITIVE_WORDS = ("approve", "approved", "accept", "accepted", "yes", "y", "true", "1", "grant", "granted")
 
 
-class FairnessInputError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+class FairnessInputError(LendstackError):
+    """A user error naming the field (see lendstack.errors)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from lendstack.errors import LendstackError
 from lendstack.servicing.aging import BUCKETS, DEFAULT_AGING, FIVE_TIER_ZH, FIVE_TIERS, AgingPolicy
 from lendstack.servicing.loan import LIVE_STATUSES
 
@@ -47,11 +48,8 @@ INSTALLMENT_COLUMNS = ("loan_id", "seq", "due_date", "principal_minor", "interes
 PAYMENT_COLUMNS = ("loan_id", "paid_on", "amount_minor")
 
 
-class PortfolioInputError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+class PortfolioInputError(LendstackError):
+    """A user error naming the field (see lendstack.errors)."""
 
 
 def require_columns(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-APPLICANT_TYPES = ("individual", "small_business", "sole_proprietor")  # 个人 / 小微企业 / 个体工商户
-IDENTIFIER_KINDS = ("phone_hash", "device_id", "bank_account_hash", "address_hash")
-SOURCES = ("bureau", "tax", "invoices", "pos", "supply_chain", "telematics", "device")
+# Declared once, in the application schema; re-exported because most callers read them from here.
+from lendstack.origination.schema import APPLICANT_TYPES as APPLICANT_TYPES
+from lendstack.origination.schema import IDENTIFIER_KINDS as IDENTIFIER_KINDS
+from lendstack.origination.schema import SOURCES as SOURCES
 
 
 @dataclass(frozen=True, slots=True)

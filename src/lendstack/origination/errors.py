@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+from lendstack.errors import LendstackError
 
-class ApplicationError(ValueError):
+
+class ApplicationError(LendstackError):
     """A user error in an application document. `field` is a dotted path such as "applicant.age"."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message

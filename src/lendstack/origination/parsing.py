@@ -3,6 +3,11 @@
 The canonical document is what `lendstack.sim.to_application_json(row)` produces, plus the optional
 `product_id`, `partner_id`, `edits`, `applicant.applicant_id` and `applicant.address_lat/lon`.
 Unknown keys are refused everywhere (a misspelt field must not be silently ignored).
+
+The document's pydantic model is built from the application schema (`lendstack.origination.schema`,
+`document_model`): each field's type, bounds, length and closed list come from its `FieldSpec`; only
+the envelope (currency, edits, partner and product, the applicant's own id, address and language) is
+declared here. A data source's fields are all optional: a source may be partial.
 """
 
 from __future__ import annotations
@@ -19,45 +24,36 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
     ValidationError,
+    create_model,
 )
 
 from lendstack.money.currency import CURRENCIES
-from lendstack.money.money import AMOUNT_MINOR_MAX
-from lendstack.origination.application import (
-    APPLICANT_TYPES,
-    SOURCES,
-    Applicant,
-    Application,
-    Declared,
-    EditEvent,
-    Identifiers,
-)
+from lendstack.origination.application import Applicant, Application, Declared, EditEvent, Identifiers
 from lendstack.origination.errors import ApplicationError
+from lendstack.origination.schema import (
+    FIELDS,
+    ID_CHARS_MAX,
+    ID_PATTERN,
+    SOURCES,
+    TEXT_CHARS_MAX,
+    FieldSpec,
+    document_keys,
+    in_section,
+    list_columns,
+)
+from lendstack.origination.schema import REGIONS as REGIONS  # re-exported: the API's tests read the lists here
+from lendstack.origination.schema import SEGMENTS as SEGMENTS
 from lendstack.text import CleanText
 
-COLLATERALS = ("none", "vehicle", "property", "receivables", "guarantee")
-# Categories the models, policies and concentration caps group by (the simulator's lists, tested equal):
-# free text here would make a new group of one, or slip past a cap by a spelling.
-SEGMENTS = ("restaurant", "retail", "farming", "logistics", "ride_hailing", "manufacturing", "e_commerce", "salaried")
-REGIONS = ("east", "south", "north", "central", "southwest", "northwest", "northeast", "tier1_metro")
-AGE_MIN_YEARS, AGE_MAX_YEARS = 18, 100
-TERM_MAX_MONTHS = 360
-POS_MONTHS = 12
 APPLIED_ON_MIN = date(1990, 1, 1)  # the earliest plausible application (and book) date
 
-Text = Annotated[CleanText, Field(min_length=1, max_length=200)]  # NFC; no control, zero-width or bidi characters
-Id = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")]
-# Every number has an upper bound: an unbounded integer overflowed the database's BIGINT (a 500 and a
-# reset connection), and Python's json parser reads Infinity and NaN into floats.
-COUNT_MAX = 10**6  # events in a window: inquiries, loans, delinquencies, invoices, orders, sessions, exits
-MONTHS_MAX = 1_200  # a hundred years of history
-DAYS_MAX = 36_600  # a hundred years
-RATIO_MAX = 1_000.0  # debt to income, revenue volatility: beyond this the number is an input error
-KM_MAX = 100_000.0  # distance driven in 30 days, or between two points on Earth (at most ~20,000)
+Text = Annotated[CleanText, Field(min_length=1, max_length=TEXT_CHARS_MAX)]  # NFC; no control, zero-width or bidi
+Id = Annotated[StrictStr, Field(min_length=1, max_length=ID_CHARS_MAX, pattern=ID_PATTERN)]
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -86,13 +82,6 @@ def iso_date_text(value: object) -> object:
 
 
 Number = Annotated[StrictFloat | StrictInt, AfterValidator(_finite)]
-Count = Annotated[StrictInt, Field(ge=0, le=COUNT_MAX)]
-Months = Annotated[StrictInt, Field(ge=0, le=MONTHS_MAX)]
-Days = Annotated[StrictInt, Field(ge=0, le=DAYS_MAX)]
-Minor = Annotated[StrictInt, Field(ge=0, le=AMOUNT_MINOR_MAX)]  # money in minor units; never negative here
-Ratio = Annotated[Number, Field(ge=0, le=RATIO_MAX)]
-Km = Annotated[Number, Field(ge=0, le=KM_MAX)]
-Share = Annotated[Number, Field(ge=0, le=1)]
 Lat = Annotated[Number, Field(ge=-90, le=90)]
 Lon = Annotated[Number, Field(ge=-180, le=180)]
 IsoDate = Annotated[date, BeforeValidator(iso_date_text)]
@@ -103,110 +92,94 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Identifiers(_Model):
-    phone_hash: Text
-    device_id: Text
-    bank_account_hash: Text
-    address_hash: Text
+# ----------------------------------------------------------------- the document model, from the schema
 
 
-class _Applicant(_Model):
-    applicant_id: Id | None = None
-    applicant_type: Text
-    segment: Text
-    region: Text
-    gender: Text
-    age: Annotated[StrictInt, Field(ge=AGE_MIN_YEARS, le=AGE_MAX_YEARS)]
-    identifiers: _Identifiers
-    address_lat: Lat | None = None
-    address_lon: Lon | None = None
-    language: Literal["en", "zh-CN"] | None = None  # for messages to the borrower; the lender's default if absent
+def _value_type(spec: FieldSpec) -> Any:
+    """The pydantic type of one field's value, from its kind and validation."""
+    if spec.kind in ("str", "enum"):
+        if spec.pattern:  # an id: exact text, not a cleaned name
+            return Annotated[StrictStr, Field(min_length=1, max_length=spec.length_max, pattern=spec.pattern)]
+        # A closed list is checked after the schema (_check_choices), with a message that lists it.
+        return Annotated[CleanText, Field(min_length=1, max_length=spec.length_max)]
+    if spec.kind == "date":
+        return IsoDate
+    if spec.kind == "bool":
+        return StrictBool
+    base: Any = StrictInt if spec.kind == "int" else Number
+    if spec.low_exclusive:
+        return Annotated[base, Field(gt=spec.low, le=spec.high)]
+    return Annotated[base, Field(ge=spec.low, le=spec.high)]
 
 
-class _Declared(_Model):
-    declared_monthly_revenue_minor: Minor | None = None
-    requested_amount_minor: Annotated[StrictInt, Field(gt=0, le=AMOUNT_MINOR_MAX)]
-    requested_term_months: Annotated[StrictInt, Field(ge=1, le=TERM_MAX_MONTHS)]
-    purpose: Text
-    collateral: Text
+def _field(spec: FieldSpec) -> tuple[Any, Any]:
+    value = _value_type(spec)
+    return (value | None, None) if spec.optional else (value, ...)
 
 
-class _Bureau(_Model):
-    monthly_income_minor: Minor | None = None
-    debt_to_income: Ratio | None = None
-    inquiries_6m: Count | None = None
-    open_loans_elsewhere: Count | None = None
-    past_delinquencies_24m: Count | None = None
-    bureau_score: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
-    months_since_oldest_account: Months | None = None
+def _section_fields(fields: tuple[FieldSpec, ...]) -> dict[str, tuple[Any, Any]]:
+    """One section's pydantic fields in document order; a list's columns are one list field."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for key in document_keys(fields):
+        columns = list_columns(fields, key)
+        if columns:
+            item = _value_type(columns[0])
+            out[key] = (Annotated[list[item | None], Field(max_length=len(columns))], [])  # type: ignore[valid-type]
+        else:
+            out[key] = _field(next(spec for spec in fields if spec.name == key))
+    return out
 
 
-class _Tax(_Model):
-    annual_tax_paid_minor: Minor | None = None
-    tax_filing_months: Months | None = None
+def _model(name: str, fields: dict[str, tuple[Any, Any]]) -> type[_Model]:
+    model: type[_Model] = create_model(name, __base__=_Model, **fields)  # type: ignore[call-overload]
+    return model
 
 
-class _Invoices(_Model):
-    invoice_revenue_12m_minor: Minor | None = None
-    invoice_count_12m: Count | None = None
+def document_model(fields: tuple[FieldSpec, ...] = FIELDS) -> type[_Model]:
+    """The application document's pydantic model: the schema's fields in their sections, plus the
+    envelope only the document has (currency, edits, partner, product, the applicant's optional id,
+    geocoded address and language). Unknown keys are refused everywhere."""
+    identifiers = _model("_Identifiers", _section_fields(in_section(fields, "identifiers")))
+    applicant = _model("_Applicant", {
+        "applicant_id": (Id | None, None),
+        **_section_fields(in_section(fields, "applicant")),
+        "identifiers": (identifiers, ...),
+        "address_lat": (Lat | None, None),
+        "address_lon": (Lon | None, None),
+        # For messages to the borrower; the lender's default if absent.
+        "language": (Literal["en", "zh-CN"] | None, None),
+    })
+    declared = _model("_Declared", _section_fields(in_section(fields, "declared")))
+    sources = {source: _model("_" + _camel(source), _section_fields(in_section(fields, source))) for source in SOURCES}
+    data_sources = _model("_DataSources", {source: (model | None, None) for source, model in sources.items()})
+    edit = _model("_Edit", {"at": (Timestamp, ...), "field": (Text, ...), "gps_lat": (Lat | None, None),
+                            "gps_lon": (Lon | None, None)})
+    return _model("_Document", {
+        **_section_fields(in_section(fields, "application")),
+        "currency": (Annotated[StrictStr, Field(min_length=3, max_length=3)], ...),
+        "applicant": (applicant, ...),
+        "declared": (declared, ...),
+        "data_sources": (data_sources, data_sources()),
+        "edits": (list[edit], []),  # type: ignore[valid-type]
+        "partner_id": (Annotated[CleanText, Field(max_length=64)], ""),
+        "product_id": (Annotated[CleanText, Field(max_length=64)], ""),
+    })
 
 
-class _Pos(_Model):
-    # Oldest month first, the latest last; fewer than 12 months means a young business.
-    monthly_revenue_minor: Annotated[list[Minor | None], Field(max_length=POS_MONTHS)] = []
-    revenue_mean_12m_minor: Minor | None = None
-    revenue_volatility: Ratio | None = None
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
 
 
-class _SupplyChain(_Model):
-    orders_12m: Count | None = None
-
-
-class _Telematics(_Model):
-    vehicle_value_minor: Minor | None = None
-    mileage_km_30d: Km | None = None
-    night_driving_share: Share | None = None
-    region_exits_30d: Count | None = None
-
-
-class _Device(_Model):
-    device_age_days: Days | None = None
-    device_changes_90d: Count | None = None
-    app_sessions_30d: Count | None = None
-    night_edits_share: Share | None = None
-    gps_distance_km: Km | None = None
-
-
-class _DataSources(_Model):
-    bureau: _Bureau | None = None
-    tax: _Tax | None = None
-    invoices: _Invoices | None = None
-    pos: _Pos | None = None
-    supply_chain: _SupplyChain | None = None
-    telematics: _Telematics | None = None
-    device: _Device | None = None
-
-
-class _Edit(_Model):
-    at: Timestamp
-    field: Text
-    gps_lat: Lat | None = None
-    gps_lon: Lon | None = None
-
-
-class _Document(_Model):
-    application_id: Id
-    applied_on: IsoDate
-    currency: Annotated[StrictStr, Field(min_length=3, max_length=3)]
-    applicant: _Applicant
-    declared: _Declared
-    data_sources: _DataSources = _DataSources()
-    edits: list[_Edit] = []
-    partner_id: Annotated[CleanText, Field(max_length=64)] = ""
-    product_id: Annotated[CleanText, Field(max_length=64)] = ""
-
-
-assert set(_DataSources.model_fields) == set(SOURCES), "every source has a payload schema"
+_Document = document_model()
+# The validated document. Its model is built from the schema at import, so the checker cannot see its
+# attributes: the code below reads what document_model declares (Any, not a guess at a static type).
+Document = Any
+_CHOICES = tuple(spec for spec in FIELDS if spec.choices)
+_APPLICANT_FIELDS = in_section(FIELDS, "applicant")
+_DECLARED_FIELDS = in_section(FIELDS, "declared")
+# The JSON Schema part (SCHEMA_NAME + suffix) that holds a section's properties.
+_PART_OF_SECTION = {"application": "", "applicant": "_Applicant", "identifiers": "_Identifiers",
+                    "declared": "_Declared", **{source: "_" + _camel(source) for source in SOURCES}}
 
 
 # pydantic names the branch of a union it tried in the error location ("debt_to_income.float",
@@ -220,7 +193,7 @@ def _dotted(location: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "document"
 
 
-def _validated(document: Any) -> _Document:
+def _validated(document: Any) -> Document:
     if not isinstance(document, dict):
         raise ApplicationError("document", f"must be a JSON object, got {type(document).__name__}")
     try:
@@ -230,7 +203,7 @@ def _validated(document: Any) -> _Document:
         raise ApplicationError(_dotted(tuple(first["loc"])), first["msg"]) from None
 
 
-def _check_semantics(doc: _Document, today: date) -> None:
+def _check_semantics(doc: Document, today: date) -> None:
     """Rules the schema cannot say: known codes and no dates in the future."""
     if doc.currency not in CURRENCIES:
         raise ApplicationError("currency", f"unknown currency {doc.currency!r}; known: {', '.join(sorted(CURRENCIES))}")
@@ -239,14 +212,7 @@ def _check_semantics(doc: _Document, today: date) -> None:
     if doc.applied_on < APPLIED_ON_MIN:
         # Windows reach back from it (fraud velocity: 90 days): year 1 would overflow the date type.
         raise ApplicationError("applied_on", f"{doc.applied_on.isoformat()} is before {APPLIED_ON_MIN.isoformat()}")
-    if doc.applicant.applicant_type not in APPLICANT_TYPES:
-        raise ApplicationError("applicant.applicant_type", f"must be one of {', '.join(APPLICANT_TYPES)}")
-    if doc.applicant.segment not in SEGMENTS:
-        raise ApplicationError("applicant.segment", f"must be one of {', '.join(SEGMENTS)}")
-    if doc.applicant.region not in REGIONS:
-        raise ApplicationError("applicant.region", f"must be one of {', '.join(REGIONS)}")
-    if doc.declared.collateral not in COLLATERALS:
-        raise ApplicationError("declared.collateral", f"must be one of {', '.join(COLLATERALS)}")
+    _check_choices(doc, _CHOICES)
     if (doc.applicant.address_lat is None) != (doc.applicant.address_lon is None):
         raise ApplicationError("applicant.address_lat", "address_lat and address_lon come together")
     for i, edit in enumerate(doc.edits):
@@ -254,6 +220,17 @@ def _check_semantics(doc: _Document, today: date) -> None:
             raise ApplicationError(f"edits.{i}.at", f"{edit.at.isoformat()} is in the future")
         if edit.at.date() < APPLIED_ON_MIN:
             raise ApplicationError(f"edits.{i}.at", f"{edit.at.isoformat()} is before {APPLIED_ON_MIN.isoformat()}")
+
+
+def _check_choices(doc: Document, fields: tuple[FieldSpec, ...]) -> None:
+    """Each closed-list field holds one of its choices (in schema order: the first bad one is named)."""
+    for spec in fields:
+        node = doc
+        for part in spec.path.split(".")[:-1]:
+            node = getattr(node, part, None)
+        value = getattr(node, spec.name, None)
+        if value is not None and value not in spec.choices:
+            raise ApplicationError(spec.path, f"must be one of {', '.join(spec.choices)}")
 
 
 def _raw_sources(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -266,15 +243,11 @@ def _raw_sources(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def _applicant(doc: _Document) -> Applicant:
+def _applicant(doc: Document) -> Applicant:
     a = doc.applicant
     return Applicant(
         applicant_id=a.applicant_id or doc.application_id,
-        applicant_type=a.applicant_type,
-        segment=a.segment,
-        region=a.region,
-        age=a.age,
-        gender=a.gender,
+        **{spec.name: getattr(a, spec.name) for spec in _APPLICANT_FIELDS},
         identifiers=Identifiers(**a.identifiers.model_dump()),
         address_lat=None if a.address_lat is None else float(a.address_lat),
         address_lon=None if a.address_lon is None else float(a.address_lon),
@@ -282,7 +255,7 @@ def _applicant(doc: _Document) -> Applicant:
     )
 
 
-def _edit(edit: _Edit) -> EditEvent:
+def _edit(edit: Any) -> EditEvent:
     lat = None if edit.gps_lat is None else float(edit.gps_lat)
     lon = None if edit.gps_lon is None else float(edit.gps_lon)
     return EditEvent(at=edit.at, field=edit.field, gps_lat=lat, gps_lon=lon)
@@ -338,12 +311,9 @@ def document_json_schemas() -> dict[str, dict[str, Any]]:
     for part in schemas.values():
         _clean_text_pattern(part)
     # The categories are closed lists: say so, so clients (and schemathesis) send values we take.
-    applicant = schemas[SCHEMA_NAME + "_Applicant"]["properties"]
-    applicant["segment"] = {**applicant["segment"], "enum": list(SEGMENTS)}
-    applicant["region"] = {**applicant["region"], "enum": list(REGIONS)}
-    applicant["applicant_type"] = {**applicant["applicant_type"], "enum": list(APPLICANT_TYPES)}
-    declared = schemas[SCHEMA_NAME + "_Declared"]["properties"]
-    declared["collateral"] = {**declared["collateral"], "enum": list(COLLATERALS)}
+    for spec in _CHOICES:
+        properties = schemas[SCHEMA_NAME + _PART_OF_SECTION[spec.section]]["properties"]
+        properties[spec.name] = {**properties[spec.name], "enum": list(spec.choices)}
     document = schemas[SCHEMA_NAME]["properties"]
     document["currency"] = {**document["currency"], "enum": sorted(CURRENCIES)}
     return schemas
@@ -371,11 +341,7 @@ def application_document(application: Application) -> dict[str, Any]:
     a = application.applicant
     applicant: dict[str, Any] = {
         "applicant_id": a.applicant_id,
-        "applicant_type": a.applicant_type,
-        "segment": a.segment,
-        "region": a.region,
-        "gender": a.gender,
-        "age": a.age,
+        **{spec.name: getattr(a, spec.name) for spec in _APPLICANT_FIELDS},
         "identifiers": a.identifiers.as_dict(),
     }
     if a.address_lat is not None:
@@ -388,13 +354,7 @@ def application_document(application: Application) -> dict[str, Any]:
         "applied_on": application.applied_on.isoformat(),
         "currency": application.currency,
         "applicant": applicant,
-        "declared": {
-            "declared_monthly_revenue_minor": d.declared_monthly_revenue_minor,
-            "requested_amount_minor": d.requested_amount_minor,
-            "requested_term_months": d.requested_term_months,
-            "purpose": d.purpose,
-            "collateral": d.collateral,
-        },
+        "declared": {spec.name: getattr(d, spec.name) for spec in _DECLARED_FIELDS},
         "data_sources": application.data_sources,
     }
     if application.edits:

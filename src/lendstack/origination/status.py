@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lendstack.errors import ErrorKind, LendstackError
+
 STATUSES = (
     "received", "gathering", "decided", "referred", "approved", "declined", "offered", "booked", "withdrawn",
 )  # fmt: skip
@@ -22,13 +24,19 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 assert set(TRANSITIONS) == set(STATUSES) and all(TRANSITIONS[s] == frozenset() for s in TERMINAL)
 
 
-class StatusError(ValueError):
+class StatusError(LendstackError):
     """A status move the lifecycle does not allow (e.g. booking a declined application)."""
+
+    kind = ErrorKind.CONFLICT
+    code = "state-conflict"
 
     def __init__(self, application_id: str, current: str, wanted: str) -> None:
         allowed = ", ".join(sorted(TRANSITIONS.get(current, frozenset()))) or "none (final)"
-        super().__init__(f"application {application_id}: cannot go from {current!r} to {wanted!r}; allowed: {allowed}")
-        self.field = "status"
+        super().__init__(
+            "status", f"application {application_id}: cannot go from {current!r} to {wanted!r}; allowed: {allowed}"
+        )
+        # str(error) stays the sentence alone, as before the one error model: callers print it as is.
+        self.args = (self.message,)
         self.current = current
         self.wanted = wanted
 

@@ -1,7 +1,8 @@
 """Loan products as data: schedule method, rates and band, fees, penalty, grace, allocation order,
 prepayment rule and the legal APR cap; a packaged catalog of YAML products.
 
-Imports only lendstack.schedule and lendstack.money; the loader is the only I/O.
+Imports lendstack.schedule, lendstack.money, and lendstack.documents (the one config loader); the loader
+is the only I/O.
 """
 
 from lendstack.products.loader import CATALOG_DIR, ProductFileError, get_product, load_catalog, load_product

@@ -8,6 +8,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from lendstack.errors import LendstackError
 from lendstack.reporting import format as fmt
 from lendstack.reporting.views import VIEWS
 
@@ -22,10 +23,8 @@ TITLES = {
 STATUS_ZH = {"stable": "稳定", "watch": "关注", "alert": "警报", "insufficient_data": "数据不足"}
 
 
-class ReportRenderError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+class ReportRenderError(LendstackError):
+    """A user error naming the field (see lendstack.errors)."""
 
 
 @cache

@@ -37,6 +37,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -44,9 +45,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lendstack.documents import DocumentError, load_document, validate_document
+from lendstack.errors import ErrorKind, LendstackError
 from lendstack.monitoring.portfolio import live, require_columns, with_exposure
 from lendstack.risk.ecl import EclConfig, ecl_by_currency, loan_ecl, stage_expr
 
@@ -66,15 +68,29 @@ _NORMAL = NormalDist()
 SCHEDULE_COLUMNS = ("loan_id", "month", "principal_due_minor")
 
 
-class StressError(ValueError):
+class StressError(LendstackError):
     """An invalid scenario document or book; names the field."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+
+class ScenarioFileError(DocumentError, StressError):
+    """A scenario document that cannot be read or is invalid: a DocumentError (any bad config file) and a
+    StressError naming the dotted field (`scenarios` for the file itself), whose message starts with the
+    place (`file:line: reason`), as stress errors always named the file in the message."""
+
+    path_field = "scenarios"
+    shape = "a mapping with version, transmission, scenarios"
+
+    def __init__(self, source: str, line: int, field: str, message: str, *, column: int = 0,
+                 kind: ErrorKind | None = None) -> None:
+        super().__init__(source, line, field, message, column=column, kind=kind)
+        self.message = f"{self.where}: {message}"
 
 
 # --------------------------------------------------------------------------- scenarios as data
+#
+# Numbers are Decimal, exact from the document's text; the projection, which is numerical (NumPy),
+# converts each to float where it uses it. Decimal → float rounds correctly, so every float is the one
+# parsing the text as a float gives: results are the same as when the scenarios were read as floats.
 
 
 class _Doc(BaseModel):
@@ -82,25 +98,32 @@ class _Doc(BaseModel):
 
 
 class Shocks(_Doc):
-    revenue_fall_pct: dict[str, float] = Field(default_factory=lambda: {OTHER: 0.0})
-    unemployment_change_pp: float = Field(0.0, ge=-20, le=30)
-    policy_rate_rise_bp: float = Field(0.0, ge=-1_000, le=2_000)
-    collateral_price_fall_pct: float = Field(0.0, ge=-50, le=100)
+    revenue_fall_pct: dict[str, Decimal] = Field(default_factory=lambda: {OTHER: Decimal(0)})
+    unemployment_change_pp: Decimal = Field(Decimal(0), ge=-20, le=30)
+    policy_rate_rise_bp: Decimal = Field(Decimal(0), ge=-1_000, le=2_000)
+    collateral_price_fall_pct: Decimal = Field(Decimal(0), ge=-50, le=100)
 
     @field_validator("revenue_fall_pct")
     @classmethod
-    def _revenue_in_range(cls, value: dict[str, float]) -> dict[str, float]:
+    def _revenue_in_range(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         for segment, pct in value.items():
-            if not -100.0 <= pct <= 100.0 or not math.isfinite(pct):
+            if not pct.is_finite() or not -100 <= pct <= 100:
                 raise ValueError(f"segment {segment!r}: a fall in [-100, 100] %, got {pct}")
         return value
 
-    def revenue_fall(self, segment: str) -> float:
-        return self.revenue_fall_pct.get(segment, self.revenue_fall_pct.get(OTHER, 0.0))
+    def revenue_fall(self, segment: str) -> Decimal:
+        return self.revenue_fall_pct.get(segment, self.revenue_fall_pct.get(OTHER, Decimal(0)))
 
     def is_zero(self) -> bool:
         return (all(v == 0 for v in self.revenue_fall_pct.values()) and self.unemployment_change_pp == 0
                 and self.policy_rate_rise_bp == 0 and self.collateral_price_fall_pct == 0)
+
+    def to_json(self) -> dict[str, Any]:
+        """The shocks as the results show them: numbers as floats (what model_dump gave when they were)."""
+        return {"revenue_fall_pct": {segment: float(pct) for segment, pct in self.revenue_fall_pct.items()},
+                "unemployment_change_pp": float(self.unemployment_change_pp),
+                "policy_rate_rise_bp": float(self.policy_rate_rise_bp),
+                "collateral_price_fall_pct": float(self.collateral_price_fall_pct)}
 
 
 class Scenario(_Doc):
@@ -113,31 +136,35 @@ class Scenario(_Doc):
 
 
 class Sensitivity(_Doc):
-    revenue: float = Field(1.0, ge=0, le=10)
-    unemployment: float = Field(1.0, ge=0, le=10)
+    revenue: Decimal = Field(Decimal(1), ge=0, le=10)
+    unemployment: Decimal = Field(Decimal(1), ge=0, le=10)
 
 
 class Transmission(_Doc):
     """Sensitivities are non-negative, so a larger shock never lowers a PD (monotone by design)."""
 
-    revenue_logit_per_pct: float = Field(ge=0, le=1)
-    unemployment_logit_per_pp: float = Field(ge=0, le=2)
-    rate_logit_per_100bp: float = Field(ge=0, le=2)
+    revenue_logit_per_pct: Decimal = Field(ge=0, le=1)
+    unemployment_logit_per_pp: Decimal = Field(ge=0, le=2)
+    rate_logit_per_100bp: Decimal = Field(ge=0, le=2)
     segments: dict[str, Sensitivity] = Field(default_factory=dict)
-    collateral_recovery_share: dict[str, float] = Field(default_factory=lambda: {"none": 0.0})
+    collateral_recovery_share: dict[str, Decimal] = Field(default_factory=lambda: {"none": Decimal(0)})
     segment_by_product: dict[str, str] = Field(default_factory=dict)
     collateral_by_product: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("collateral_recovery_share")
     @classmethod
-    def _shares_in_unit_interval(cls, value: dict[str, float]) -> dict[str, float]:
+    def _shares_in_unit_interval(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         for collateral, share in value.items():
-            if not 0.0 <= share <= 1.0:
+            if not 0 <= share <= 1:
                 raise ValueError(f"collateral {collateral!r}: a share in [0, 1], got {share}")
         return value
 
     def sensitivity(self, segment: str) -> Sensitivity:
         return self.segments.get(segment) or self.segments.get(OTHER) or Sensitivity()
+
+    def collateral_share(self, collateral: str) -> float:
+        """The collateral's share of the recovery (the `default` entry for one not listed), as a float."""
+        return float(self.collateral_recovery_share.get(collateral, self.collateral_recovery_share.get(OTHER, 0)))
 
 
 class ScenarioSet(_Doc):
@@ -150,9 +177,9 @@ class ScenarioSet(_Doc):
         names = [s.name for s in self.scenarios]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"scenarios: duplicate name(s) {duplicates}")
+            raise ValueError(f"@scenarios: duplicate name(s) {duplicates}")
         if BASELINE not in names:
-            raise ValueError(f"scenarios: one scenario must be named {BASELINE!r} (the reference)")
+            raise ValueError(f"@scenarios: one scenario must be named {BASELINE!r} (the reference)")
         return self
 
     def get(self, name: str) -> Scenario:
@@ -163,31 +190,15 @@ class ScenarioSet(_Doc):
 
 
 def parse_scenarios(document: Any, source: str = "<scenarios>") -> ScenarioSet:
-    """A scenario set from a parsed mapping; StressError naming the dotted field on anything wrong."""
-    if not isinstance(document, Mapping):
-        raise StressError("document", f"{source}: a mapping with version, transmission, scenarios")
-    try:
-        return ScenarioSet.model_validate(document)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "scenarios"
-        if not first["loc"] and str(first["msg"]).startswith("Value error, scenarios:"):
-            field = "scenarios"
-        raise StressError(field, f"{source}: {first['msg']}") from None
+    """A scenario set from a parsed mapping; ScenarioFileError (a StressError) naming the dotted field."""
+    data = dict(document) if isinstance(document, Mapping) else document
+    return validate_document(data, ScenarioSet, source=source, error=ScenarioFileError)
 
 
 def load_scenarios(path: str | Path | None = None) -> ScenarioSet:
-    """The packaged scenarios (baseline, adverse, severe) or a YAML/JSON file of the same shape."""
-    file = DEFAULT_SCENARIOS if path is None else Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StressError("scenarios", f"{file}: cannot read: {exc.strerror}") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise StressError("scenarios", f"{file}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    return parse_scenarios(document, str(file))
+    """The packaged scenarios (baseline, adverse, severe) or a YAML/JSON file of the same shape; errors name
+    the file, the line and the field."""
+    return load_document(DEFAULT_SCENARIOS if path is None else Path(path), ScenarioSet, error=ScenarioFileError)
 
 
 # --------------------------------------------------------------------------- transmission (pure, vectorised)
@@ -230,9 +241,10 @@ def logit_shift(transmission: Transmission, shocks: Shocks, segments: Sequence[s
     out = np.empty(len(segments), dtype=np.float64)
     for k, segment in enumerate(segments):
         sens = transmission.sensitivity(segment)
-        out[k] = (transmission.revenue_logit_per_pct * shocks.revenue_fall(segment) * sens.revenue
-                  + transmission.unemployment_logit_per_pp * shocks.unemployment_change_pp * sens.unemployment
-                  + transmission.rate_logit_per_100bp * shocks.policy_rate_rise_bp / 100.0)
+        out[k] = (float(transmission.revenue_logit_per_pct) * float(shocks.revenue_fall(segment)) * float(sens.revenue)
+                  + float(transmission.unemployment_logit_per_pp) * float(shocks.unemployment_change_pp)
+                  * float(sens.unemployment)
+                  + float(transmission.rate_logit_per_100bp) * float(shocks.policy_rate_rise_bp) / 100.0)
     return out
 
 
@@ -401,8 +413,7 @@ def project(book: Book, scenarios: ScenarioSet, config: EclConfig | None = None)
 def project_one(book: Book, transmission: Transmission, scenario: Scenario, cfg: EclConfig) -> dict[str, Any]:
     sums = _Sums.empty(len(book.currencies), len(book.segments))
     shift_by_segment = logit_shift(transmission, scenario.shocks, book.segments)
-    share_by_collateral = np.array([transmission.collateral_recovery_share.get(
-        c, transmission.collateral_recovery_share.get(OTHER, 0.0)) for c in book.collaterals], np.float64)
+    share_by_collateral = np.array([transmission.collateral_share(c) for c in book.collaterals], np.float64)
     for start in range(0, book.size, CHUNK_LOANS):  # bounded: size / CHUNK_LOANS iterations
         rows = np.arange(start, min(start + CHUNK_LOANS, book.size))
         _project_chunk(book, rows, shift_by_segment, share_by_collateral, scenario, cfg, sums)
@@ -419,7 +430,7 @@ def _project_chunk(book: Book, rows: IntArray, shift_by_segment: FloatArray, sha
     survival = np.concatenate([np.ones((rows.size, 1)), np.cumprod(1.0 - hazard, axis=1)], axis=1)
     defaults = survival[:, :-1] - survival[:, 1:]
     lgd = stressed_lgd(book.lgd[rows], share_by_collateral[book.collateral_index[rows]],
-                       scenario.shocks.collateral_price_fall_pct)
+                       float(scenario.shocks.collateral_price_fall_pct))
     ead = book.ead_path_minor[rows].astype(np.float64)
     losses_cum = _half_up(np.cumsum(defaults * lgd[:, None] * ead[:, :-1], axis=1))
     assert np.all(losses_cum[:, -1] <= book.ead_path_minor[rows, 0]), "a loss never exceeds the exposure"
@@ -489,7 +500,7 @@ def _result(book: Book, scenario: Scenario, sums: _Sums) -> dict[str, Any]:
     months.sort(key=lambda r: (r["month"], r["currency"]))
     return {"name": scenario.name, "name_zh": scenario.name_zh, "description": scenario.description,
             "description_zh": scenario.description_zh, "phase_in_months": scenario.phase_in_months,
-            "shocks": scenario.shocks.model_dump(), "months": months, "totals": totals}
+            "shocks": scenario.shocks.to_json(), "months": months, "totals": totals}
 
 
 def _totals(book: Book, sums: _Sums, c: int, currency: str, performing: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 from lendstack.scoring.errors import DataError
 
@@ -39,24 +39,19 @@ _MAJOR_UNIT = re.compile(r"^[A-Z]{3}$")
 _UNIT_ZH = {"months": "个月", "month": "个月", "days": "天", "day": "天", "years": "年", "year": "年", "km": "公里"}
 _PLAIN_UNITS = frozenset({"", "count", "label", "id", "hex", "flag", "0/1", "std normal", "probability"})
 
-# The simulator's meanings describe a column; a few are formulas or value lists, not names to put in a
-# sentence ("monthly debt service / monthly income is high"). Their short names (the others lose their
-# parenthesis and anything after ";" or ", capped": `_short_en`):
-_SIM_NAMES_EN = {
-    "debt_to_income": "debt-to-income ratio",
-    "applicant_type": "applicant type",
-    "collateral": "collateral",
-    "gender": "gender",
-    "age": "age",
-    "revenue_volatility": "revenue volatility",
-    "device_age_days": "device age",
-    "tax_filing_months": "tax filing history",
-    "declared_monthly_revenue_minor": "declared monthly revenue",
-    "night_edits_share": "share of application edits at night",
-    "gps_distance_km": "distance from the declared address",
-    "region_exits_30d": "trips out of the home region in 30 days",
-}
-_SIM_REVENUE_MONTH = re.compile(r"^revenue_m(\d\d)_minor$")
+
+
+class ColumnDoc(Protocol):
+    """What the simulator's data dictionary says of a column (`lendstack.sim.FieldDoc`)."""
+
+    @property
+    def meaning_en(self) -> str: ...
+    @property
+    def meaning_zh(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def name_en(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -191,21 +186,17 @@ def _text(record: Mapping[str, Any], field: str, number: int, *, required: bool 
     return value
 
 
-def sim_dictionary(fields: Mapping[str, Any]) -> DataDictionary:
+def sim_dictionary(fields: Mapping[str, ColumnDoc]) -> DataDictionary:
     """The simulator's dictionary for the engine's model, from `lendstack.sim.FIELDS` (passed in:
-    scoring learns from data and does not import the simulator)."""
-    records = [{"column": name, "meaning_en": _sim_name_en(name, doc.meaning_en),
+    scoring learns from data and does not import the simulator). A column's English name is its
+    `name_en` where the application schema gives one (its meaning is a formula or a list of values,
+    not a name to put in a sentence), else its meaning up to a parenthesis, ";" or ", capped"."""
+    records = [{"column": name, "meaning_en": doc.name_en or _short_en(doc.meaning_en),
                 "meaning_zh": _short_zh(doc.meaning_zh), "unit": doc.unit} for name, doc in fields.items()]
     return from_records(records, "lendstack.sim")
 
 
-def _sim_name_en(column: str, meaning: str) -> str:
-    month = _SIM_REVENUE_MONTH.match(column)
-    if month:  # m12 is the latest full month: one month before the application
-        before = 13 - int(month.group(1))
-        return f"POS revenue {before} month{'s' if before > 1 else ''} before the application"
-    if column in _SIM_NAMES_EN:
-        return _SIM_NAMES_EN[column]
+def _short_en(meaning: str) -> str:
     for separator in (" (", ";", ":", ", capped"):
         meaning = meaning.split(separator, 1)[0]
     return meaning.strip()

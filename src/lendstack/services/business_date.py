@@ -14,13 +14,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
-
+from lendstack.errors import ErrorKind
 from lendstack.servicing import ServicingError
-from lendstack.store import UnitOfWork
+from lendstack.store import Engine, UnitOfWork
 
 # A book opens on a plausible day: a year like 0001 or 9999 is a typo that would date everything after it.
 OPEN_YEARS = range(1990, 2201)
@@ -44,18 +44,29 @@ def last_closed_day(engine: Engine) -> date | None:
     return None if found is None else found - timedelta(days=1)
 
 
-def open_book(engine: Engine, day: date) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class BookOpening:
+    """The book's business date after `open_book`, and whether this call set it."""
+
+    business_date: date
+    opened: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"business_date": self.business_date.isoformat(), "opened": self.opened}
+
+
+def open_book(engine: Engine, day: date) -> BookOpening:
     """Give a new book its business date; the same date again is a no-op, another one is refused."""
     check_opening(day, "business_date")
     with UnitOfWork(engine) as uow:
         current = uow.book.business_date(lock="update")
         if current is None:
             uow.book.open(day)
-            return {"business_date": day.isoformat(), "opened": True}
+            return BookOpening(day, opened=True)
     if current != day:
         raise ServicingError("business_date", f"the book's business date is already {current}; only end of day "
-                                              "moves it (lendstack eod)")
-    return {"business_date": current.isoformat(), "opened": False}
+                                              "moves it (lendstack eod)", kind=ErrorKind.CONFLICT)
+    return BookOpening(current, opened=False)
 
 
 def dated(uow: UnitOfWork, on: date | None, field: str = "on") -> date:

@@ -11,11 +11,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
-
 from lendstack.decisioning import Decision, DecisionInputError, Experiment, Policy, ScoringModel, assign, decide
 from lendstack.decisioning.policy import load_policy, policy_from_document
 from lendstack.decisioning.types import decision_to_dict
+from lendstack.errors import ErrorKind, LendstackError
 from lendstack.events import DomainEvent
 from lendstack.fraud import FraudConfig, FraudContext, MemoryFraudContext, run_fraud_checks
 from lendstack.invariants import InvariantError, check
@@ -35,11 +34,10 @@ from lendstack.pricing import Exposure, apr_check
 from lendstack.products import get_product
 from lendstack.services.loans import book_loan
 from lendstack.services.naming import new_loan_id
-from lendstack.store import UnitOfWork
-from lendstack.store.decision_repo import DecisionRepository, ReviewItem
+from lendstack.store import Connection, Engine, UnitOfWork
+from lendstack.store.api_repo import LoanPartnerRepository
+from lendstack.store.decision_repo import DecisionRepository, ReviewItem, StoredDecision
 from lendstack.store.origination_repo import ApplicationRepository
-from lendstack.store.tables_api import api_loan_partners
-from lendstack.store.tables_origination import applications as applications_table
 
 ModelLoader = Callable[[str], ScoringModel]
 _STATUS = {"approve": "approved", "refer": "referred", "decline": "declined"}
@@ -275,15 +273,66 @@ def _default_model() -> ScoringModel:
 # --------------------------------------------------------------------------- replay
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayComparison:
+    """A stored decision and the same decision re-run from what was stored (inputs, policy, model).
+
+    `stored` and `replayed` are the decision documents (`decision_to_dict`); they match when equal."""
+
+    application_id: str
+    arm: str
+    stored: dict[str, Any]
+    replayed: dict[str, Any]
+
+    @property
+    def matches(self) -> bool:
+        return self.stored == self.replayed
+
+    @property
+    def differences(self) -> tuple[str, ...]:
+        """The top-level fields of the decision document that differ, sorted."""
+        return tuple(sorted(k for k in self.stored.keys() | self.replayed.keys()
+                            if self.stored.get(k) != self.replayed.get(k)))
+
+    def shown_as(self, application_id: str) -> ReplayComparison:
+        """The same comparison under the id its reader knows the application by (a partner's reference)."""
+        return replace(self, application_id=application_id,
+                       stored={**self.stored, "application_id": application_id},
+                       replayed={**self.replayed, "application_id": application_id})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"application_id": self.application_id, "arm": self.arm, "matches": self.matches,
+                "differences": list(self.differences), "stored": self.stored, "replayed": self.replayed}
+
+
+def compare_replay(engine: Engine, application_id: str, *, model: ScoringModel | ModelLoader | None = None,
+                   arm: str | None = None) -> ReplayComparison:
+    """Re-run a stored decision from its stored inputs, policy and model and compare, without raising
+    on a difference (the auditor's view: `lendstack decide --replay`, GET .../replay). Unknown
+    application: NotFound-kind DecisionInputError; a stored policy or model that does not match its
+    hash still raises (nothing to compare against)."""
+    stored, decision = _replay(engine, application_id, model=model, arm=arm)
+    return ReplayComparison(application_id, stored.arm, stored.decision, decision_to_dict(decision))
+
+
 def replay_decision(engine: Engine, application_id: str, *, model: ScoringModel | ModelLoader | None = None,
                     arm: str | None = None) -> Decision:
     """Re-run a stored decision from its stored inputs, policy and model; raises InvariantError unless
     it is identical. Always on (not an assert, which `python -O` strips): an auditor relies on it."""
+    stored, decision = _replay(engine, application_id, model=model, arm=arm)
+    if decision_to_dict(decision) != stored.decision:
+        raise InvariantError(f"replay of {application_id} differs from the stored decision")
+    return decision
+
+
+def _replay(engine: Engine, application_id: str, *, model: ScoringModel | ModelLoader | None,
+            arm: str | None) -> tuple[StoredDecision, Decision]:
     with UnitOfWork(engine) as uow:
         repo = DecisionRepository(uow.connection)
         stored = repo.get(application_id, arm)
         if stored is None:
-            raise DecisionInputError("application_id", f"no decision for {application_id!r}")
+            raise DecisionInputError("application_id", f"no decision for {application_id!r}",
+                                     kind=ErrorKind.NOT_FOUND)
         found = repo.policy_document(stored.policy_id, stored.policy_version)
     if found is None or found[0] != stored.policy_hash:
         raise InvariantError("the decision's policy version is stored")
@@ -292,10 +341,7 @@ def replay_decision(engine: Engine, application_id: str, *, model: ScoringModel 
     scorer = _replay_model(model, stored.model_version)
     if scorer.content_hash != stored.model_hash:
         raise DecisionInputError("model_version", f"model {stored.model_version} does not match the stored hash")
-    decision = _redecide(stored.input, policy, scorer)
-    if decision_to_dict(decision) != stored.decision:
-        raise InvariantError(f"replay of {application_id} differs from the stored decision")
-    return decision
+    return stored, _redecide(stored.input, policy, scorer)
 
 
 def _replay_model(model: ScoringModel | ModelLoader | None, version: str) -> ScoringModel:
@@ -319,39 +365,70 @@ def _redecide(inputs: dict[str, Any], policy: Policy, model: ScoringModel) -> De
 # --------------------------------------------------------------------------- champion / challenger report
 
 
-def comparison_report(engine: Engine) -> dict[str, Any]:
+_OUTCOMES = ("approve", "refer", "decline")
+
+
+@dataclass(frozen=True, slots=True)
+class ArmKpis:
+    approval_rate: float
+    avg_pd: float
+    avg_rate_annual: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"approval_rate": self.approval_rate, "avg_pd": self.avg_pd, "avg_rate_annual": self.avg_rate_annual}
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengerComparison:
+    """Acting vs shadow decisions of the same applications (champion/challenger in shadow mode)."""
+
+    applications: int
+    champion: ArmKpis
+    challenger: ArmKpis
+    disagreement: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]  # acting outcome → shadow outcome → count
+
+    def to_json(self) -> dict[str, Any]:
+        return {"applications": self.applications, "champion": self.champion.to_json(),
+                "challenger": self.challenger.to_json(),
+                "disagreement": {acting: dict(row) for acting, row in self.disagreement}}
+
+
+def challenger_comparison(engine: Engine) -> ChallengerComparison:
     """Acting vs shadow decisions of the same applications: approval rates, average PD and rate, disagreement."""
     with UnitOfWork(engine) as uow:
         pairs = DecisionRepository(uow.connection).list_pairs()
-    matrix = {a: dict.fromkeys(("approve", "refer", "decline"), 0) for a in ("approve", "refer", "decline")}
+    matrix = {a: dict.fromkeys(_OUTCOMES, 0) for a in _OUTCOMES}
     for acting, shadow in pairs:
         matrix[acting["outcome"]][shadow["outcome"]] += 1
-    return {"applications": len(pairs), "champion": _arm_kpis([a for a, _ in pairs]),
-            "challenger": _arm_kpis([s for _, s in pairs]), "disagreement": matrix}
+    return ChallengerComparison(len(pairs), _arm_kpis([a for a, _ in pairs]), _arm_kpis([s for _, s in pairs]),
+                                tuple((a, tuple(row.items())) for a, row in matrix.items()))
 
 
-def _arm_kpis(documents: list[dict[str, Any]]) -> dict[str, float]:
+def comparison_report(engine: Engine) -> dict[str, Any]:
+    """`challenger_comparison` as the JSON document the reports read."""
+    return challenger_comparison(engine).to_json()
+
+
+def _arm_kpis(documents: list[dict[str, Any]]) -> ArmKpis:
     n = len(documents) or 1
     approved = [d for d in documents if d["outcome"] == "approve"]
-    return {"approval_rate": len(approved) / n, "avg_pd": sum(d["pd"] for d in documents) / n,
-            "avg_rate_annual": float(sum(Decimal(d["rate_annual"]) for d in documents) / n)}
+    return ArmKpis(len(approved) / n, sum(d["pd"] for d in documents) / n,
+                   float(sum(Decimal(d["rate_annual"]) for d in documents) / n))
 
 
 # --------------------------------------------------------------------------- manual review
 
 
-class ReviewError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+class ReviewError(LendstackError):
+    """A review action that cannot be taken; `field` names the input (see lendstack.errors)."""
 
 
 def _review_item(repo: DecisionRepository, application_id: str) -> ReviewItem:
     item = repo.review(application_id)
     if item is None:
-        raise ReviewError("application_id", f"{application_id!r} is not in the review queue")
+        raise ReviewError("application_id", f"{application_id!r} is not in the review queue", kind=ErrorKind.NOT_FOUND)
     if item.status == "done":
-        raise ReviewError("status", f"{application_id!r} was already reviewed ({item.action})")
+        raise ReviewError("status", f"{application_id!r} was already reviewed ({item.action})", kind=ErrorKind.CONFLICT)
     return item
 
 
@@ -453,11 +530,6 @@ def accept_offer(engine: Engine, application_id: str, on: date | None, key: str,
 def _own_loan(uow: UnitOfWork, application_id: str, loan_id: str) -> None:
     """The partner that brought the application owns its loan (a partner sees only its own loans),
     whoever accepted the offer: the partner's API, a staff member in the console, or the demo."""
-    conn = uow.connection
-    partner_id = conn.execute(select(applications_table.c.partner_id)
-                              .where(applications_table.c.application_id == application_id)).scalar_one_or_none()
-    if not partner_id:
-        return
-    known = conn.execute(select(api_loan_partners.c.partner_id).where(api_loan_partners.c.loan_id == loan_id))
-    if known.first() is None:
-        conn.execute(insert(api_loan_partners).values(loan_id=loan_id, partner_id=partner_id))
+    partner_id = ApplicationRepository(uow.connection).partner_of(application_id)
+    if partner_id:
+        LoanPartnerRepository(uow.connection).own(loan_id, partner_id)

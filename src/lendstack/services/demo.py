@@ -11,8 +11,8 @@ Only the choices a person would make are simulated; every state change goes thro
 layer, so the book, the ledger, the audit trail and the events are exactly what production code
 writes. Same seed → same book, to the minor unit.
 
-`run_demo` is the older, quicker sample book (loans booked directly, no decisions) that the
-monitoring tests use.
+The older, quicker sample book (loans booked directly, no decisions) that some tests use is
+test code: `tests/sample_book.py`.
 """
 
 from __future__ import annotations
@@ -26,18 +26,17 @@ from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, and_, func, select
 
 from lendstack.decisioning import Policy, ScoringModel, load_policy
+from lendstack.errors import ErrorKind, LendstackError
 from lendstack.fraud import MemoryFraudContext
 from lendstack.money import Money
 from lendstack.origination import parse_application
-from lendstack.products import LoanProduct, get_product, load_catalog
+from lendstack.products import get_product
 from lendstack.services import early_warning
 from lendstack.services.decisions import accept_offer, assign_review, decide_application, resolve_review
 from lendstack.services.eod import after_day, run_eod
 from lendstack.services.loans import (
-    book_loan,
     disburse_loan,
     get_loan,
     prepay_loan,
@@ -49,9 +48,11 @@ from lendstack.services.loans import (
 from lendstack.services.naming import NEW_LOAN_PREFIX
 from lendstack.services.staff import CREDIT, DEMO_STAFF
 from lendstack.servicing import Loan, ServicingError
+from lendstack.servicing.balances import amount_due_minor
 from lendstack.sim import generate_applications, monthly_payment_behaviour, to_application_json
-from lendstack.store.tables import installments, loans
-from lendstack.store.tables_decisioning import decisions
+from lendstack.store import Engine
+from lendstack.store.decision_repo import DecisionRepository
+from lendstack.store.demo_repo import DemoRepository
 
 DEMO_START = date(2024, 11, 1)
 DEMO_DAYS = 730
@@ -80,10 +81,8 @@ OFFICER = next(name for name, role, _ in DEMO_STAFF if role == CREDIT)
 Progress = Callable[[date, "DemoReport"], None]
 
 
-class DemoError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+class DemoError(LendstackError):
+    """A bad demo setting (invalid), or a database that already holds a book (conflict)."""
 
 
 @dataclass(frozen=True)
@@ -279,9 +278,7 @@ class _Run:
 
 def book_exists(engine: Engine) -> bool:
     with engine.connect() as conn:
-        booked = conn.execute(select(func.count()).select_from(loans)).scalar()
-        decided = conn.execute(select(func.count()).select_from(decisions)).scalar()
-    return bool(booked or decided)
+        return DemoRepository(conn).book_exists()
 
 
 def run_business(engine: Engine, config: DemoConfig | None = None, *, model: ScoringModel | None = None,
@@ -290,7 +287,8 @@ def run_business(engine: Engine, config: DemoConfig | None = None, *, model: Sco
     cfg = config or DemoConfig()
     plan = plan_business(cfg)
     if book_exists(engine):
-        raise DemoError("database", "already holds a book; the demo builds on an empty database")
+        raise DemoError("database", "already holds a book; the demo builds on an empty database",
+                        kind=ErrorKind.CONFLICT)
     if model is None:
         from lendstack.services.models import scoring_model
 
@@ -312,8 +310,7 @@ def run_business(engine: Engine, config: DemoConfig | None = None, *, model: Sco
     run.report.review_queue = run.report.referred - run.report.reviewed
     run.report.live_loans = len(run.live)
     with engine.connect() as conn:
-        run.report.non_accrual_loans = int(conn.execute(select(func.count()).select_from(loans).where(
-            loans.c.non_accrual.is_(True), loans.c.status.in_(("active", "overdue")))).scalar_one())
+        run.report.non_accrual_loans = DemoRepository(conn).non_accrual_live_loans()
     return run.report
 
 
@@ -378,8 +375,9 @@ def _queue_review(run: _Run, applicant: Applicant, day: date) -> None:
 
 def _review(run: _Run, application_id: str, _n: int, day: date) -> None:
     with run.engine.connect() as conn:
-        stored = conn.execute(select(decisions.c.decision).where(
-            decisions.c.application_id == application_id, decisions.c.acting.is_(True))).scalar_one()
+        acting = DecisionRepository(conn).get(application_id)
+    assert acting is not None, f"{application_id}: a referred application has its acting decision"
+    stored = acting.decision
     applicant = run.applicants[application_id]
     assign_review(run.engine, application_id, OFFICER, by=OFFICER)
     action, note, counter = officer_choice(stored, applicant)
@@ -522,7 +520,7 @@ def _prepay(run: _Run, loan_id: str, _n: int, day: date) -> None:
         return  # a borrower in arrears does not prepay
     if not may_prepay(loan, day):
         return  # too early for the product's prepayment rule: the borrower keeps paying monthly
-    payoff = amount_due_of(loan, day) + loan.principal_outstanding_minor * 11 // 10  # covers interest and fee
+    payoff = amount_due_minor(loan, day) + loan.principal_outstanding_minor * 11 // 10  # covers interest and fee
     try:
         prepay_loan(run.engine, loan_id, day, Money(payoff, loan.currency), f"prepay-{loan_id}", full=True)
     except ServicingError:
@@ -535,12 +533,12 @@ def _write_off(run: _Run, loan_id: str, _n: int, day: date) -> None:
     if loan_id not in run.live:
         return
     with run.engine.connect() as conn:
-        row = conn.execute(select(loans.c.status, loans.c.days_past_due).where(loans.c.loan_id == loan_id)).one()
+        row = DemoRepository(conn).loan_age(loan_id)
     if row.status not in ("active", "overdue"):
         run.live.pop(loan_id)
         return
     if row.days_past_due < run.config.write_off_dpd:  # paid something meanwhile: look again when it could be due
-        run.later(day + timedelta(days=run.config.write_off_dpd - int(row.days_past_due)), "write_off", loan_id)
+        run.later(day + timedelta(days=run.config.write_off_dpd - row.days_past_due), "write_off", loan_id)
         return
     write_off_loan(run.engine, loan_id, day, f"write-off-{loan_id}")
     run.report.write_offs += 1
@@ -574,18 +572,9 @@ def _batches(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, 
 
 def amount_due(engine: Engine, loan_id: str, as_of: date) -> tuple[int, str]:
     """What is due by `as_of` and unpaid, with penalty and net of suspense, read without loading the loan."""
-    i, c = installments.c, loans.c
-    unpaid = (i.principal_minor - i.principal_paid_minor + i.interest_minor - i.interest_paid_minor
-              + i.fee_minor - i.fee_paid_minor)
     with engine.connect() as conn:
-        due = conn.execute(select(func.coalesce(func.sum(unpaid), 0)).where(and_(
-            i.loan_id == loan_id, i.due_date <= as_of, i.capitalized.is_(False)))).scalar_one()
-        row = conn.execute(select(c.currency, c.suspense_minor, (
-            c.penalty_accrued_minor - c.penalty_paid_minor - c.penalty_written_off_minor
-            - c.penalty_capitalized_minor).label("penalty")).where(c.loan_id == loan_id)).one()
-    if int(due) == 0:
-        return 0, str(row.currency)
-    return max(0, int(due) + int(row.penalty) - int(row.suspense_minor)), str(row.currency)
+        due = DemoRepository(conn).amount_due(loan_id, as_of)
+    return due.amount_minor, due.currency
 
 
 def may_prepay(loan: Loan, on: date) -> bool:
@@ -595,154 +584,7 @@ def may_prepay(loan: Loan, on: date) -> bool:
     return loan.terms.prepayment_allowed and fallen_due >= loan.terms.prepayment_min_periods
 
 
-def amount_due_of(loan: Loan, as_of: date) -> int:
-    """The same, from a loaded loan."""
-    due = [i for i in loan.installments if i.due_date <= as_of]
-    unpaid = sum(i.unpaid(c) for i in due for c in ("principal", "interest", "fee"))
-    if unpaid == 0:
-        return 0
-    return max(0, unpaid + loan.penalty_receivable_minor - loan.suspense_minor)
-
-
 def decision_mix(engine: Engine) -> dict[str, int]:
     """Acting decisions by outcome."""
     with engine.connect() as conn:
-        rows = conn.execute(select(decisions.c.outcome, func.count()).where(decisions.c.acting.is_(True))
-                            .group_by(decisions.c.outcome)).all()
-    return {str(outcome): int(n) for outcome, n in rows}
-
-
-# --------------------------------------------------------------------------- the quick sample book
-
-SAMPLE_START = date(2025, 11, 1)
-BEHAVIOURS = (("on_time", 0.78), ("late", 0.12), ("prepayer", 0.05), ("defaulter", 0.05))
-
-
-@dataclass
-class Borrower:
-    loan_id: str
-    behaviour: str
-    disburse_on: date
-    late_days: int
-    stop_after: int  # installments a defaulter pays before stopping
-    prepay_after_days: int
-
-
-@dataclass
-class SampleReport:
-    loans: int = 0
-    days: int = 0
-    repayments: int = 0
-    prepayments: int = 0
-    write_offs: int = 0
-    start: date = SAMPLE_START
-    end: date = SAMPLE_START
-
-
-def plan_borrowers(n: int, seed: int) -> list[Borrower]:
-    rng = random.Random(seed)
-    names = [name for name, _ in BEHAVIOURS]
-    weights = [weight for _, weight in BEHAVIOURS]
-    return [
-        Borrower(
-            loan_id=f"DEMO-{k:05d}", behaviour=rng.choices(names, weights)[0],
-            disburse_on=SAMPLE_START + timedelta(days=rng.randrange(0, 90)), late_days=rng.randrange(3, 45),
-            stop_after=rng.randrange(0, 4), prepay_after_days=rng.randrange(60, 240),
-        )
-        for k in range(n)
-    ]
-
-
-def choose_terms(product: LoanProduct, rng: random.Random) -> tuple[int, int]:
-    amount = rng.randrange(product.amount_min_minor, min(product.amount_max_minor, product.amount_min_minor * 30) + 1)
-    amount -= amount % 100  # whole yuan
-    return max(amount, product.amount_min_minor), rng.randrange(product.term_min, product.term_max + 1)
-
-
-def run_demo(
-    engine: Engine, *, loans_n: int = 400, days: int = 365, seed: int = 7,
-    progress: Callable[[date], None] | None = None,
-) -> SampleReport:
-    """A quick sample book for tests: `loans_n` loans booked directly (no applications or decisions)
-    from SAMPLE_START, run for `days` days with seeded repayment behaviour and daily end of day."""
-    assert 1 <= loans_n <= 100_000 and 1 <= days <= DAYS_MAX
-    rng = random.Random(seed)
-    catalog = sorted(load_catalog().values(), key=lambda p: p.product_id)
-    borrowers = plan_borrowers(loans_n, seed)
-    report = SampleReport(loans=loans_n, start=SAMPLE_START, end=SAMPLE_START + timedelta(days=days - 1))
-    borrowers_by_id = {b.loan_id: b for b in borrowers}
-    by_day: dict[date, list[Borrower]] = {}
-    for b in borrowers:
-        by_day.setdefault(b.disburse_on, []).append(b)
-    wake: dict[str, date] = {}  # the next day a borrower may act: the loan is read only then
-    for offset in range(days):
-        day = SAMPLE_START + timedelta(days=offset)
-        for b in by_day.get(day, []):
-            product = catalog[rng.randrange(len(catalog))]
-            amount_minor, term = choose_terms(product, rng)
-            book_loan(engine, loan_id=b.loan_id, product=product, amount=Money(amount_minor, product.currency),
-                      term=term, on=day, key=f"book-{b.loan_id}")
-            disburse_loan(engine, b.loan_id, day, f"disburse-{b.loan_id}")
-            wake[b.loan_id] = day + timedelta(days=1)
-        for b in [borrowers_by_id[i] for i, when in wake.items() if when <= day]:
-            nxt = _act(engine, b, day, report)
-            if nxt is None:
-                del wake[b.loan_id]
-            else:
-                wake[b.loan_id] = nxt
-        run_eod(engine, day, hooks=False)  # the tests that use this book run the hooks they test
-        report.days += 1
-        if progress:
-            progress(day)
-    return report
-
-
-def _act(engine: Engine, b: Borrower, day: date, report: SampleReport) -> date | None:
-    """One borrower's action today; returns the next day to look again (None: left the book)."""
-    loan = get_loan(engine, b.loan_id)
-    if not loan.is_live:
-        return None
-    if loan.days_past_due >= WRITE_OFF_DPD:
-        write_off_loan(engine, b.loan_id, day, f"write-off-{b.loan_id}")
-        report.write_offs += 1
-        return None
-    due_to_prepay = b.behaviour == "prepayer" and loan.disbursed_on is not None and (
-        (day - loan.disbursed_on).days >= b.prepay_after_days)
-    if due_to_prepay and _sample_prepay(engine, b, loan, day, report):
-        return None
-    lag = timedelta(days=b.late_days if b.behaviour == "late" else 0)
-    stopped = b.behaviour == "defaulter" and _paid_installments(loan) >= b.stop_after
-    owed = 0 if stopped else amount_due_of(loan, day - lag)
-    if owed > 0:
-        repay_loan(engine, b.loan_id, day, Money(owed, loan.currency), f"pay-{b.loan_id}-{day.isoformat()}")
-        report.repayments += 1
-    return _next_wake(loan, day, lag, b, stopped)
-
-
-def _next_wake(loan: Loan, day: date, lag: timedelta, b: Borrower, stopped: bool) -> date:
-    if stopped:  # a defaulter is only looked at again to write it off
-        return day + timedelta(days=30)
-    upcoming = [i.due_date + lag for i in loan.installments if i.due_date + lag > day]
-    candidates = [*upcoming[:1], day + timedelta(days=31)]
-    if b.behaviour == "prepayer" and loan.disbursed_on:
-        prepay_day = loan.disbursed_on + timedelta(days=b.prepay_after_days)
-        if prepay_day > day:
-            candidates.append(prepay_day)
-    return min(candidates)
-
-
-def _sample_prepay(engine: Engine, b: Borrower, loan: Loan, day: date, report: SampleReport) -> bool:
-    if not may_prepay(loan, day):
-        return False  # too early for the product's prepayment rule: tried again at the next look
-    payoff = amount_due_of(loan, day) + loan.principal_outstanding_minor + loan.principal_outstanding_minor // 10
-    try:
-        prepay_loan(engine, b.loan_id, day, Money(payoff, loan.currency), f"prepay-{b.loan_id}", full=True)
-    except ServicingError:
-        return False  # the last installment is already due: an ordinary repayment will close it
-    report.prepayments += 1
-    return True
-
-
-def _paid_installments(loan: Loan) -> int:
-    return sum(1 for i in loan.installments if not i.is_open and not i.capitalized)
-
+        return DemoRepository(conn).decision_mix()

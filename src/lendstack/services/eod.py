@@ -16,12 +16,12 @@ killed between a close and the move repeats them for that day when it is started
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func, select
 
 from lendstack.collections import service as collections
 from lendstack.collections.domain import Strategy, load_strategy
@@ -43,10 +43,8 @@ from lendstack.servicing.eod_columnar import (
     needs_detail,
     needs_reference,
 )
-from lendstack.servicing.loan import LIVE_STATUSES
-from lendstack.store import EntryColumns, PostingColumns, UnitOfWork
-from lendstack.store.eod_repo import EOD_CHUNK_LOANS_MAX, EodChunk, read_chunk, read_installments, write_chunk
-from lendstack.store.tables import journal_entries, loans
+from lendstack.store import Engine, EntryColumns, PostingColumns, UnitOfWork
+from lendstack.store.eod_repo import EOD_CHUNK_LOANS_MAX, EodChunk, EodRepository
 
 # The day's postings, in the reference path's order (servicing.income: interest, fee, penalty):
 # accruing loans to income, loans in non-accrual to the memo accounts.
@@ -77,6 +75,10 @@ class EodReport:
     collection_cases_opened: int = 0
     collection_cases_closed: int = 0
     collection_messages_sent: int = 0  # dunning steps, promise-broken notices and due-date reminders
+
+    def to_json(self) -> dict[str, Any]:
+        """Every counter by name, in declaration order (`lendstack eod --json`)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def run_eod(
@@ -112,9 +114,7 @@ def _move_business_date(engine: Engine, day: date) -> None:
     live loan must be closed through `day` now, or some loan fell behind the book (a bug)."""
     with UnitOfWork(engine) as uow:
         current = uow.book.business_date(lock="update")
-        behind = uow.connection.execute(
-            select(func.count()).select_from(loans).where(
-                loans.c.status.in_([s.value for s in LIVE_STATUSES]), loans.c.accrued_through < day)).scalar_one()
+        behind = EodRepository(uow.connection).live_loans_behind(day)
         if behind != 0:
             raise InvariantError(f"{behind} live loan(s) not closed through {day}")
         if current is None:
@@ -135,9 +135,9 @@ def after_day(engine: Engine, day: date, report: EodReport) -> None:
     if _closed_on(engine, day):
         worked = collections.run(engine, day, strategy=default_strategy())
         report.collections_runs += 1
-        report.collection_cases_opened += int(worked["cases_opened"])
-        report.collection_cases_closed += int(worked["cases_closed"])
-        report.collection_messages_sent += int(worked["messages_sent"])
+        report.collection_cases_opened += worked.cases_opened
+        report.collection_cases_closed += worked.cases_closed
+        report.collection_messages_sent += worked.messages_sent
     if is_month_end(day) and not _provision_after(engine, day):
         posted = monitoring.post_provision(engine, day, dated=False, detail=False)
         report.provisions_posted += int(posted["entries_posted"])
@@ -169,17 +169,15 @@ def is_month_end(day: date) -> bool:
 
 def _live_loans(engine: Engine) -> int:
     with engine.connect() as conn:
-        query = select(func.count()).select_from(loans).where(loans.c.status.in_([s.value for s in LIVE_STATUSES]))
-        return int(conn.execute(query).scalar_one())
+        return EodRepository(conn).live_loans()
 
 
 def _provision_after(engine: Engine, day: date) -> bool:
     """A provision dated after `day` exists (posted by hand ahead of EOD): provisions only move
     forward, so the month end's is skipped rather than refused."""
-    e = journal_entries.c
     with engine.connect() as conn:
-        last = conn.execute(select(func.max(e.effective_date)).where(e.kind == EntryKind.PROVISION.value)).scalar()
-    return isinstance(last, date) and last > day
+        last = EodRepository(conn).last_provision_date()
+    return last is not None and last > day
 
 
 def _run_day(
@@ -190,7 +188,7 @@ def _run_day(
     while chunks_left is None or chunks_left > 0:
         with UnitOfWork(engine) as uow:
             uow.book.business_date(lock="update")  # money commands wait for this chunk (PostgreSQL)
-            chunk = read_chunk(uow.connection, day, limit)
+            chunk = EodRepository(uow.connection).read_chunk(day, limit)
             if chunk is None:
                 return chunks_left
             closed = _close_chunk(uow, chunk, day, aging, report)
@@ -217,12 +215,13 @@ def _close_chunk(uow: UnitOfWork, chunk: EodChunk, day: date, aging: AgingPolicy
     detail = needs_detail(rest.cols, d)
     detail_ids = [rest.loan_ids[k] for k in np.flatnonzero(detail).tolist()]
     positions = {loan_id: k for k, loan_id in enumerate(rest.loan_ids)}
-    inst = read_installments(uow.connection, detail_ids, positions)
+    repo = EodRepository(uow.connection)
+    inst = repo.read_installments(detail_ids, positions)
     new, deltas = eod_columnar(rest.cols, inst, day, aging)
     entries, postings = eod_entries(rest, np.stack([deltas.interest, deltas.fee, deltas.penalty], axis=1), day)
     if len(entries):
         uow.ledger.post_columnar(entries, postings)
-    write_chunk(uow.connection, rest, new, day)
+    repo.write_chunk(rest, new, day)
     _overdue_events(uow, rest, new, day)
     report.entries_posted += len(entries)
     return len(chunk.loan_ids)

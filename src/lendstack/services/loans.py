@@ -14,9 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine
-
-from lendstack.ledger import AccountCode, BalanceKey, EntryKind
+from lendstack.ledger import AccountCode, BalanceKey, EntryKind, JournalEntry
 from lendstack.money import Money, MoneyError
 from lendstack.products import LoanProduct, get_product
 from lendstack.services.business_date import dated
@@ -35,7 +33,7 @@ from lendstack.servicing import (
     write_off,
 )
 from lendstack.servicing.replay import booking_params
-from lendstack.store import UnitOfWork
+from lendstack.store import Engine, UnitOfWork
 from lendstack.store.loan_repo import ConcurrentUpdate
 
 KEY_LENGTH_MAX = 128
@@ -242,3 +240,9 @@ def reverse_loan_payment(
 def get_loan(engine: Engine, loan_id: str) -> Loan:
     with UnitOfWork(engine) as uow:
         return uow.loans.get(loan_id)
+
+
+def loan_entries(engine: Engine, loan_id: str) -> tuple[JournalEntry, ...]:
+    """The loan's ledger entries (by entry or by any posting), by effective date, then booking order."""
+    with UnitOfWork(engine) as uow:
+        return uow.ledger.entries_for_loan(loan_id)

@@ -8,19 +8,18 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-
 from lendstack.decisioning import ScoringModel
+from lendstack.errors import ErrorKind, LendstackError
 from lendstack.events import DomainEvent
 from lendstack.scoring import ArtifactError, CreditModel, Registry, TrainOptions, load_artifact, train_credit_model
 from lendstack.scoring.dictionary import attach_dictionary, sim_dictionary
 from lendstack.scoring.registry import CHAMPION_FILE, read_manifest
 from lendstack.sim import FIELDS, generate_applications
-from lendstack.store import UnitOfWork
+from lendstack.store import Engine, UnitOfWork
 
 TRAIN_ROWS = 20_000
 TRAIN_SEED = 11
@@ -131,17 +130,34 @@ _REGISTRY_LOCK = threading.Lock()
 VERSION_NAME = re.compile(r"v[0-9]{1,8}")
 
 
-class ModelChangeError(ValueError):
-    """A refused promotion or rollback: `kind` is not_found | conflict | invalid; `field` names the input."""
+class ModelChangeError(LendstackError):
+    """A refused promotion or rollback: `kind` is not_found | conflict | invalid; `field` names the input.
+
+    Its text is the message alone (not "field: message"): the API's problem detail and the console
+    show it as it always was."""
 
     def __init__(self, kind: str, field: str, message: str) -> None:
-        assert kind in ("not_found", "conflict", "invalid")
-        super().__init__(message)
-        self.kind, self.field = kind, field
+        chosen = ErrorKind(kind)
+        if chosen not in (ErrorKind.NOT_FOUND, ErrorKind.CONFLICT, ErrorKind.INVALID):
+            raise ValueError(f"a model change is refused as not_found, conflict or invalid, not {kind!r}")
+        super().__init__(field, message, kind=chosen)
+        self.args = (message,)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChange:
+    """A promotion or rollback done: the champion now, the one before, and why."""
+
+    champion: str
+    previous: str | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"champion": self.champion, "previous": self.previous, "reason": self.reason}
 
 
 def promote_model(engine: Engine, registry_dir: str | Path, version: str, *, actor: dict[str, str],
-                  reason: str = "") -> dict[str, Any]:
+                  reason: str = "") -> ModelChange:
     """Make a verified registry version the champion and record a `model.promoted` event naming who and why.
     Every file's hash is verified first: a tampered artifact never becomes champion."""
     if not VERSION_NAME.fullmatch(version):  # the registry's own names; keeps every path inside it
@@ -161,11 +177,11 @@ def promote_model(engine: Engine, registry_dir: str | Path, version: str, *, act
             raise ModelChangeError("invalid", "version", str(exc)) from exc
         registry.promote(version)
     _record_change(engine, "model.promoted", version, previous, reason, actor)
-    return {"champion": version, "previous": previous, "reason": reason}
+    return ModelChange(version, previous, reason)
 
 
 def rollback_model(engine: Engine, registry_dir: str | Path, *, actor: dict[str, str],
-                   reason: str = "") -> dict[str, Any]:
+                   reason: str = "") -> ModelChange:
     """Make the previous champion the champion again; records a `model.rolled_back` event."""
     registry = Registry(registry_dir)
     with _REGISTRY_LOCK:
@@ -175,7 +191,7 @@ def rollback_model(engine: Engine, registry_dir: str | Path, *, actor: dict[str,
         except ArtifactError as exc:
             raise ModelChangeError("conflict", "champion", "no earlier champion to roll back to") from exc
     _record_change(engine, "model.rolled_back", champion, previous, reason, actor)
-    return {"champion": champion, "previous": previous, "reason": reason}
+    return ModelChange(champion, previous, reason)
 
 
 def _record_change(engine: Engine, event_type: str, version: str, previous: str | None, reason: str,

@@ -4,17 +4,15 @@ polars frames, call the pure analytics of `lendstack.monitoring`, and post the E
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from lendstack.ledger import AccountCode, EntryKind, LedgerError
 from lendstack.monitoring.portfolio import (
-    INSTALLMENT_COLUMNS,
-    LOAN_COLUMNS,
     bucket_distribution,
     charge_offs,
     concentration,
@@ -36,79 +34,64 @@ from lendstack.risk.ecl import (
     provision_memo,
 )
 from lendstack.services.business_date import dated as business_dated
-from lendstack.services.naming import loan_id_column
-from lendstack.store import EntryColumns, PostingColumns, UnitOfWork
+from lendstack.store import Connection, Engine, EntryColumns, PostingColumns, UnitOfWork
 from lendstack.store.book_repo import BookRepository
-from lendstack.store.tables import installments, journal_entries, ledger_balances, loans, postings
-from lendstack.store.tables_origination import applicants, applications
+from lendstack.store.portfolio_repo import (
+    LOAN_EXTRA_COLUMNS,
+    PAID_ACCOUNTS,
+    PortfolioRepository,
+)
+
+__all__ = [  # LOAN_EXTRA_COLUMNS and PAID_ACCOUNTS are the repository's, re-exported
+    "ALLOWANCE_KEY",
+    "CONCENTRATION_BY",
+    "LOAN_EXTRA_COLUMNS",
+    "ORIGIN_COLUMNS",
+    "PAID_ACCOUNTS",
+    "ROLL_WINDOW_DAYS",
+    "UNKNOWN",
+    "CurrencyProvision",
+    "LoanProvision",
+    "ProvisionRun",
+    "allowance_moves",
+    "book_date",
+    "loan_allowances",
+    "portfolio_report",
+    "post_provision",
+    "provision",
+    "provision_columns",
+    "read_installments",
+    "read_loan_origins",
+    "read_loans",
+    "read_payments",
+    "with_origins",
+]
 
 ROLL_WINDOW_DAYS = 30
 # Loans booked from an offer are named after their application (services.decisions.accept_offer).
 UNKNOWN = "unknown"  # segment/region of a loan booked without an application (direct bookings, imports)
 ORIGIN_COLUMNS = ("segment", "region")
 CONCENTRATION_BY = ("product_id", "funder_id", "segment", "region")
-# Repayments reduce these receivables; penalty is left out because installments carry no penalty.
-# A loan in non-accrual pays its interest off the memo account (9011), not 1311: that counts too.
-PAID_ACCOUNTS = (AccountCode.LOAN_PRINCIPAL, AccountCode.INTEREST_RECEIVABLE, AccountCode.FEE_RECEIVABLE,
-                 AccountCode.MEMO_INTEREST)
-_PAYMENT_KINDS = (EntryKind.REPAY, EntryKind.PREPAY)
-
-
-# Beyond what the pure analytics require: what makes exposure on-balance (non-accrual, unearned
-# capitalised interest) and net charge-off (recoveries).
-LOAN_EXTRA_COLUMNS = ("non_accrual", "unearned_minor", "recovered_minor")
 
 
 def read_loans(conn: Connection) -> pl.DataFrame:
-    names = (*LOAN_COLUMNS, *LOAN_EXTRA_COLUMNS)
-    rows = conn.execute(select(*(loans.c[name] for name in names))).all()
-    schema = {name: _polars_type(name) for name in names}
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    """Every loan as a frame (the analytics' LOAN_COLUMNS and LOAN_EXTRA_COLUMNS)."""
+    return PortfolioRepository(conn).loans_frame()
 
 
 def read_installments(conn: Connection) -> pl.DataFrame:
-    rows = conn.execute(select(*(installments.c[name] for name in INSTALLMENT_COLUMNS))).all()
-    schema = {name: _polars_type(name) for name in INSTALLMENT_COLUMNS}
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return PortfolioRepository(conn).installments_frame()
 
 
 def read_payments(conn: Connection) -> pl.DataFrame:
-    """Per loan and effective date: principal + interest + fee repaid (credits of REPAY/PREPAY).
-
-    A prepayment bills its fee and takes it in the same entry, so the fee receivable nets to zero
-    there and only the fee income credit shows it: that credit counts too. Without it a loan paid
-    off early with a fee never covered its last installment and looked delinquent for ever after.
-    A payment a reversal undid (冲正) never paid anything: it is left out."""
-    p, e = postings.c, journal_entries.c
-    receivable = and_(e.kind.in_([k.value for k in _PAYMENT_KINDS]),
-                      p.account_code.in_([a.value for a in PAID_ACCOUNTS]))
-    prepayment_fee = and_(e.kind == EntryKind.PREPAY.value, p.account_code == AccountCode.FEE_INCOME.value)
-    query = (
-        select(p.loan_id, e.effective_date, -func.sum(p.amount_minor))
-        .select_from(postings.join(journal_entries))
-        .where(or_(receivable, prepayment_fee), p.amount_minor < 0, p.loan_id != "",
-               e.entry_id.not_in(reversed_entries()))
-        .group_by(p.loan_id, e.effective_date)
-    )
-    rows = [(str(r[0]), r[1], int(r[2])) for r in conn.execute(query).all()]
-    return pl.DataFrame(rows, schema={"loan_id": pl.String, "paid_on": pl.Date, "amount_minor": pl.Int64},
-                        orient="row")
-
-
-def reversed_entries() -> Any:
-    """The ids of entries a reversal undid (a subquery)."""
-    e = journal_entries.c
-    return select(e.reverses_entry_id).where(e.kind == EntryKind.REVERSAL.value, e.reverses_entry_id != "")
+    """Per loan and effective date: principal + interest + fee repaid, reversed payments left out
+    (`PortfolioRepository.payments_frame`)."""
+    return PortfolioRepository(conn).payments_frame()
 
 
 def read_loan_origins(conn: Connection) -> pl.DataFrame:
     """Per loan booked from an application: the applicant's segment and region."""
-    a, p = applications.c, applicants.c
-    rows = conn.execute(select(loan_id_column(applications), p.segment, p.region)
-                        .select_from(applications.join(applicants, a.applicant_id == p.applicant_id))).all()
-    data = [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
-    return pl.DataFrame(data, schema={"loan_id": pl.String, "segment": pl.String, "region": pl.String},
-                        orient="row")
+    return PortfolioRepository(conn).loan_origins_frame()
 
 
 def with_origins(frame: pl.DataFrame, origins: pl.DataFrame) -> pl.DataFrame:
@@ -118,16 +101,6 @@ def with_origins(frame: pl.DataFrame, origins: pl.DataFrame) -> pl.DataFrame:
     joined = frame.join(origins.select("loan_id", *ORIGIN_COLUMNS), on="loan_id", how="left")
     assert joined.height == frame.height  # application ids are unique: one origin per loan at most
     return joined.with_columns(pl.col(name).fill_null(UNKNOWN) for name in ORIGIN_COLUMNS)
-
-
-def _polars_type(name: str) -> Any:
-    if name in ("disbursed_on", "due_date"):
-        return pl.Date
-    if name in ("capitalized", "non_accrual"):
-        return pl.Boolean
-    if name.endswith("_minor") or name in ("days_past_due", "restructure_count", "seq"):
-        return pl.Int64
-    return pl.String
 
 
 def book_date(conn: Connection) -> date | None:
@@ -167,33 +140,63 @@ def portfolio_report(engine: Engine, as_of: date | None = None, config: EclConfi
 
 
 def _allowances(conn: Connection, currencies: list[str], as_of: date | None = None) -> dict[str, int]:
-    """The loss allowance per currency as a positive amount (1304 is a contra-asset: credit), over
-    every loan's allowance and any book-level one."""
-    b = ledger_balances.c
-    if as_of is None:
-        query = (select(b.currency, func.sum(b.balance_minor))
-                 .where(b.account_code == AccountCode.LOSS_ALLOWANCE.value).group_by(b.currency))
-    else:
-        p, e = postings.c, journal_entries.c
-        query = (select(p.currency, func.sum(p.amount_minor)).select_from(postings.join(journal_entries))
-                 .where(p.account_code == AccountCode.LOSS_ALLOWANCE.value, e.effective_date <= as_of)
-                 .group_by(p.currency))
-    found = {str(c): -int(v) for c, v in conn.execute(query).all()}
-    return {c: found.get(c, 0) for c in currencies}
+    """The loss allowance per currency as a positive amount (1304 is a contra-asset: credit)."""
+    return PortfolioRepository(conn).allowances(currencies, as_of)
 
 
 def loan_allowances(conn: Connection) -> dict[AllowanceKey, int]:
     """Every non-zero loss allowance by (currency, funder, loan) as a positive amount."""
-    b = ledger_balances.c
-    rows = conn.execute(select(b.currency, b.funder_id, b.loan_id, b.balance_minor)
-                        .where(b.account_code == AccountCode.LOSS_ALLOWANCE.value, b.balance_minor != 0)).all()
-    return {(str(c), str(f), str(loan)): -int(v) for c, f, loan, v in rows}
+    return PortfolioRepository(conn).loan_allowances()
 
 
-def post_provision(
+@dataclass(frozen=True, slots=True)
+class CurrencyProvision:
+    """One currency of a provision run: the ECL, the allowance held before, and the change posted."""
+
+    currency: str
+    ecl_minor: int
+    allowance_before_minor: int
+    change_minor: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ecl_minor": self.ecl_minor, "allowance_before_minor": self.allowance_before_minor,
+                "change_minor": self.change_minor, "already_posted": not self.change_minor}
+
+
+@dataclass(frozen=True, slots=True)
+class LoanProvision:
+    loan_id: str
+    stage: int
+    ead_minor: int
+    ecl_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProvisionRun:
+    """What a provision run posted (`provision`); `per_loan` only when asked for (`detail`)."""
+
+    as_of: date
+    currencies: tuple[CurrencyProvision, ...]
+    entries_posted: int
+    loans: int
+    per_loan: tuple[LoanProvision, ...] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        per_loan = {} if self.per_loan is None else {"per_loan": [
+            {"loan_id": p.loan_id, "stage": p.stage, "ead_minor": p.ead_minor, "ecl_minor": p.ecl_minor}
+            for p in self.per_loan]}
+        return {
+            "as_of": self.as_of.isoformat(), "expense_account": IMPAIRMENT_EXPENSE.value,
+            "allowance_account": AccountCode.LOSS_ALLOWANCE.value,
+            "currencies": {c.currency: c.to_json() for c in self.currencies},
+            "entries_posted": self.entries_posted, "loans": self.loans, **per_loan,
+        }
+
+
+def provision(
     engine: Engine, as_of: date | None = None, config: EclConfig | None = None, *, dated: bool = True,
     detail: bool = True,
-) -> dict[str, Any]:
+) -> ProvisionRun:
     """Bring every loan's loss allowance (1304, per loan) to its ECL, dated `as_of`: one PROVISION
     entry per loan whose allowance moves; loans no longer live release theirs (after a write-off
     used it, or a recovery put cash back through it). Idempotent: a second run finds nothing to move.
@@ -217,16 +220,19 @@ def post_provision(
     before = moves.group_by("currency").agg(pl.col("held_minor").sum()).rows()
     changes = moves.group_by("currency").agg((pl.col("target_minor") - pl.col("held_minor")).sum()).rows()
     before_by, change_by = dict(before), dict(changes)
-    currencies = sorted(set(ecl) | set(before_by))
-    return {
-        "as_of": day.isoformat(), "expense_account": IMPAIRMENT_EXPENSE.value,
-        "allowance_account": AccountCode.LOSS_ALLOWANCE.value,
-        "currencies": {c: {"ecl_minor": ecl.get(c, 0), "allowance_before_minor": int(before_by.get(c, 0)),
-                           "change_minor": int(change_by.get(c, 0)), "already_posted": not change_by.get(c, 0)}
-                       for c in currencies},
-        "entries_posted": len(columns[0]), "loans": per_loan.height,
-        **({"per_loan": per_loan.select("loan_id", "stage", "ead_minor", "ecl_minor").to_dicts()} if detail else {}),
-    }
+    currencies = tuple(CurrencyProvision(c, int(ecl.get(c, 0)), int(before_by.get(c, 0)), int(change_by.get(c, 0)))
+                       for c in sorted(set(ecl) | set(before_by)))
+    rows = per_loan.select("loan_id", "stage", "ead_minor", "ecl_minor").iter_rows() if detail else None
+    return ProvisionRun(day, currencies, len(columns[0]), per_loan.height,
+                        None if rows is None else tuple(LoanProvision(*row) for row in rows))
+
+
+def post_provision(
+    engine: Engine, as_of: date | None = None, config: EclConfig | None = None, *, dated: bool = True,
+    detail: bool = True,
+) -> dict[str, Any]:
+    """`provision` as its JSON document (what the CLI prints and end of day records)."""
+    return provision(engine, as_of, config, dated=dated, detail=detail).to_json()
 
 
 ALLOWANCE_KEY = ("currency", "funder_id", "loan_id")
@@ -272,13 +278,10 @@ def provision_columns(moves: pl.DataFrame, day: date, run: int) -> tuple[EntryCo
 
 def _provision_run(conn: Connection, day: date) -> int:
     """A number that makes this run's entry ids new: the provision entries already dated `day`."""
-    e = journal_entries.c
-    return int(conn.execute(select(func.count()).select_from(journal_entries)
-                            .where(e.kind == EntryKind.PROVISION.value, e.effective_date == day)).scalar_one())
+    return PortfolioRepository(conn).provisions_on(day)
 
 
 def _check_not_before_last(conn: Connection, as_of: date) -> None:
-    e = journal_entries.c
-    last = conn.execute(select(func.max(e.effective_date)).where(e.kind == EntryKind.PROVISION.value)).scalar()
-    if isinstance(last, date) and as_of < last:
+    last = PortfolioRepository(conn).last_provision_on()
+    if last is not None and as_of < last:
         raise LedgerError("as_of", f"{as_of} is before the latest provision ({last}); provisions move forward")

@@ -21,6 +21,8 @@ import re
 from functools import cache
 from importlib import resources
 
+from lendstack.errors import LendstackError
+
 PASSWORD_LENGTH_MIN = 12
 PASSWORD_LENGTH_MAX = 256  # argon2 takes any length; a cap keeps one login from costing a lot of hashing
 DISTINCT_CHARACTERS_MIN = 5
@@ -41,12 +43,11 @@ _SEPARATORS = re.compile(r"[\s._\-]+")
 _AROUND = re.compile(r"^[^a-z]+|[^a-z]+$")  # digits and symbols before and after the stem
 
 
-class PasswordRefused(ValueError):
+class PasswordRefused(LendstackError):
     """The password breaks the rule; `message` says which part (never echoes the password)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(f"password: {message}")
-        self.field, self.message = "password", message
+        super().__init__("password", message)
 
 
 @cache

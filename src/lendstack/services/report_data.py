@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sqlalchemy import Connection, Engine, select
 
+from lendstack.errors import LendstackError
 from lendstack.monitoring.drift import (
     AUC_DROP_ALERT,
     AUC_DROP_WATCH,
@@ -54,8 +54,8 @@ from lendstack.services.models import default_registry_dir
 from lendstack.services.monitoring import book_date, portfolio_report, read_installments, read_loans, read_payments
 from lendstack.services.naming import loan_id_for, loan_ids_of
 from lendstack.services.stress import run_stress
-from lendstack.store.tables import loans
-from lendstack.store.tables_decisioning import decisions
+from lendstack.store import Connection, Engine
+from lendstack.store.report_repo import ReportRepository
 
 RECENT_DAYS = 90  # "recent applications" for drift: the 90 days to the latest application by as_of
 MATURITY_DAYS = 365  # the default performance window: default_12m, the simulator's target
@@ -75,10 +75,8 @@ DECISION_SCHEMA: dict[str, Any] = {
 }
 
 
-class ReportDataError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+class ReportDataError(LendstackError):
+    """A report asked for something the book or the registry cannot give (names the field)."""
 
 
 def now_iso() -> str:
@@ -161,11 +159,8 @@ def read_decisions(conn: Connection, as_of: date, *, since: date | None = None,
     """Decisions (acting and shadow) of applications applied on or before `as_of` (and on or after
     `since`), newest DECISIONS_MAX, joined to their loans' maturity and outcome as of `as_of` over
     a performance window of `window_days`."""
-    c = decisions.c
-    query = (select(c.application_id, c.arm, c.acting, c.outcome, c.pd, c.rate_annual, c.model_version, c.input)
-             .order_by(c.id.desc()).limit(DECISIONS_MAX + 1))
-    rows = [r for r in conn.execute(query) if _applied_on(r.input) <= as_of
-            and (since is None or _applied_on(r.input) >= since)]
+    stored = ReportRepository(conn).newest_decisions(DECISIONS_MAX + 1)
+    rows = [r for r in stored if _applied_on(r.input) <= as_of and (since is None or _applied_on(r.input) >= since)]
     truncated = len(rows) > DECISIONS_MAX
     rows = rows[:DECISIONS_MAX]
     frame = pl.DataFrame({
@@ -202,12 +197,7 @@ def _with_outcomes(conn: Connection, frame: pl.DataFrame, as_of: date,
     apps = [str(a) for a in frame["application_id"].unique().to_list()]
     loan_of = {a: loan_id_for(a, "") for a in apps} | loan_ids_of(conn, apps)
     ids = list(loan_of.values())
-    found: list[tuple[str, str, date | None, int]] = []
-    for start in range(0, len(ids), 5_000):  # bounded IN lists
-        batch = ids[start:start + 5_000]
-        query = select(loans.c.loan_id, loans.c.status, loans.c.disbursed_on, loans.c.days_past_due).where(
-            loans.c.loan_id.in_(batch))
-        found += [(r.loan_id, r.status, r.disbursed_on, int(r.days_past_due)) for r in conn.execute(query)]
+    found = [(o.loan_id, o.status, o.disbursed_on, o.days_past_due) for o in ReportRepository(conn).loan_outcomes(ids)]
     book = pl.DataFrame(found, schema={"loan_id": pl.String, "status": pl.String, "disbursed_on": pl.Date,
                                        "days_past_due": pl.Int64}, orient="row")
     assert 1 <= window_days <= WINDOW_DAYS_MAX, window_days

@@ -1,83 +1,145 @@
-"""Read models for people: trial balance with account names, aging of the live book."""
+"""Read models for people: trial balance with account names, aging of the live book.
+
+`trial_balance_report` and `aging_report` return frozen values; `trial_balance` and `aging` are
+their JSON documents (what the API and the CLI print), kept until every shell calls `to_json()`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select
-
+from lendstack.invariants import check
 from lendstack.ledger import CHART, AccountCode
 from lendstack.money.money import format_minor
 from lendstack.services.business_date import business_date
 from lendstack.servicing.aging import BUCKETS, FIVE_TIER_ZH, FIVE_TIERS
-from lendstack.servicing.loan import LIVE_STATUSES
-from lendstack.store import UnitOfWork
-from lendstack.store.tables import loans
+from lendstack.store import Engine, UnitOfWork
+from lendstack.store.report_repo import AgingGroup, ReportRepository
+
+CLASS_ORDER = tuple(t.value for t in FIVE_TIERS)
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalanceLine:
+    """One account's debit-positive total in one currency, split into its debit and credit side."""
+
+    currency: str
+    account: str
+    amount_minor: int
+
+    def to_json(self) -> dict[str, Any]:
+        spec = CHART[AccountCode(self.account)]
+        debit, credit = max(self.amount_minor, 0), max(-self.amount_minor, 0)
+        return {"account": self.account, "name_en": spec.name_en, "name_zh": spec.name_zh, "kind": spec.kind.value,
+                "debit_minor": debit, "credit_minor": credit, "debit": format_minor(debit, self.currency),
+                "credit": format_minor(credit, self.currency)}
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalance:
+    """Every account's total per currency, as of a day (None: everything posted); it balances."""
+
+    as_of: date | None
+    business_date: date | None
+    lines: tuple[TrialBalanceLine, ...]  # by currency, then account
+
+    def __post_init__(self) -> None:
+        sums: dict[str, int] = {}
+        for line in self.lines:
+            sums[line.currency] = sums.get(line.currency, 0) + line.amount_minor
+        check(all(v == 0 for v in sums.values()), f"trial balance off: {sums}")
+
+    def to_json(self) -> dict[str, Any]:
+        by_currency: dict[str, list[dict[str, Any]]] = {}
+        for line in self.lines:
+            by_currency.setdefault(line.currency, []).append(line.to_json())
+        return {"as_of": _iso(self.as_of), "business_date": _iso(self.business_date), "currencies": by_currency,
+                "balanced": True}
+
+
+@dataclass(frozen=True, slots=True)
+class AgingLine:
+    """Live loans of one currency in one bucket or class: how many, and their outstanding principal."""
+
+    currency: str
+    name: str
+    loans: int
+    principal_minor: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"currency": self.currency, "name": self.name, "loans": self.loans,
+                "principal_minor": self.principal_minor, "principal": format_minor(self.principal_minor, self.currency)}
+
+
+@dataclass(frozen=True, slots=True)
+class Aging:
+    business_date: date | None
+    by_bucket: tuple[AgingLine, ...]
+    by_class: tuple[AgingLine, ...]
+    loans_by_status: dict[str, int]
+    non_accrual_loans: int
+    npl_ratio: dict[str, float]  # per currency: principal classed substandard or worse / all, live loans
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "business_date": _iso(self.business_date),
+            "by_bucket": [line.to_json() for line in self.by_bucket],
+            "by_class": [line.to_json() for line in self.by_class],
+            "class_names_zh": {t.value: FIVE_TIER_ZH[t] for t in FIVE_TIERS},
+            "loans_by_status": self.loans_by_status,
+            "non_accrual_loans": self.non_accrual_loans,
+            "npl_ratio": self.npl_ratio,
+        }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def trial_balance_report(engine: Engine, as_of: date | None = None) -> TrialBalance:
+    """Per currency: every account's debit-positive total; constructing it checks they sum to zero."""
+    with UnitOfWork(engine) as uow:
+        totals = uow.ledger.trial_balance(as_of)
+    lines = tuple(TrialBalanceLine(currency, str(code), amount) for (currency, code), amount in sorted(totals.items()))
+    return TrialBalance(as_of, business_date(engine), lines)
 
 
 def trial_balance(engine: Engine, as_of: date | None = None) -> dict[str, Any]:
-    """Per currency: every account's debit-positive total, and the check that they sum to zero."""
-    with UnitOfWork(engine) as uow:
-        totals = uow.ledger.trial_balance(as_of)
-    by_currency: dict[str, list[dict[str, Any]]] = {}
-    for (currency, code), amount in sorted(totals.items()):
-        spec = CHART[AccountCode(code)]
-        by_currency.setdefault(currency, []).append({
-            "account": str(code), "name_en": spec.name_en, "name_zh": spec.name_zh, "kind": spec.kind.value,
-            "debit_minor": max(amount, 0), "credit_minor": max(-amount, 0),
-            "debit": format_minor(max(amount, 0), currency), "credit": format_minor(max(-amount, 0), currency),
-        })
-    sums = {c: sum(r["debit_minor"] - r["credit_minor"] for r in rows) for c, rows in by_currency.items()}
-    assert all(v == 0 for v in sums.values()), f"trial balance off: {sums}"
-    return {"as_of": as_of.isoformat() if as_of else None, "business_date": _business_date(engine),
-            "currencies": by_currency, "balanced": True}
+    """`trial_balance_report` as its JSON document."""
+    return trial_balance_report(engine, as_of).to_json()
 
 
-def _business_date(engine: Engine) -> str | None:
-    found = business_date(engine)
-    return found.isoformat() if found else None
+def aging_report(engine: Engine) -> Aging:
+    """Live loans by bucket (M0..M7+) and by five-tier class: counts and outstanding principal."""
+    with engine.connect() as conn:
+        repo = ReportRepository(conn)
+        groups = repo.aging_groups()
+        by_status = repo.loans_by_status()
+        non_accrual = repo.non_accrual_loans()
+        npl = repo.npl_sums()
+    return Aging(
+        business_date=business_date(engine), by_bucket=aging_lines(groups, "bucket", BUCKETS),
+        by_class=aging_lines(groups, "five_tier", CLASS_ORDER), loans_by_status=by_status,
+        non_accrual_loans=non_accrual,
+        npl_ratio={n.currency: (float(n.bad_minor) / float(n.total_minor) if n.total_minor else 0.0) for n in npl})
 
 
 def aging(engine: Engine) -> dict[str, Any]:
-    """Live loans by bucket (M0..M7+) and by five-tier class: counts and outstanding principal."""
-    outstanding = (loans.c.principal_disbursed_minor + loans.c.principal_capitalized_minor
-                   - loans.c.principal_repaid_minor - loans.c.principal_written_off_minor)
-    live = loans.c.status.in_([s.value for s in LIVE_STATUSES])
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(loans.c.currency, loans.c.bucket, loans.c.five_tier, func.count(), func.sum(outstanding))
-            .where(live).group_by(loans.c.currency, loans.c.bucket, loans.c.five_tier)
-        ).all()
-        status_rows = conn.execute(select(loans.c.status, func.count()).group_by(loans.c.status)).all()
-        non_accrual = int(conn.execute(select(func.count()).select_from(loans)
-                                       .where(live, loans.c.non_accrual.is_(True))).scalar_one())
-        npl = conn.execute(
-            select(loans.c.currency, func.sum(case((loans.c.five_tier.in_(["substandard", "doubtful", "loss"]),
-                                                    outstanding), else_=0)), func.sum(outstanding))
-            .where(live).group_by(loans.c.currency)
-        ).all()
-    return {
-        "business_date": _business_date(engine),
-        "by_bucket": _group(rows, 1, BUCKETS),
-        "by_class": _group(rows, 2, tuple(t.value for t in FIVE_TIERS)),
-        "class_names_zh": {t.value: FIVE_TIER_ZH[t] for t in FIVE_TIERS},
-        "loans_by_status": {str(s): int(n) for s, n in status_rows},
-        "non_accrual_loans": non_accrual,
-        "npl_ratio": {str(c): (float(bad) / float(total) if total else 0.0) for c, bad, total in npl},
-    }
+    """`aging_report` as its JSON document."""
+    return aging_report(engine).to_json()
 
 
-def _group(rows: Sequence[Any], index: int, order: tuple[str, ...]) -> list[dict[str, Any]]:
+def aging_lines(groups: Sequence[AgingGroup], by: str, order: tuple[str, ...]) -> tuple[AgingLine, ...]:
+    """Loans and principal per (currency, bucket or class), summed over the other grouping, in
+    currency then `order` order."""
     acc: dict[tuple[str, str], list[int]] = {}
-    for row in rows:
-        key = (str(row[0]), str(row[index]))
+    for group in groups:
+        key = (group.currency, str(getattr(group, by)))
         slot = acc.setdefault(key, [0, 0])
-        slot[0] += int(row[3])
-        slot[1] += int(row[4] or 0)
-    out = []
-    for (currency, name), (count, principal) in sorted(acc.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1]))):
-        out.append({"currency": currency, "name": name, "loans": count, "principal_minor": principal,
-                    "principal": format_minor(principal, currency)})
-    return out
+        slot[0] += group.loans
+        slot[1] += group.principal_minor
+    ordered = sorted(acc.items(), key=lambda kv: (kv[0][0], order.index(kv[0][1])))
+    return tuple(AgingLine(currency, name, count, principal) for (currency, name), (count, principal) in ordered)

@@ -22,13 +22,14 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from lendstack import text
+from lendstack.errors import ErrorKind, LendstackError
+from lendstack.invariants import check
 from lendstack.services import passwords
-from lendstack.store.tables_api import api_audit
-from lendstack.store.tables_staff import staff_login_failures, staff_sessions, staff_users
+from lendstack.store import Connection, Engine
+from lendstack.store.audit_repo import AuditRepository
+from lendstack.store.staff_repo import StaffRepository, StoredUser, Throttle
 
 ADMIN, RISK, CREDIT, COLLECTIONS, AUDITOR = "admin", "risk_manager", "credit_officer", "collections_agent", "auditor"
 OPERATIONS = "operations"  # back office (运营/账务): reverses bounced payments, books recoveries and refunds
@@ -68,13 +69,13 @@ def _dummy_hash() -> str:
     return _hasher.hash("not-a-password-" + secrets.token_hex(8))
 
 
-class StaffError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+class StaffError(LendstackError):
+    """Bad input to a staff command or login (names the field)."""
 
 
 class LoginThrottled(StaffError):
+    kind = ErrorKind.RATE_LIMITED
+
     def __init__(self, retry_after_s: int) -> None:
         super().__init__("username", f"too many failed logins; try again in {retry_after_s // 60 + 1} minutes")
         self.retry_after_s = retry_after_s
@@ -148,7 +149,6 @@ def _display_name(display_name: str) -> str:
 # decide how much we store. Columns are Text; these are characters (at most 4 bytes each).
 AUDIT_TEXT_CHARS_MAX = {"key_id": 100, "role": 40, "partner_id": 100, "method": 16, "path": 500, "client": 100,
                         "idempotency_key": 200}
-_AUDIT_INSERT = insert(api_audit)  # built once; each row goes in as parameters (the decision path's hot spot)
 
 
 def record_action(conn: Connection, *, actor: str, role: str, method: str, path: str, status: int,
@@ -161,7 +161,16 @@ def record_action(conn: Connection, *, actor: str, role: str, method: str, path:
     texts = {"key_id": actor, "role": role, "partner_id": partner_id, "method": method, "path": path,
              "client": client, "idempotency_key": idempotency_key}
     row: dict[str, Any] = {name: text[:AUDIT_TEXT_CHARS_MAX[name]] for name, text in texts.items()}
-    conn.execute(_AUDIT_INSERT, row | {"at": at if at is not None else utcnow(), "status": status})
+    AuditRepository(conn).add(row | {"at": at if at is not None else utcnow(), "status": status})
+
+
+def audit_request(engine: Engine, *, actor: str, role: str, method: str, path: str, status: int, client: str = "",
+                  idempotency_key: str = "") -> None:
+    """`record_action` in a transaction of its own, committed on return (the console guard's audit
+    row, written before the response starts)."""
+    with engine.begin() as conn:
+        record_action(conn, actor=actor, role=role, method=method, path=path, status=status, client=client,
+                      idempotency_key=idempotency_key)
 
 
 def create_user(engine: Engine, username: str, password: str, role: str, *, display_name: str = "",
@@ -171,47 +180,61 @@ def create_user(engine: Engine, username: str, password: str, role: str, *, disp
     display_name = _display_name(display_name)
     password_hash = _hasher.hash(password)  # before the transaction: hashing is slow on purpose
     now = utcnow()
-    try:
-        with engine.begin() as conn:
-            if conn.execute(select(staff_users.c.username).where(staff_users.c.username == username)).first():
-                raise StaffError("username", f"{username!r} already exists")
-            conn.execute(insert(staff_users).values(username=username, password_hash=password_hash, role=role,
-                                                    display_name=display_name or username, created_at=now))
-            record_action(conn, actor=actor, role=actor_role or (ADMIN if actor == "cli" else ""), method="CREATE",
-                          path=f"staff_users/{username}", status=201, client=client)
-    except IntegrityError as exc:  # a concurrent create of the same name won the race
-        raise StaffError("username", f"{username!r} already exists") from exc
+    with engine.begin() as conn:
+        users = StaffRepository(conn)
+        # add_user is False when a concurrent create of the same name won the race.
+        if users.user(username) is not None or not users.add_user(
+                username, password_hash=password_hash, role=role, display_name=display_name or username,
+                created_at=now):
+            raise StaffError("username", f"{username!r} already exists")
+        record_action(conn, actor=actor, role=actor_role or (ADMIN if actor == "cli" else ""), method="CREATE",
+                      path=f"staff_users/{username}", status=201, client=client)
     return {"username": username, "role": role, "display_name": display_name or username,
             "created_at": now.isoformat()}
 
 
 def get_user(engine: Engine, username: str) -> StaffUser | None:
-    c = staff_users.c
     with engine.connect() as conn:
-        row = conn.execute(select(c.username, c.role, c.display_name, c.disabled_at)
-                           .where(c.username == username)).first()
+        row = StaffRepository(conn).user(username)
     if row is None or row.disabled_at is not None:
         return None
     return StaffUser(row.username, row.role, row.display_name)
 
 
-def list_users(engine: Engine, limit: int = USERS_LIST_MAX) -> list[dict[str, Any]]:
-    """Every staff user (by username) with status: disabled_at, locked_until (only while the login
-    throttle holds) and last_login_at (the newest successful login in the audit trail), ISO text or None."""
+@dataclass(frozen=True, slots=True)
+class StaffListing:
+    """A staff user as the staff list shows them."""
+
+    username: str
+    role: str
+    display_name: str
+    created_at: datetime
+    disabled_at: datetime | None
+    locked_until: datetime | None  # only while the login throttle holds
+    last_login_at: datetime | None  # the newest successful login in the audit trail
+
+    def to_json(self) -> dict[str, Any]:
+        return {"username": self.username, "role": self.role, "display_name": self.display_name,
+                "created_at": self.created_at.isoformat(), "disabled": self.disabled_at is not None,
+                "disabled_at": _iso(self.disabled_at), "locked_until": _iso(self.locked_until),
+                "last_login_at": _iso(self.last_login_at)}
+
+
+def staff_listing(engine: Engine, limit: int = USERS_LIST_MAX) -> list[StaffListing]:
+    """Every staff user (by username) with status: disabled, locked (while the throttle holds), last login."""
     assert 0 < limit <= USERS_LIST_MAX
-    c, f = staff_users.c, staff_login_failures.c
-    query = (select(c.username, c.role, c.display_name, c.created_at, c.disabled_at, f.locked_until)
-             .join_from(staff_users, staff_login_failures, f.username == c.username, isouter=True)
-             .order_by(c.username).limit(limit))
     now = utcnow()
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = StaffRepository(conn).listing(limit)
         last_logins = _last_logins(conn, [r.username for r in rows])
-    return [{"username": r.username, "role": r.role, "display_name": r.display_name,
-             "created_at": r.created_at.isoformat(), "disabled": r.disabled_at is not None,
-             "disabled_at": _iso(r.disabled_at),
-             "locked_until": _iso(r.locked_until) if r.locked_until is not None and r.locked_until > now else None,
-             "last_login_at": _iso(last_logins.get(r.username))} for r in rows]
+    return [StaffListing(r.username, r.role, r.display_name, r.created_at, r.disabled_at,
+                         r.locked_until if is_locked(r.locked_until, now) else None, last_logins.get(r.username))
+            for r in rows]
+
+
+def list_users(engine: Engine, limit: int = USERS_LIST_MAX) -> list[dict[str, Any]]:
+    """`staff_listing` as JSON documents: disabled_at, locked_until and last_login_at as ISO text or None."""
+    return [u.to_json() for u in staff_listing(engine, limit)]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -221,12 +244,8 @@ def _iso(moment: datetime | None) -> str | None:
 def _last_logins(conn: Connection, usernames: list[str]) -> dict[str, datetime]:
     """{username: time of the newest successful login}: start_session audits each one (POST /login, 303)."""
     assert len(usernames) <= USERS_LIST_MAX
-    if not usernames:
-        return {}
-    a = api_audit.c
-    query = (select(a.key_id, func.max(a.at)).where(a.key_id.in_([f"user:{u}" for u in usernames]),
-                                                     a.path == LOGIN_PATH, a.status == 303).group_by(a.key_id))
-    return {key_id.removeprefix("user:"): at for key_id, at in conn.execute(query).all()}
+    newest = AuditRepository(conn).newest_at([f"user:{u}" for u in usernames], path=LOGIN_PATH, status=303)
+    return {key_id.removeprefix("user:"): at for key_id, at in newest.items()}
 
 
 # --------------------------------------------------------------------------- administering users
@@ -235,6 +254,8 @@ def _last_logins(conn: Connection, usernames: list[str]) -> dict[str, datetime]:
 
 
 class StaffNotFound(StaffError):
+    kind = ErrorKind.NOT_FOUND
+
     def __init__(self, username: str) -> None:
         super().__init__("username", f"no staff user {username!r}")
 
@@ -243,18 +264,11 @@ def _actor(by: StaffUser | None) -> tuple[str, str]:
     return (by.actor, by.role) if by is not None else ("cli", ADMIN)
 
 
-def _user_row(conn: Connection, username: str, *, for_update: bool = False) -> Any:
-    c = staff_users.c
-    query = select(c.username, c.role, c.disabled_at).where(c.username == username)
-    row = conn.execute(query.with_for_update() if for_update else query).first()
+def _user_row(users: StaffRepository, username: str, *, for_update: bool = False) -> StoredUser:
+    row = users.user(username, for_update=for_update)
     if row is None:
         raise StaffNotFound(username)
     return row
-
-
-def _end_sessions(conn: Connection, username: str) -> int:
-    """Delete every session of `username`: the next request with any of their cookies goes to /login."""
-    return int(conn.execute(delete(staff_sessions).where(staff_sessions.c.username == username)).rowcount or 0)
 
 
 def disable_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> dict[str, Any]:
@@ -264,19 +278,16 @@ def disable_user(engine: Engine, username: str, *, by: StaffUser | None = None, 
         raise StaffError("username", "you cannot disable your own account")
     actor, actor_role = _actor(by)
     now = utcnow()
-    c = staff_users.c
     with engine.begin() as conn:
-        row = _user_row(conn, username, for_update=True)
+        users = StaffRepository(conn)
+        row = _user_row(users, username, for_update=True)
         if row.disabled_at is not None:
             raise StaffError("username", f"{username!r} is already disabled")
-        if row.role == ADMIN:
-            # Locks the active admins' rows (PostgreSQL) so two admins cannot disable each other at once.
-            admins = conn.execute(select(c.username).where(c.role == ADMIN, c.disabled_at.is_(None))
-                                  .with_for_update()).scalars().all()
-            if set(admins) <= {username}:
-                raise StaffError("username", f"{username!r} is the last active admin")
-        conn.execute(update(staff_users).where(c.username == username).values(disabled_at=now))
-        ended = _end_sessions(conn, username)
+        # Locks the active admins' rows (PostgreSQL) so two admins cannot disable each other at once.
+        if row.role == ADMIN and set(users.active_admins(ADMIN)) <= {username}:
+            raise StaffError("username", f"{username!r} is the last active admin")
+        users.set_disabled_at(username, now)
+        ended = users.end_sessions(username)  # the next request with any of their cookies goes to /login
         record_action(conn, actor=actor, role=actor_role, method="DISABLE", path=f"staff_users/{username}",
                       status=200, client=client)
     return {"username": username, "disabled_at": now.isoformat(), "sessions_ended": ended}
@@ -284,12 +295,12 @@ def disable_user(engine: Engine, username: str, *, by: StaffUser | None = None, 
 
 def enable_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> dict[str, Any]:
     actor, actor_role = _actor(by)
-    c = staff_users.c
     with engine.begin() as conn:
-        row = _user_row(conn, username, for_update=True)
+        users = StaffRepository(conn)
+        row = _user_row(users, username, for_update=True)
         if row.disabled_at is None:
             raise StaffError("username", f"{username!r} is not disabled")
-        conn.execute(update(staff_users).where(c.username == username).values(disabled_at=None))
+        users.set_disabled_at(username, None)
         record_action(conn, actor=actor, role=actor_role, method="ENABLE", path=f"staff_users/{username}",
                       status=200, client=client)
     return {"username": username, "disabled_at": None}
@@ -302,10 +313,10 @@ def set_password(engine: Engine, username: str, password: str, *, by: StaffUser 
     actor, actor_role = _actor(by)
     password_hash = _hasher.hash(password)  # before the transaction: hashing is slow on purpose
     with engine.begin() as conn:
-        _user_row(conn, username, for_update=True)
-        conn.execute(update(staff_users).where(staff_users.c.username == username)
-                     .values(password_hash=password_hash))
-        ended = _end_sessions(conn, username)
+        users = StaffRepository(conn)
+        _user_row(users, username, for_update=True)
+        users.set_password_hash(username, password_hash)
+        ended = users.end_sessions(username)
         record_action(conn, actor=actor, role=actor_role, method="PASSWORD", path=f"staff_users/{username}",
                       status=200, client=client)
     return {"username": username, "sessions_ended": ended}
@@ -314,13 +325,13 @@ def set_password(engine: Engine, username: str, password: str, *, by: StaffUser 
 def unlock_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> dict[str, Any]:
     """Clear the login throttle of a locked user (the failure count too), so they may log in now."""
     actor, actor_role = _actor(by)
-    f = staff_login_failures.c
     with engine.begin() as conn:
-        _user_row(conn, username)
-        locked_until = conn.execute(select(f.locked_until).where(f.username == username)).scalar_one_or_none()
-        if locked_until is None or locked_until <= utcnow():
+        users = StaffRepository(conn)
+        _user_row(users, username)
+        throttle = users.throttle(username)
+        if not is_locked(throttle.locked_until if throttle is not None else None, utcnow()):
             raise StaffError("username", f"{username!r} is not locked")
-        conn.execute(delete(staff_login_failures).where(f.username == username))
+        users.clear_throttle(username)
         record_action(conn, actor=actor, role=actor_role, method="UNLOCK", path=f"staff_users/{username}",
                       status=200, client=client)
     return {"username": username, "locked_until": None}
@@ -330,7 +341,7 @@ def ensure_demo_staff(engine: Engine) -> list[tuple[str, str, str]]:
     """One demo user per staff role with a fixed, well-known password: [(username, password, role)].
     Idempotent: users that already exist are left alone (a second call creates nothing)."""
     with engine.connect() as conn:
-        existing = set(conn.execute(select(staff_users.c.username)).scalars())
+        existing = StaffRepository(conn).usernames()
     for username, role, password in DEMO_STAFF:
         if username not in existing:
             create_user(engine, username, password, role, display_name=f"Demo {role.replace('_', ' ')}")
@@ -347,11 +358,6 @@ def ensure_demo_staff(engine: Engine) -> list[tuple[str, str, str]]:
 
 def _serial(db_lock: AbstractContextManager[Any] | None) -> AbstractContextManager[Any]:
     return db_lock if db_lock is not None else nullcontext()
-
-
-def _throttle_row(conn: Connection, username: str) -> Any:
-    c = staff_login_failures.c
-    return conn.execute(select(c.failures, c.window_started_at, c.locked_until).where(c.username == username)).first()
 
 
 def _after_failure(failures: int, window_started_at: datetime | None,
@@ -406,20 +412,21 @@ def _book(engine: Engine) -> str:
 
 def _record_failure(engine: Engine, username: str, now: datetime) -> None:
     """Count a failed login of a staff user (a row per USER, so the table is bounded by staff_users)."""
-    c = staff_login_failures.c
     with engine.begin() as conn:
-        row = _throttle_row(conn, username)
-        failures, window_started_at, locked_until = _after_failure(
-            row.failures if row is not None else 0, row.window_started_at if row is not None else None, now)
-        values = {"failures": failures, "window_started_at": window_started_at, "locked_until": locked_until}
-        if row is None:
-            conn.execute(insert(staff_login_failures).values(username=username, **values))
-        else:
-            conn.execute(update(staff_login_failures).where(c.username == username).values(**values))
+        users = StaffRepository(conn)
+        row = users.throttle(username)
+        after = Throttle(*_after_failure(row.failures if row is not None else 0,
+                                         row.window_started_at if row is not None else None, now))
+        users.save_throttle(username, after, exists=row is not None)
+
+
+def is_locked(locked_until: datetime | None, now: datetime) -> bool:
+    """The login throttle holds (a lock in the past is no lock)."""
+    return locked_until is not None and locked_until > now
 
 
 def _check_throttle(locked_until: datetime | None, now: datetime) -> None:
-    if locked_until is not None and locked_until > now:
+    if locked_until is not None and is_locked(locked_until, now):
         raise LoginThrottled(int((locked_until - now).total_seconds()))
 
 
@@ -429,11 +436,9 @@ def authenticate(engine: Engine, username: str, password: str, *,
     LOGIN_FAILURES_MAX failures within LOGIN_WINDOW (even for the right password, until the lock ends)."""
     username = username.strip()[:64]
     now = utcnow()
-    c = staff_users.c
     with _serial(db_lock), engine.connect() as conn:  # one short step: the throttle and the user
-        throttle = _throttle_row(conn, username)
-        row = conn.execute(select(c.username, c.password_hash, c.role, c.display_name, c.disabled_at)
-                           .where(c.username == username)).first()
+        users = StaffRepository(conn)
+        throttle, row = users.throttle(username), users.user(username)
     # A row of an unknown name may predate the in-memory count (older versions stored them): both hold.
     stored_lock = throttle.locked_until if throttle is not None else None
     memory_lock = _unknown_names.locked_until(_book(engine), username) if row is None else None
@@ -499,10 +504,10 @@ def _after_success(engine: Engine, username: str, password_hash: str, password: 
     # Parameters were raised since the hash was made: upgrade it on login, hashed before the step.
     new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None
     with _serial(db_lock), engine.begin() as conn:
-        conn.execute(delete(staff_login_failures).where(staff_login_failures.c.username == username))
+        users = StaffRepository(conn)
+        users.clear_throttle(username)
         if new_hash is not None:
-            conn.execute(update(staff_users).where(staff_users.c.username == username)
-                         .values(password_hash=new_hash))
+            users.set_password_hash(username, new_hash)
 
 
 # --------------------------------------------------------------------------- sessions
@@ -541,26 +546,15 @@ def start_session(engine: Engine, user: StaffUser, *, client: str = "") -> str:
     exists outside the browser)."""
     token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
     now = utcnow()
-    c = staff_sessions.c
     with engine.begin() as conn:
-        conn.execute(insert(staff_sessions).values(token_hash=hash_token(token), username=user.username,
-                                                   created_at=now, last_seen_at=now, client=client[:200]))
+        sessions = StaffRepository(conn)
+        sessions.add_session(hash_token(token), user.username, at=now, client=client[:200])
         record_action(conn, actor=user.actor, role=user.role, method="POST", path=LOGIN_PATH, status=303,
                       client=client)
-        _prune_sessions(conn, user.username, now)
-        count = conn.execute(select(func.count()).select_from(staff_sessions).where(c.username == user.username))
-        assert count.scalar_one() <= SESSIONS_PER_USER_MAX
+        sessions.prune_sessions(user.username, seen_before=now - SESSION_IDLE, created_before=now - SESSION_ABSOLUTE,
+                                keep_max=SESSIONS_PER_USER_MAX)
+        check(sessions.session_count(user.username) <= SESSIONS_PER_USER_MAX, "sessions per user are bounded")
     return token
-
-
-def _prune_sessions(conn: Connection, username: str, now: datetime) -> None:
-    c = staff_sessions.c
-    conn.execute(delete(staff_sessions).where(c.username == username, (c.last_seen_at < now - SESSION_IDLE)
-                                              | (c.created_at < now - SESSION_ABSOLUTE)))
-    keep = select(c.token_hash).where(c.username == username).order_by(c.created_at.desc(), c.token_hash) \
-        .limit(SESSIONS_PER_USER_MAX)
-    kept = set(conn.execute(keep).scalars())
-    conn.execute(delete(staff_sessions).where(c.username == username, c.token_hash.not_in(kept)))
 
 
 def resolve_session(engine: Engine, token: str) -> StaffSession | None:
@@ -569,23 +563,25 @@ def resolve_session(engine: Engine, token: str) -> StaffSession | None:
     if not token or len(token) > 100:
         return None
     token_hash, now = hash_token(token), utcnow()
-    s, u = staff_sessions.c, staff_users.c
-    query = (select(s.created_at, s.last_seen_at, u.username, u.role, u.display_name, u.disabled_at)
-             .join_from(staff_sessions, staff_users, s.username == u.username).where(s.token_hash == token_hash))
     with engine.begin() as conn:
-        row = conn.execute(query).first()
+        sessions = StaffRepository(conn)
+        row = sessions.session(token_hash)
         if row is None:
             return None
-        if now - row.last_seen_at > SESSION_IDLE or now - row.created_at > SESSION_ABSOLUTE \
-                or row.disabled_at is not None:
-            conn.execute(delete(staff_sessions).where(s.token_hash == token_hash))
+        if session_expired(row.created_at, row.last_seen_at, now) or row.disabled_at is not None:
+            sessions.delete_session(token_hash)
             return None
-        conn.execute(update(staff_sessions).where(s.token_hash == token_hash).values(last_seen_at=now))
+        sessions.touch_session(token_hash, now)
     return StaffSession(StaffUser(row.username, row.role, row.display_name), token_hash, row.created_at, now)
 
 
 def end_session(engine: Engine, token: str) -> bool:
     """Log out: the session row is deleted, so the cookie is worthless even if kept. False if unknown."""
     with engine.begin() as conn:
-        result = conn.execute(delete(staff_sessions).where(staff_sessions.c.token_hash == hash_token(token)))
-    return result.rowcount > 0
+        deleted = StaffRepository(conn).delete_session(hash_token(token))
+    return deleted > 0
+
+
+def session_expired(created_at: datetime, last_seen_at: datetime, now: datetime) -> bool:
+    """Idle for over SESSION_IDLE or older than SESSION_ABSOLUTE."""
+    return now - last_seen_at > SESSION_IDLE or now - created_at > SESSION_ABSOLUTE

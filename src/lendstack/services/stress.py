@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, select
 
 from lendstack.risk.ecl import EclConfig
 from lendstack.risk.stress import (
@@ -40,11 +39,9 @@ from lendstack.risk.stress import (
 )
 from lendstack.services.monitoring import book_date, read_loans
 from lendstack.services.naming import loan_id_for, loan_ids_of
-from lendstack.store.tables import installments
-from lendstack.store.tables_decisioning import decisions
+from lendstack.store import Connection, Engine
+from lendstack.store.stress_repo import StressRepository
 
-# Loans booked from an accepted offer are named after their application (services.decisions.accept_offer).
-_SCHEDULE_COLUMNS = ("loan_id", "due_date", "principal_minor", "principal_paid_minor", "capitalized")
 METHOD = {
     "pd": "annual PD by bucket (ECL tables), log-odds shifted by the scenario's shocks × sensitivities, phased in "
           "linearly; monthly hazard 1 − (1 − PD)^(1/12)",
@@ -58,20 +55,16 @@ METHOD = {
 
 
 def read_schedule(conn: Connection) -> pl.DataFrame:
-    rows = conn.execute(select(*(installments.c[n] for n in _SCHEDULE_COLUMNS))).all()
-    schema = {"loan_id": pl.String, "due_date": pl.Date, "principal_minor": pl.Int64,
-              "principal_paid_minor": pl.Int64, "capitalized": pl.Boolean}
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return StressRepository(conn).schedule()
 
 
 def read_origination(conn: Connection) -> pl.DataFrame:
     """Per booked loan: its acting decision's PD, segment and declared collateral (where stored)."""
-    c = decisions.c
-    rows = conn.execute(select(c.application_id, c.pd, c.segment, c.input)
-                        .where(c.acting.is_(True), c.outcome == "approve")).all()
-    loan_of = loan_ids_of(conn, (str(r[0]) for r in rows))
-    data = [(loan_of.get(str(r[0])) or loan_id_for(str(r[0]), ""), _pd(r[1]), str(r[2] or ""), _collateral(r[3]))
-            for r in rows]
+    approvals = StressRepository(conn).approvals()
+    # Loans booked from an accepted offer are found through their application (services.naming).
+    loan_of = loan_ids_of(conn, (a.application_id for a in approvals))
+    data = [(loan_of.get(a.application_id) or loan_id_for(a.application_id, ""), _pd(a.pd), a.segment or "",
+             _collateral(a.input)) for a in approvals]
     return pl.DataFrame(data, schema={"loan_id": pl.String, "pd_origination": pl.Float64, "segment": pl.String,
                                       "collateral": pl.String}, orient="row")
 

@@ -10,10 +10,11 @@ A written-off loan takes recoveries (recovery.py); a payment is undone by a reve
 the loan's log (replay.py).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from lendstack.servicing.aging import BUCKETS, DEFAULT_AGING, FIVE_TIER_ZH, AgingPolicy, FiveTier
 from lendstack.servicing.commands import book, disburse, prepay, repay, write_off
 from lendstack.servicing.eod import eod_one
-from lendstack.servicing.eod_columnar import eod_book
 from lendstack.servicing.errors import ServicingError
 from lendstack.servicing.loan import Installment, Loan, LoanStatus, LoanTerms, expected_balances
 from lendstack.servicing.outcome import Outcome
@@ -21,6 +22,20 @@ from lendstack.servicing.recovery import recover
 from lendstack.servicing.refund import refund
 from lendstack.servicing.replay import LoanCommand, replay, reverse_payment
 from lendstack.servicing.restructure import restructure
+
+if TYPE_CHECKING:
+    from lendstack.servicing.eod_columnar import eod_book
+
+
+def __getattr__(name: str) -> Any:
+    # The columnar end of day needs NumPy (~130 ms to import): it loads on first use (PEP 562), so
+    # one loan's command or `lendstack loan show` does not pay for it.
+    if name == "eod_book":
+        from lendstack.servicing import eod_columnar
+
+        return eod_columnar.eod_book
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BUCKETS",

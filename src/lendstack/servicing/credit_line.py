@@ -1,6 +1,10 @@
 """A credit line (授信额度) with staged tranches: each draw becomes its own loan (借据) with its own
 schedule, tied to the line by line_id. Production-cycle lending releases money in stages (e.g.
 50k at sowing, 80k at growing, 70k at harvest) instead of the whole 200k on day one.
+
+Status: a tested domain type only — no table, no command, no API or console yet. Issue 17 makes
+credit lines first-class (stored lines, revolving availability, dynamic limits, early warning's
+freeze/reduce acting on them); it builds on these pure functions rather than replacing them.
 """
 
 from __future__ import annotations

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from lendstack.errors import LendstackError
 
-class ServicingError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+
+class ServicingError(LendstackError):
+    """A user error naming the field (see lendstack.errors)."""

@@ -6,7 +6,8 @@
 - `to_application_json(row)`: one row as the nested application document of the decision API.
 - `Shift`: population drift for model monitoring.
 
-This package imports nothing from lendstack but `lendstack.money` (enforced by import-linter).
+From lendstack it imports only the application schema (`lendstack.origination.schema`: the columns a
+lender receives and their closed lists are declared there once), `invariants` and `errors`.
 """
 
 from lendstack.sim.behaviour import STATUSES, monthly_payment_behaviour

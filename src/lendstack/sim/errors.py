@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+from lendstack.errors import LendstackError
 
-class SimArgumentError(ValueError):
+
+class SimArgumentError(LendstackError):
     """A bad argument to the simulator: names the argument so the caller (CLI, API) can show it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")

@@ -1,5 +1,8 @@
 """The data dictionary: one `FieldDoc` per column of `generate_applications`, in column order.
 
+The application's columns come from the application schema (`lendstack.origination.schema.FIELDS`,
+where each is declared once); the simulator adds only its hidden truth and outcomes, declared here.
+
 `role` tells downstream code what a column may be used for: `feature` columns are what a lender
 observes at application time; `key` columns identify; `protected` columns (gender) are kept only
 for fairness audits and must never be model inputs or policy terms (scoring on sex is
@@ -9,12 +12,15 @@ and must never be model inputs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 import polars as pl
 
-from lendstack.sim.flows import REVENUE_COLUMNS
+from lendstack.invariants import check
+from lendstack.origination.schema import FIELDS as APPLICATION_FIELDS
+from lendstack.origination.schema import FieldSpec, Kind
 
 Role = Literal["key", "feature", "protected", "ground_truth", "outcome"]
 
@@ -29,218 +35,26 @@ class FieldDoc:
     nullable: bool
     meaning_en: str
     meaning_zh: str
+    name_en: str = ""  # a short English name for a sentence, when `meaning_en` is a formula or a list
 
 
-_S, _I, _F, _D = pl.String(), pl.Int64(), pl.Float64(), pl.Date()
+_S, _I, _F = pl.String(), pl.Int64(), pl.Float64()
 _FEN = "CNY fen"
+DTYPES: dict[Kind, pl.DataType] = {"int": _I, "float": _F, "str": _S, "enum": _S, "bool": pl.Boolean(),
+                                   "date": pl.Date()}
 
+
+def field_docs(specs: Iterable[FieldSpec]) -> dict[str, FieldDoc]:
+    """The simulator's column documentation of application fields, from the schema."""
+    return {
+        spec.name: FieldDoc(spec.name, DTYPES[spec.kind], spec.source, spec.unit, spec.role, spec.nullable,
+                            spec.meaning_en, spec.meaning_zh, spec.name_en)
+        for spec in specs
+    }
+
+
+# The simulator's own columns: its hidden truth and the outcomes it draws (never in an application).
 _ROWS: tuple[tuple[str, pl.DataType, str, str, Role, bool, str, str], ...] = (
-    ("application_id", _S, "application", "id", "key", False, "stable id A{seed:04d}-{row:07d}", "申请编号"),
-    ("applied_on", _D, "application", "date", "feature", False, "date of the application", "申请日期"),
-    (
-        "applicant_type",
-        _S,
-        "application",
-        "label",
-        "feature",
-        False,
-        "individual / small_business / sole_proprietor",
-        "申请人类型：个人 / 小微企业 / 个体工商户",
-    ),
-    ("segment", _S, "application", "label", "feature", False, "line of business or work", "行业细分"),
-    ("region", _S, "application", "label", "feature", False, "region of China", "地区"),
-    (
-        "gender",
-        _S,
-        "declared",
-        "label",
-        "protected",
-        False,
-        "female / male; for fairness analysis",
-        "性别（用于公平性分析）",
-    ),
-    ("age", _I, "declared", "years", "feature", False, "age in years, 18-70", "年龄"),
-    ("phone_hash", _S, "identity", "hex", "key", False, "hash of the phone number", "手机号哈希"),
-    ("device_id", _S, "identity", "hex", "key", False, "device identifier", "设备编号"),
-    ("bank_account_hash", _S, "identity", "hex", "key", False, "hash of the bank account", "银行账户哈希"),
-    ("address_hash", _S, "identity", "hex", "key", False, "hash of the home or business address", "地址哈希"),
-    ("monthly_income_minor", _I, "bureau", _FEN, "feature", True, "monthly personal income", "月收入"),
-    ("debt_to_income", _F, "bureau", "ratio", "feature", True, "monthly debt service / monthly income", "负债收入比"),
-    ("inquiries_6m", _I, "bureau", "count", "feature", True, "credit inquiries in 6 months", "近6个月查询次数"),
-    (
-        "open_loans_elsewhere",
-        _I,
-        "bureau",
-        "count",
-        "feature",
-        True,
-        "open loans at other lenders (multi-borrowing)",
-        "他行在贷笔数（多头借贷）",
-    ),
-    (
-        "past_delinquencies_24m",
-        _I,
-        "bureau",
-        "count",
-        "feature",
-        True,
-        "delinquencies in 24 months",
-        "近24个月逾期次数",
-    ),
-    ("bureau_score", _I, "bureau", "points 300-950", "feature", True, "bureau credit score", "征信评分"),
-    (
-        "months_since_oldest_account",
-        _I,
-        "bureau",
-        "months",
-        "feature",
-        True,
-        "length of credit history",
-        "信用历史长度（月）",
-    ),
-    ("annual_tax_paid_minor", _I, "tax", _FEN, "feature", True, "tax paid in 12 months (businesses)", "近12个月纳税额"),
-    (
-        "tax_filing_months",
-        _I,
-        "tax",
-        "months",
-        "feature",
-        True,
-        "months of tax filing history, capped at 120 (businesses)",
-        "纳税申报月数",
-    ),
-    (
-        "invoice_revenue_12m_minor",
-        _I,
-        "invoices",
-        _FEN,
-        "feature",
-        True,
-        "revenue on VAT invoices in 12 months (businesses)",
-        "近12个月增值税发票开票金额",
-    ),
-    (
-        "invoice_count_12m",
-        _I,
-        "invoices",
-        "count",
-        "feature",
-        True,
-        "VAT invoices issued in 12 months (businesses)",
-        "近12个月开票张数",
-    ),
-    *(
-        (
-            name,
-            _I,
-            "pos",
-            _FEN,
-            "feature",
-            True,
-            f"POS / e-commerce / delivery revenue in month {k} of the 12 full months before the application "
-            "(m12 is the latest); null for salaried individuals",
-            f"申请前第{13 - k}个月的收单/电商/外卖流水",
-        )
-        for k, name in enumerate(REVENUE_COLUMNS, start=1)
-    ),
-    ("revenue_mean_12m_minor", _I, "pos", _FEN, "feature", True, "mean monthly POS revenue", "近12个月月均流水"),
-    (
-        "revenue_volatility",
-        _F,
-        "pos",
-        "ratio",
-        "feature",
-        True,
-        "coefficient of variation of monthly POS revenue",
-        "流水波动率（变异系数）",
-    ),
-    (
-        "orders_12m",
-        _I,
-        "supply_chain",
-        "count",
-        "feature",
-        True,
-        "supply-chain orders in 12 months (businesses)",
-        "近12个月供应链订单数",
-    ),
-    (
-        "vehicle_value_minor",
-        _I,
-        "telematics",
-        _FEN,
-        "feature",
-        True,
-        "vehicle value (vehicle-backed ride-hailing / logistics loans)",
-        "车辆价值",
-    ),
-    ("mileage_km_30d", _F, "telematics", "km", "feature", True, "distance driven in 30 days", "近30天里程"),
-    (
-        "night_driving_share",
-        _F,
-        "telematics",
-        "share",
-        "feature",
-        True,
-        "share of driving between 22:00 and 06:00",
-        "夜间驾驶占比",
-    ),
-    (
-        "region_exits_30d",
-        _I,
-        "telematics",
-        "count",
-        "feature",
-        True,
-        "times the vehicle left its home region in 30 days",
-        "近30天出区域次数",
-    ),
-    ("device_age_days", _I, "device", "days", "feature", False, "days since the device was first seen", "设备使用天数"),
-    ("device_changes_90d", _I, "device", "count", "feature", False, "device changes in 90 days", "近90天换机次数"),
-    ("app_sessions_30d", _I, "device", "count", "feature", False, "app sessions in 30 days", "近30天App会话数"),
-    (
-        "night_edits_share",
-        _F,
-        "device",
-        "share",
-        "feature",
-        False,
-        "share of application edits made between 00:00 and 05:00",
-        "深夜修改申请的占比",
-    ),
-    (
-        "gps_distance_km",
-        _F,
-        "device",
-        "km",
-        "feature",
-        False,
-        "distance between the device's location and the declared address",
-        "GPS位置与申报地址的距离",
-    ),
-    (
-        "declared_monthly_revenue_minor",
-        _I,
-        "declared",
-        _FEN,
-        "feature",
-        True,
-        "monthly revenue the applicant declares; null for salaried individuals",
-        "申报月营业收入",
-    ),
-    ("requested_amount_minor", _I, "declared", _FEN, "feature", False, "requested loan amount", "申请金额"),
-    ("requested_term_months", _I, "declared", "months", "feature", False, "requested term", "申请期限（月）"),
-    ("purpose", _S, "declared", "label", "feature", False, "purpose of the loan", "借款用途"),
-    (
-        "collateral",
-        _S,
-        "declared",
-        "label",
-        "feature",
-        False,
-        "none / vehicle / property / receivables / guarantee",
-        "担保方式：无/车辆/房产/应收账款/保证",
-    ),
     (
         "latent_z",
         _F,
@@ -305,8 +119,8 @@ _ROWS: tuple[tuple[str, pl.DataType, str, str, Role, bool, str, str], ...] = (
     ),
 )
 
-FIELDS: dict[str, FieldDoc] = {row[0]: FieldDoc(*row) for row in _ROWS}
-assert len(FIELDS) == len(_ROWS), "duplicate column in the data dictionary"
+FIELDS: dict[str, FieldDoc] = {**field_docs(APPLICATION_FIELDS), **{row[0]: FieldDoc(*row) for row in _ROWS}}
+check(len(FIELDS) == len(APPLICATION_FIELDS) + len(_ROWS), "a simulator column is also an application field")
 
 
 def schema() -> dict[str, pl.DataType]:

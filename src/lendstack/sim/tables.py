@@ -9,22 +9,18 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+# The categories are the application schema's closed lists (declared once there); the tables below are
+# indexed by their order.
+from lendstack.origination.schema import APPLICANT_TYPES as APPLICANT_TYPES
+from lendstack.origination.schema import COLLATERALS as COLLATERALS
+from lendstack.origination.schema import REGIONS as REGIONS
+from lendstack.origination.schema import SEGMENTS as SEGMENTS
+
 FloatArray = npt.NDArray[np.float64]
 
-APPLICANT_TYPES = ("individual", "small_business", "sole_proprietor")  # 个人 / 小微企业 / 个体工商户
 APPLICANT_TYPE_WEIGHTS = (0.45, 0.20, 0.35)
 INDIVIDUAL = 0
 
-SEGMENTS = (
-    "restaurant",
-    "retail",
-    "farming",
-    "logistics",
-    "ride_hailing",
-    "manufacturing",
-    "e_commerce",
-    "salaried",
-)
 SALARIED = SEGMENTS.index("salaried")
 VEHICLE_SEGMENTS = (SEGMENTS.index("logistics"), SEGMENTS.index("ride_hailing"))
 
@@ -54,16 +50,6 @@ SEGMENT_RISK_LOGIT = np.array([0.35, 0.15, 0.30, 0.20, 0.25, 0.05, 0.20, -0.30])
 # How much a macro shock hurts each segment (cyclical businesses suffer most).
 SEGMENT_SHOCK_SENSITIVITY = np.array([1.3, 1.1, 0.9, 1.2, 1.1, 1.2, 1.0, 0.7])
 
-REGIONS = (
-    "east",  # 华东
-    "south",  # 华南
-    "north",  # 华北
-    "central",  # 华中
-    "southwest",  # 西南
-    "northwest",  # 西北
-    "northeast",  # 东北
-    "tier1_metro",  # 北上广深
-)
 REGION_WEIGHTS = (0.20, 0.16, 0.14, 0.14, 0.11, 0.07, 0.08, 0.10)
 REGION_LEVEL_LOG = np.log(np.array([1.15, 1.10, 1.00, 0.90, 0.85, 0.75, 0.80, 1.45]))
 REGION_RISK_LOGIT = np.array([-0.10, -0.05, 0.00, 0.05, 0.10, 0.25, 0.30, -0.15])
@@ -71,7 +57,6 @@ REGION_RISK_LOGIT = np.array([-0.10, -0.05, 0.00, 0.05, 0.10, 0.25, 0.30, -0.15]
 GENDERS = ("female", "male")
 FEMALE_SHARE = 0.45
 
-COLLATERALS = ("none", "vehicle", "property", "receivables", "guarantee")
 # Mean recovery given default per collateral: property > vehicle > receivables > guarantee > none.
 COLLATERAL_RECOVERY_MEAN = np.array([0.15, 0.50, 0.65, 0.40, 0.30])
 RECOVERY_CONCENTRATION = 8.0  # beta(a, b) with a + b = 8: spread of about ±0.15 around the mean

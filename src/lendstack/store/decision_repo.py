@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from lendstack.errors import LendstackError
 from lendstack.store.tables_decisioning import decision_assignments, decision_policies, decisions, review_queue
 
 
@@ -82,8 +83,8 @@ class DecisionRepository:
                 policy_id=policy_id, version=version, content_hash=content_hash,
                 document=document() if callable(document) else document, created_at=_now(None)))
         elif known != content_hash:
-            raise ValueError(f"policy {policy_id}@{version} is already stored with another content hash; "
-                             "bump the version")
+            raise LendstackError("policy", f"{policy_id}@{version} is already stored with another content hash; "
+                                 "bump the version")
 
     def policy_document(self, policy_id: str, version: str) -> tuple[str, dict[str, Any]] | None:
         c = decision_policies.c
@@ -118,11 +119,6 @@ class DecisionRepository:
         return StoredDecision(row.application_id, row.arm, row.outcome, dict(row.input), dict(row.decision),
                               row.policy_id, row.policy_version, row.policy_hash, row.model_version, row.model_hash,
                               row.created_at)
-
-    def all_for(self, application_id: str) -> list[StoredDecision]:
-        arms = self.connection.execute(select(decisions.c.arm).where(decisions.c.application_id == application_id))
-        found = [self.get(application_id, str(arm)) for (arm,) in arms]
-        return [item for item in found if item is not None]
 
     def list_pairs(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """(acting, shadow) decision documents of applications decided in shadow mode."""

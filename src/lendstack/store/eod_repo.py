@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
 
+from lendstack.ledger import EntryKind
 from lendstack.servicing.aging import BUCKETS, FIVE_TIERS
 from lendstack.servicing.eod_columnar import NO_DATE, STATUS_CODES, InstallmentColumns, LoanColumns
 from lendstack.servicing.loan import LIVE_STATUSES, LoanStatus
-from lendstack.store.tables import loans
+from lendstack.store.tables import journal_entries, loans
 
 _TIER_CODES = {tier.value: k for k, tier in enumerate(FIVE_TIERS)}
 EOD_CHUNK_LOANS_MAX = 250_000  # bounds memory per transaction: ~25 columns × 8 bytes × 250k
@@ -179,3 +180,40 @@ def write_chunk(conn: Connection, chunk: EodChunk, new: LoanColumns, day: date) 
     sql = f"UPDATE loans SET {sets}, accrued_through = ?, version = version + 1, updated_at = ? WHERE loan_id = ?"
     if rows:
         conn.exec_driver_sql(_paramstyle(conn, sql), rows)
+
+
+class EodRepository:
+    """End of day's reads and writes on one connection (the caller's transaction): the bulk chunk
+    functions above, and the counts that decide what a day still needs."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def read_chunk(self, day: date, limit: int) -> EodChunk | None:
+        return read_chunk(self.connection, day, limit)
+
+    def read_installments(self, loan_ids: list[str], positions: dict[str, int]) -> InstallmentColumns:
+        return read_installments(self.connection, loan_ids, positions)
+
+    def write_chunk(self, chunk: EodChunk, new: LoanColumns, day: date) -> None:
+        write_chunk(self.connection, chunk, new, day)
+
+    def live_loans(self) -> int:
+        """Loans active or overdue."""
+        query = select(func.count()).select_from(loans).where(loans.c.status.in_([s.value for s in LIVE_STATUSES]))
+        return int(self.connection.execute(query).scalar_one())
+
+    def live_loans_behind(self, day: date) -> int:
+        """Live loans not yet closed through `day`."""
+        query = select(func.count()).select_from(loans).where(
+            loans.c.status.in_([s.value for s in LIVE_STATUSES]), loans.c.accrued_through < day)
+        return int(self.connection.execute(query).scalar_one())
+
+    def last_provision_date(self) -> date | None:
+        """The effective date of the latest provision entry, None when none was posted."""
+        e = journal_entries.c
+        last = self.connection.execute(
+            select(func.max(e.effective_date)).where(e.kind == EntryKind.PROVISION.value)).scalar()
+        if last is None or isinstance(last, date):
+            return last
+        return date.fromisoformat(str(last))

@@ -23,22 +23,21 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from lendstack.errors import ErrorKind, LendstackError
 from lendstack.store.tables import idempotency_keys
 
 KEY_LENGTH_MAX = 255
 
 
-class IdempotencyError(ValueError):
+class IdempotencyError(LendstackError):
     """Bad use of an idempotency key; names the field like the domain errors do."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
 
 
 class IdempotencyConflict(IdempotencyError):
     """The key was already used with a different request body."""
+
+    kind = ErrorKind.CONFLICT
+    code = "idempotency-conflict"
 
 
 def request_hash(request: dict[str, Any]) -> str:

@@ -16,10 +16,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy import (
     BigInteger,
     Connection,
@@ -51,6 +49,10 @@ from lendstack.ledger import (
 )
 from lendstack.ledger.entries import POSTINGS_PER_ENTRY_MAX
 from lendstack.store.tables import journal_entries, ledger_balances, postings
+
+if TYPE_CHECKING:  # NumPy loads only for the bulk (columnar) path; one entry's post does not need it
+    import numpy as np
+    from numpy.typing import NDArray
 
 ROWS_PER_EXECUTEMANY_MAX = 50_000  # bounds the memory of one round of parameter rows
 # Below this many balance keys a plain executemany upsert beats creating a temp table.
@@ -149,6 +151,8 @@ class SqlLedger:
 
     def post_columnar(self, entries: EntryColumns, posting_cols: PostingColumns) -> int:
         """Bulk post (EOD): validate everything first, then write. Returns the entries written."""
+        import numpy as np
+
         seq = _validate_columns(entries, posting_cols)
         booked_at = datetime.now(UTC)
         amounts = np.asarray(posting_cols.amounts_minor, dtype=np.int64).tolist()
@@ -384,6 +388,8 @@ class SqlLedger:
 
 def _validate_columns(entries: EntryColumns, cols: PostingColumns) -> NDArray[np.int64]:
     """Raise LedgerError for any bad entry; return each posting's seq (position in its entry)."""
+    import numpy as np
+
     n_entries, n_postings = len(entries), len(cols)
     _assert_lengths(entries, cols)
     if n_entries == 0:
@@ -435,6 +441,8 @@ def _check_ids_and_codes(entries: EntryColumns, cols: PostingColumns) -> None:
 
 
 def _check_counts(entries: EntryColumns, counts: NDArray[np.int64]) -> None:
+    import numpy as np
+
     thin = np.flatnonzero(counts < 2)
     if thin.size:
         first = int(thin[0])
@@ -459,6 +467,8 @@ def _check_balanced_columns(
 ) -> None:
     """Debits = credits per entry and currency, summed exactly in int64 (|amount| <= 1e12 and at
     most 64 postings per entry, so no sum can overflow)."""
+    import numpy as np
+
     currency_ids = {c: i for i, c in enumerate(sorted(set(currencies)))}
     n_currencies = len(currency_ids)
     currency_index = np.fromiter((currency_ids[c] for c in currencies), dtype=np.int64, count=len(currencies))
@@ -500,6 +510,8 @@ def _entry_columns(entries: EntryColumns, booked_at: datetime) -> dict[str, list
 def _posting_columns(
     entries: EntryColumns, cols: PostingColumns, seq: NDArray[np.int64], amounts: list[int]
 ) -> dict[str, list[Any]]:
+    import numpy as np
+
     entry_ids = entries.entry_ids
     return {
         "entry_id": [entry_ids[i] for i in np.asarray(cols.entry_index).tolist()],

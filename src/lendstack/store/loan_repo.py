@@ -12,20 +12,27 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
+from lendstack.errors import Conflict, ErrorKind
 from lendstack.invariants import InvariantError
 from lendstack.servicing import Installment, Loan, LoanCommand, LoanStatus, ServicingError
 from lendstack.servicing.aging import FiveTier
-from lendstack.servicing.eod_columnar import ROUNDING_CODES, loan_row
 from lendstack.servicing.replay import COMMANDS_PER_LOAN_MAX, terms_from_json, terms_to_json
 from lendstack.store.tables import LOAN_COUNTERS, installments, loan_commands, loans
 
 
-class ConcurrentUpdate(RuntimeError):
+class ConcurrentUpdate(Conflict):
     """Another transaction changed the loan since it was loaded: retry the command."""
+
+    code = "concurrent-update"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("loan_id", message)
 
 
 def eod_columns(loan: Loan) -> dict[str, int]:
     """The cursor columns; for a loan EOD will not touch, only the terms-derived ones."""
+    from lendstack.servicing.eod_columnar import ROUNDING_CODES, loan_row  # NumPy: loaded by a write only
+
     t = loan.terms
     base = {
         "grace_days": t.grace_days, "penalty_ppm": t.penalty_rate_ppm,
@@ -119,7 +126,7 @@ class LoanRepository:
             query = query.with_for_update()
         row = self.connection.execute(query).first()
         if row is None:
-            raise ServicingError("loan_id", f"unknown loan {loan_id!r}")
+            raise ServicingError("loan_id", f"unknown loan {loan_id!r}", kind=ErrorKind.NOT_FOUND)
         inst = self.connection.execute(
             select(installments).where(installments.c.loan_id == loan_id).order_by(installments.c.seq)
         ).all()

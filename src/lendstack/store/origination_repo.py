@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from lendstack.fraud import BlacklistEntry
+from lendstack.invariants import check
 from lendstack.origination import (
     Application,
     ApplicationError,
@@ -50,6 +51,42 @@ class StatusChange:
     status: str
     reason: str
     changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationListing:
+    """One line of a listing of applications, under the id its reader knows it by (a partner: its reference)."""
+
+    application_id: str
+    status: str
+    product_id: str
+    partner_id: str
+    applied_on: date
+    currency: str
+    requested_amount_minor: int
+    requested_term_months: int
+
+    def to_json(self, *, term: bool = False) -> dict[str, Any]:
+        """The listing's fields in the API's order (dates as dates: the caller encodes them)."""
+        shown: dict[str, Any] = {"application_id": self.application_id, "status": self.status,
+                                 "product_id": self.product_id, "partner_id": self.partner_id,
+                                 "applied_on": self.applied_on, "currency": self.currency,
+                                 "requested_amount_minor": self.requested_amount_minor}
+        if term:
+            shown["requested_term_months"] = self.requested_term_months
+        return shown
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicantRecord:
+    applicant_id: str  # the book's id
+    applicant_type: str
+    segment: str
+    region: str
+    created_at: datetime
+
+
+PAGE_LIMIT_MAX = 1_000  # rows per listing page; the API asks for at most 201
 
 
 def _now(now: datetime | None) -> datetime:
@@ -195,6 +232,71 @@ class ApplicationRepository:
         h = application_status_history.c
         query = select(h.status, h.reason, h.changed_at).where(h.application_id == application_id).order_by(h.id)
         return [StatusChange(r.status, r.reason, r.changed_at) for r in self.connection.execute(query)]
+
+    def owned(self, partner_id: str, application_id: str) -> tuple[str, str] | None:
+        """(the book's id, the partner id) of the application its reader names `application_id`: a
+        partner ('' = staff) names its own by reference, staff by the book's id. None when there is none."""
+        c = applications.c
+        query = select(c.application_id, c.partner_id)
+        if partner_id:
+            query = query.where(c.partner_id == partner_id, c.reference == application_id)
+        else:
+            query = query.where(c.application_id == application_id)
+        row = self.connection.execute(query).first()
+        return None if row is None else (str(row.application_id), str(row.partner_id))
+
+    def partner_of(self, application_id: str) -> str | None:
+        """The partner that brought the application ('' for staff's own; None when there is none)."""
+        found = self.connection.execute(select(_a.partner_id).where(_a.application_id == application_id))
+        partner = found.scalar_one_or_none()
+        return None if partner is None else str(partner)
+
+    def page(self, partner_id: str, status: str | None, limit: int, offset: int) -> list[ApplicationListing]:
+        """A page of applications ordered by the reader's ids: the book's ('' partner), or one partner's
+        under its references."""
+        c = applications.c
+        shown = c.reference if partner_id else c.application_id
+        query = self._listing(shown).order_by(shown)
+        if partner_id:
+            query = query.where(c.partner_id == partner_id)
+        return self._listed(query, status, limit, offset)
+
+    def applicant(self, partner_id: str, applicant_id: str) -> ApplicantRecord | None:
+        """The applicant its reader names `applicant_id` (a partner by its reference, staff by the book's id)."""
+        a = applicants.c
+        query = select(a.applicant_id, a.applicant_type, a.segment, a.region, a.created_at)
+        if partner_id:
+            query = query.where(a.partner_id == partner_id, a.reference == applicant_id)
+        else:
+            query = query.where(a.applicant_id == applicant_id)
+        row = self.connection.execute(query).first()
+        if row is None:
+            return None
+        return ApplicantRecord(str(row.applicant_id), row.applicant_type, row.segment, row.region, row.created_at)
+
+    def applicant_page(self, applicant_id: str, partner_id: str, status: str | None, limit: int,
+                       offset: int) -> list[ApplicationListing]:
+        """A page of one applicant's (book id) applications, newest first; a partner sees only its own."""
+        c = applications.c
+        shown = c.reference if partner_id else c.application_id
+        query = self._listing(shown).where(c.applicant_id == applicant_id).order_by(c.applied_on.desc(), shown)
+        if partner_id:
+            query = query.where(c.partner_id == partner_id)
+        return self._listed(query, status, limit, offset)
+
+    @staticmethod
+    def _listing(shown: Any) -> Any:
+        c = applications.c
+        return select(shown.label("application_id"), c.status, c.product_id, c.partner_id, c.applied_on, c.currency,
+                      c.requested_amount_minor, c.requested_term_months)
+
+    def _listed(self, query: Any, status: str | None, limit: int, offset: int) -> list[ApplicationListing]:
+        check(1 <= limit <= PAGE_LIMIT_MAX and offset >= 0, "a bounded page")
+        if status is not None:
+            query = query.where(applications.c.status == status)
+        rows = self.connection.execute(query.limit(limit).offset(offset))
+        return [ApplicationListing(r.application_id, r.status, r.product_id, r.partner_id, r.applied_on, r.currency,
+                                   r.requested_amount_minor, r.requested_term_months) for r in rows]
 
     def save_snapshots(self, application_id: str, bundle: DataBundle) -> None:
         # The application must exist: the foreign key on application_id refuses a snapshot without one.

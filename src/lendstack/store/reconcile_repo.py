@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, ColumnElement, Connection, and_, case, cast, 
 
 from lendstack.ledger import AccountCode
 from lendstack.servicing.loan import SUBLEDGER_CODES, LoanStatus
+from lendstack.store import balance_sql
 from lendstack.store.tables import ledger_balances, loans
 
 MISMATCHES_MAX = 1_000  # a report, not a dump: the count says how many more there are
@@ -39,24 +40,14 @@ def expected_columns() -> dict[AccountCode, ColumnElement[Any]]:
     """Per loan, the debit-positive balance each sub-ledger account must have (SQL twin of
     servicing.loan.expected_balances)."""
     c = loans.c
-
-    def owed(part: str, accrued: str) -> ColumnElement[Any]:
-        return (c[accrued] - c[f"{part}_paid_minor"] - c[f"{part}_written_off_minor"]
-                - c[f"{part}_capitalized_minor"])
-
-    accruing = c.non_accrual.is_(False)
-    interest, penalty = owed("interest", "interest_accrued_minor"), owed("penalty", "penalty_accrued_minor")
-    written_off = (c.principal_written_off_minor + c.interest_written_off_minor + c.fee_written_off_minor
-                   + c.penalty_written_off_minor)
-    claim = case((c.status == LoanStatus.WRITTEN_OFF.value, written_off - c.recovered_minor), else_=0)
-    interest_memo = case((accruing, 0), else_=interest)
-    penalty_memo = case((accruing, 0), else_=penalty)
+    # The balances are the Loan properties' SQL twins (store/balance_sql.py), as expected_balances uses them.
+    claim = case((c.status == LoanStatus.WRITTEN_OFF.value, balance_sql.claim_after_write_off_minor()), else_=0)
+    interest_memo, penalty_memo = balance_sql.interest_memo_minor(), balance_sql.penalty_memo_minor()
     out: dict[AccountCode, ColumnElement[Any]] = {
-        A.LOAN_PRINCIPAL: (c.principal_disbursed_minor + c.principal_capitalized_minor - c.principal_repaid_minor
-                           - c.principal_written_off_minor),
-        A.INTEREST_RECEIVABLE: case((accruing, interest), else_=0),
-        A.FEE_RECEIVABLE: owed("fee", "fee_charged_minor"),
-        A.PENALTY_RECEIVABLE: case((accruing, penalty), else_=0),
+        A.LOAN_PRINCIPAL: balance_sql.principal_outstanding_minor(),
+        A.INTEREST_RECEIVABLE: balance_sql.interest_on_balance_minor(),
+        A.FEE_RECEIVABLE: balance_sql.fee_receivable_minor(),
+        A.PENALTY_RECEIVABLE: balance_sql.penalty_on_balance_minor(),
         A.SUSPENSE: -c.suspense_minor,
         A.UNEARNED_CAPITALISED: -c.unearned_minor,
         A.MEMO_INTEREST: interest_memo,

@@ -5,11 +5,11 @@ from __future__ import annotations
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
+from lendstack.errors import LendstackError
 
-class FormError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field, self.message = field, message
+
+class FormError(LendstackError):
+    """A user error naming the field (see lendstack.errors)."""
 
 
 def is_htmx(request: Request) -> bool:

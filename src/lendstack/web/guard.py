@@ -31,7 +31,7 @@ from lendstack.api.permissions import allowed, audited
 from lendstack.api.problems import BODY_LIMIT_BYTES, problem_response
 from lendstack.api.ratelimit import ClientLimiter, Verdict
 from lendstack.api.security import Outcome, client_host, must_audit, route_of
-from lendstack.services.staff import StaffSession, csrf_token_for, record_action, resolve_session
+from lendstack.services.staff import StaffSession, audit_request, csrf_token_for, resolve_session
 from lendstack.web.auth import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -148,11 +148,10 @@ class ConsoleGuard:
 
     def _audit(self, request: Request, session: StaffSession | None, status: int) -> None:
         user = session.user if session is not None else None
-        with self.engine.begin() as conn:
-            record_action(conn, actor=user.actor if user else "", role=user.role if user else "",
-                          method=request.method, path=request.url.path, status=status,
-                          client=request.client.host if request.client else "",
-                          idempotency_key=request.headers.get("idempotency-key", ""))
+        audit_request(self.engine, actor=user.actor if user else "", role=user.role if user else "",
+                      method=request.method, path=request.url.path, status=status,
+                      client=request.client.host if request.client else "",
+                      idempotency_key=request.headers.get("idempotency-key", ""))
 
 
 def _unauthenticated(request: Request) -> Response:

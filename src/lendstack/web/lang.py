@@ -11,8 +11,9 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-import yaml
 from starlette.requests import Request
+
+from lendstack.documents import load_mapping
 
 LANGUAGES = ("en", "zh-CN")
 DEFAULT_LANGUAGE = "en"
@@ -26,8 +27,9 @@ Translate = Callable[..., str]
 @cache
 def catalog(language: str) -> dict[str, str]:
     assert language in LANGUAGES, f"unknown language {language!r}"
-    loaded = yaml.safe_load((CATALOG_DIR / f"{language}.yaml").read_text(encoding="utf-8")) or {}
-    assert isinstance(loaded, dict), f"{language}.yaml is a flat map of key: text"
+    # Read as every config document is: safe YAML, bounded, and a key written twice is refused
+    # rather than silently overriding the first (load_mapping also refuses anything but a mapping).
+    loaded = load_mapping(CATALOG_DIR / f"{language}.yaml")
     return {str(k): str(v) for k, v in loaded.items()}
 
 

@@ -21,14 +21,14 @@ from lendstack.money import Money, MoneyError
 from lendstack.origination import ApplicationError
 from lendstack.origination.status import STATUSES, StatusError
 from lendstack.products import load_catalog
+from lendstack.services.browse import application_rows, application_view
+from lendstack.services.conflicts import IdempotencyConflict
 from lendstack.services.decisions import ReviewError, accept_offer, assign_review, list_reviews, resolve_review
 from lendstack.services.models import scoring_model
 from lendstack.servicing import ServicingError
 from lendstack.sim import APPLICANT_TYPES, COLLATERALS, PURPOSES, REGIONS, SEGMENTS
-from lendstack.store.idempotency import IdempotencyConflict
 from lendstack.web.auth import current_user
 from lendstack.web.forms import FormError, form_int, form_text, is_htmx
-from lendstack.web.queries import application_rows, application_view
 from lendstack.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -228,7 +228,7 @@ async def assign(application_id: str, request: Request) -> Response:
 
 def _counter_offer(form: FormData, application_id: str, request: Request) -> dict[str, Any]:
     view = application_view(engine_of(request), application_id)
-    currency = str(view["application"]["currency"]) if view else "CNY"
+    currency = str(view.application["currency"]) if view else "CNY"
     rate = form_text(form, "counter_rate_annual", required=True, length_max=12)
     try:
         Decimal(rate)

@@ -58,9 +58,10 @@ def queue_page(request: Request, view: str = "all") -> Response:
     chosen = view if view in QUEUE_VIEWS else "all"
     engine = engine_of(request)
     if chosen == "mine":
-        rows = col.list_queue(engine, collector=user.username, limit=QUEUE_MAX)
+        cases = col.list_queue(engine, collector=user.username, limit=QUEUE_MAX)
     else:
-        rows = col.list_queue(engine, unassigned=chosen == "unassigned", limit=QUEUE_MAX)
+        cases = col.list_queue(engine, unassigned=chosen == "unassigned", limit=QUEUE_MAX)
+    rows = [c.to_json() for c in cases]
     may_assign = _may(request, "POST", "/console/collections/{case_id}/assign")
     return render(request, "collections.html", {
         "rows": rows, "view": chosen, "views": QUEUE_VIEWS, "limit": QUEUE_MAX,
@@ -104,7 +105,7 @@ def _values(form: FormData) -> dict[str, str]:
 
 def _exists(request: Request, case_id: str) -> dict[str, Any] | None:
     try:
-        return col.get_case(engine_of(request), case_id)
+        return col.get_case(engine_of(request), case_id).to_json()
     except CollectionsError:
         return None
 

@@ -20,17 +20,17 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from lendstack.api.common import engine_of
+from lendstack.errors import ErrorKind
 from lendstack.ledger import CHART, AccountCode, EntryKind, JournalEntry
 from lendstack.money import Money, MoneyError
 from lendstack.money.money import format_minor
 from lendstack.monitoring.portfolio import dpd_at, installment_paid_dates
+from lendstack.services.browse import loan_rows, loan_view
 from lendstack.services.business_date import business_date
+from lendstack.services.conflicts import ConcurrentUpdate, IdempotencyConflict
 from lendstack.services.loans import disburse_loan, recover_loan, refund_loan, repay_loan, reverse_loan_payment
 from lendstack.servicing import Loan, ServicingError
-from lendstack.store.idempotency import IdempotencyConflict
-from lendstack.store.loan_repo import ConcurrentUpdate
 from lendstack.web.forms import FormError, form_text
-from lendstack.web.queries import loan_rows, loan_view
 from lendstack.web.render import render
 from lendstack.web.routes_dashboard import script_json
 
@@ -61,14 +61,14 @@ def _loan_page(request: Request, loan_id: str, *, error: dict[str, str] | None =
     view = loan_view(engine_of(request), loan_id)
     if view is None:
         return render(request, "error.html", {"status": 404, "detail_key": "error.not_found"}, status_code=404)
-    dpd_points = dpd_history(view["loan"], view["entries"])
+    dpd_points = dpd_history(view.loan, view.entries)
     context: dict[str, Any] = {"view": view, "error": error, "values": values or {}, "chart": CHART,
                                "dpd_points": dpd_points, "dpd_max": max((d for _, d in dpd_points), default=0),
                                "dpd_json": script_json([[day.isoformat(), dpd] for day, dpd in dpd_points]),
                                "repay_key": (values or {}).get("idempotency_key") or new_form_key(),
                                "refund_key": (values or {}).get("refund_key") or new_form_key(),
                                "refund_amount": (values or {}).get("refund_amount")
-                               or format_minor(view["loan"].suspense_minor, view["loan"].currency),
+                               or format_minor(view.loan.suspense_minor, view.loan.currency),
                                "recover_key": (values or {}).get("recover_key") or new_form_key(),
                                "reverse_key": (values or {}).get("reverse_key") or new_form_key(),
                                "disburse_key": new_form_key(), "today": _business_day(request)}
@@ -190,9 +190,9 @@ def _form_amount(engine: Engine, loan_id: str, form: FormData, field: str) -> Mo
     """The amount in form field `field`, in the loan's currency ("1,234.50" → minor units)."""
     view = loan_view(engine, loan_id)
     if view is None:
-        raise FormError("loan_id", f"unknown loan {loan_id!r}")
+        raise FormError("loan_id", f"unknown loan {loan_id!r}", kind=ErrorKind.NOT_FOUND)
     text = form_text(form, field, required=True, length_max=20).replace(",", "")
-    return Money.of_major(text, view["loan"].currency)
+    return Money.of_major(text, view.loan.currency)
 
 
 @router.post("/console/loans/{loan_id}/repay")

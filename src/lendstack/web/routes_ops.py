@@ -59,7 +59,8 @@ async def alert_act(alert_id: str, request: Request) -> Response:
 def _webhooks_page(request: Request, status: str, error: dict[str, str] | None = None, status_code: int = 200
                    ) -> Response:
     chosen = status if status in DELIVERY_STATUSES else "dead"
-    deliveries = list_deliveries(engine_of(request), status=chosen, partner_id=None, limit=LIST_MAX)
+    deliveries = [d.to_json() for d in list_deliveries(engine_of(request), status=chosen, partner_id=None,
+                                                       limit=LIST_MAX)]
     return render(request, "webhooks.html", {"deliveries": deliveries, "status": chosen,
                                              "statuses": DELIVERY_STATUSES, "error": error}, status_code=status_code)
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from lendstack import secretbox
+from lendstack.webhooks.signing import SECRET_WITHHELD
 
 revision: str = "0015"
 down_revision: str | Sequence[str] | None = "0014"
@@ -28,8 +29,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 SUBSCRIBE_PATH = "/v1/webhooks/subscriptions"
-# The same text services.webhooks.SECRET_WITHHELD holds (a migration does not import the services).
-SECRET_WITHHELD = "(withheld: shown in the answer to the first request only)"
+# SECRET_WITHHELD comes from the pure signing module (no store, no services): the replay of a
+# subscribe call recognises kept answers by exactly this text, so there is one copy of it.
 ROWS_MAX = 1_000_000  # a bound: subscriptions are capped far below this, idempotency rows expire
 
 subscriptions = sa.table("webhook_subscriptions", sa.column("subscription_id", sa.Text),
