@@ -4,7 +4,6 @@ and errors that name the field, with an exit code by the error's kind (one table
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -82,6 +81,8 @@ def _pydantic_error(exc: ValueError) -> tuple[str, str] | None:
 
 def bug(exc: BaseException, *, as_json: bool) -> NoReturn:
     """An exception that is not a user's mistake: exit 1 with an error id, the traceback on stderr."""
+    import secrets  # hmac and hashlib: ~9 ms that only a failing command pays
+
     error_id = secrets.token_hex(6)
     traceback.print_exception(exc, file=sys.stderr)
     message = f"internal error {error_id}: this is a fault in lendstack, not in your input; the traceback above"

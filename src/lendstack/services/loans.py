@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lendstack.ledger import AccountCode, BalanceKey, EntryKind, JournalEntry
 from lendstack.money import Money, MoneyError
-from lendstack.products import LoanProduct, get_product
 from lendstack.services.business_date import dated
 from lendstack.servicing import (
     Loan,
@@ -35,6 +34,9 @@ from lendstack.servicing import (
 from lendstack.servicing.replay import booking_params
 from lendstack.store import Engine, UnitOfWork
 from lendstack.store.loan_repo import ConcurrentUpdate
+
+if TYPE_CHECKING:
+    from lendstack.products import LoanProduct
 
 KEY_LENGTH_MAX = 128
 REASON_LENGTH_MAX = 500
@@ -106,6 +108,8 @@ def book_loan(
     engine: Engine, *, loan_id: str, product: LoanProduct | str, amount: Money, term: int, key: str,
     on: date | None = None, rate_annual: Decimal | str | None = None, funder_id: str = "self",
 ) -> dict[str, Any]:
+    from lendstack.products import get_product  # the catalog loads only for a command that reads it
+
     prod = get_product(product) if isinstance(product, str) else product
     request = {"loan_id": loan_id, "product_id": prod.product_id, "amount_minor": amount.amount_minor,
                "currency": amount.currency, "term": term, "on": _day(on), "rate_annual": str(rate_annual)}
@@ -205,6 +209,8 @@ def restructure_loan(
     params = {"term": term, "rate_annual": rate_annual}
 
     def step(loan: Loan, _uow: UnitOfWork, day: date) -> Outcome:
+        from lendstack.products import get_product
+
         rules = product or get_product(loan.terms.product_id)
         return restructure(loan, day, term, key, rate_annual=rate_annual, product=rules)
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from lendstack.invariants import InvariantError
 from lendstack.ledger import DEFAULT_FUNDER, AccountCode, EntryKind
 from lendstack.money import Money, MoneyError, round_to_minor
 from lendstack.money.daycount import day_count_days
 from lendstack.money.rates import RATE_PPM, parse_rate
-from lendstack.products import LoanProduct
 from lendstack.schedule import Schedule, build_schedule
 from lendstack.servicing.accrual import period_interest_to_date
 from lendstack.servicing.aging import FiveTier
@@ -32,6 +32,9 @@ from lendstack.servicing.income import fee_pairs, merge_pairs, unearned_capped
 from lendstack.servicing.loan import Installment, Loan, LoanStatus, LoanTerms
 from lendstack.servicing.outcome import Outcome, entry, event
 from lendstack.servicing.payments import accrue_to, allocate, close_if_settled, money_in_pairs
+
+if TYPE_CHECKING:  # products (pydantic, the YAML loader) load only where a product is read
+    from lendstack.products import LoanProduct
 
 A = AccountCode
 CATCH_UP_DAYS_MAX = 3_660  # ten years: end of day refuses a longer gap as a mistake, not a backlog

@@ -17,11 +17,11 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from lendstack.ledger import AccountCode, EntryKind
 from lendstack.money import MoneyError, check_rate_cap
 from lendstack.money.rates import parse_rate
-from lendstack.products import LoanProduct
 from lendstack.schedule import apr_of, next_due_on_day
 from lendstack.servicing.accrual import period_interest_to_date
 from lendstack.servicing.aging import DEFAULT_AGING, AgingPolicy, FiveTier, is_performing
@@ -30,6 +30,9 @@ from lendstack.servicing.errors import ServicingError
 from lendstack.servicing.loan import Installment, Loan, LoanStatus
 from lendstack.servicing.outcome import Outcome, entry, event
 from lendstack.servicing.payments import accrue_to
+
+if TYPE_CHECKING:  # products (pydantic, the YAML loader) load only where a product is read
+    from lendstack.products import LoanProduct
 
 A = AccountCode
 
