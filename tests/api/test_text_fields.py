@@ -90,7 +90,7 @@ def test_staff_display_names_are_checked_and_normalised(engine: Engine) -> None:
         staff.create_user(engine, "mallory", "correct horse battery", staff.AUDITOR, display_name="Ann\u202eelA")
     assert caught.value.field == "display_name"
     made = staff.create_user(engine, "zoe", "correct horse battery", staff.AUDITOR, display_name="Zoe\u0308")
-    assert made["display_name"] == "Zo\u00eb"
+    assert made.display_name == "Zo\u00eb"
     user = staff.get_user(engine, "zoe")
     assert user is not None and user.display_name == "Zo\u00eb"
 

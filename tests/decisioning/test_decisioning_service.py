@@ -17,7 +17,7 @@ from lendstack.services.decisions import (
     ReviewError,
     accept_offer,
     assign_review,
-    comparison_report,
+    challenger_comparison,
     decide_application,
     list_reviews,
     replay_decision,
@@ -94,7 +94,7 @@ def test_shadow_mode_acts_on_the_champion_and_reports(engine: Engine, sample: pl
     for i in range(8):
         acting = decide_application(engine, _document(sample, i), engines=setup, today=TODAY)
         assert acting.policy_key == "consumer@1"
-    report = comparison_report(engine)
+    report = challenger_comparison(engine).to_json()
     assert report["applications"] == 8
     assert replay_decision(engine, _document(sample, 0)["application_id"], model=small_model, arm="shadow")
 

@@ -178,9 +178,9 @@ def test_a_run_evaluates_the_frame_and_counts_the_live_loans(engine: Engine) -> 
     book.append({**book[0], "loan_id": "DONE", "status": "closed"})
     store(engine, book, [], {"LIVE": [Snapshot("device", 10, {"device_id": "a"}, 0),
                                       Snapshot("device", 20, {"device_id": "b"}, 0)]}, DAYS)
-    summary = ew.run(engine, day(DAYS))
+    summary = ew.run_book(engine, day(DAYS)).to_json()
     assert (summary["loans"], summary["alerts"]) == (1, 1)
-    assert [a["indicator"] for a in ew.list_alerts(engine)] == ["device_change"]
+    assert [a["indicator"] for a in [a.to_json() for a in ew.alerts(engine)]] == ["device_change"]
 
 
 # --------------------------------------------------------------------------- the pure function

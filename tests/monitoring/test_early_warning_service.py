@@ -57,7 +57,7 @@ def stored(engine: Engine) -> int:
 
 def alerts_by_loan(engine: Engine) -> dict[str, list[tuple[str, str]]]:
     out: dict[str, list[tuple[str, str]]] = {}
-    for a in ew.list_alerts(engine):
+    for a in [a.to_json() for a in ew.alerts(engine)]:
         out.setdefault(a["loan_id"], []).append((a["indicator"], a["severity"]))
     return {k: sorted(v) for k, v in out.items()}
 
@@ -65,8 +65,8 @@ def alerts_by_loan(engine: Engine) -> dict[str, list[tuple[str, str]]]:
 def test_ingest_stores_a_batch_and_a_resend_changes_nothing(engine: Engine) -> None:
     active_loan(engine, "L1")
     batch = clean_data("L1")
-    assert ew.ingest(engine, batch) == {"records": len(batch), "stored": len(batch), "unchanged": 0}
-    assert ew.ingest(engine, batch) == {"records": len(batch), "stored": 0, "unchanged": len(batch)}
+    assert ew.ingest_batch(engine, batch).to_json() == {"records": len(batch), "stored": len(batch), "unchanged": 0}
+    assert ew.ingest_batch(engine, batch).to_json() == {"records": len(batch), "stored": 0, "unchanged": len(batch)}
     assert stored(engine) == len(batch)
 
 
@@ -84,12 +84,12 @@ BAD: list[tuple[str, Any, str, str]] = [
 def test_a_bad_record_refuses_the_whole_batch(engine: Engine, case: str, bad: dict[str, Any], field: str,
                                               named: str) -> None:
     active_loan(engine, "L1")
-    ew.ingest(engine, [rec("L1", "pos", MONTHS[-1], revenue_minor=100, cost_minor=50),
+    ew.ingest_batch(engine, [rec("L1", "pos", MONTHS[-1], revenue_minor=100, cost_minor=50),
                        rec("L1", "tax", MONTHS[-1], arrears_minor=0)])
     before = stored(engine)
     good_first = rec("L1", "device", RUN_ON, device_id="d1")  # valid, but must not be half-applied
     with pytest.raises(EarlyWarningError) as err:
-        ew.ingest(engine, [good_first, bad])
+        ew.ingest_batch(engine, [good_first, bad])
     assert err.value.field == field
     assert named in err.value.message
     assert stored(engine) == before
@@ -98,20 +98,20 @@ def test_a_bad_record_refuses_the_whole_batch(engine: Engine, case: str, bad: di
 def test_planted_risks_raise_the_right_alerts_and_clean_loans_none(engine: Engine) -> None:
     for loan_id in ("CLEAN", "DROP", "BORROW", "DEVICE"):
         active_loan(engine, loan_id)
-    ew.ingest(engine, [
+    ew.ingest_batch(engine, [
         *clean_data("CLEAN"),
         *clean_data("DROP", revenue=[100_000_00] * 5 + [40_000_00]),
         *clean_data("BORROW", open_loans=(2, 4)),
         *clean_data("DEVICE", devices=("dev-a", "dev-b")),
     ])
-    summary = ew.run(engine, RUN_ON)
+    summary = ew.run_book(engine, RUN_ON).to_json()
     assert summary["loans"] == 4
     assert alerts_by_loan(engine) == {
         "DROP": [("revenue_drop", "high")],
         "BORROW": [("new_borrowing_elsewhere", "warn")],
         "DEVICE": [("device_change", "warn")],
     }
-    [drop] = ew.list_alerts(engine, loan_id="DROP")
+    [drop] = [a.to_json() for a in ew.alerts(engine, loan_id="DROP")]
     assert drop["evidence"]["inputs"] == {"revenue_m1": 40_000_00, "revenue_trailing_mean": 100_000_00}
     assert drop["evidence"]["value"] == pytest.approx(0.6)
     assert drop["actions"] == ["call", "review"]
@@ -120,9 +120,9 @@ def test_planted_risks_raise_the_right_alerts_and_clean_loans_none(engine: Engin
 
 def test_a_run_is_idempotent_per_date_and_announces_each_alert_once(engine: Engine) -> None:
     active_loan(engine, "BORROW")
-    ew.ingest(engine, clean_data("BORROW", open_loans=(1, 4)))  # 3 new loans elsewhere: high
-    first = ew.run(engine, RUN_ON)
-    again = ew.run(engine, RUN_ON)
+    ew.ingest_batch(engine, clean_data("BORROW", open_loans=(1, 4)))  # 3 new loans elsewhere: high
+    first = ew.run_book(engine, RUN_ON).to_json()
+    again = ew.run_book(engine, RUN_ON).to_json()
     assert (first["new_alerts"], again["new_alerts"], again["alerts"]) == (1, 0, 1)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(ew_alerts)).scalar_one() == 1
@@ -136,51 +136,51 @@ def test_a_standing_condition_is_one_alert_until_closed_or_worse(engine: Engine)
     """Daily runs (EOD) must not re-raise a condition that is still true: one open alert per (loan,
     indicator); a higher severity raises another; after closing, a still-true condition is raised anew."""
     active_loan(engine, "BORROW")
-    ew.ingest(engine, clean_data("BORROW", open_loans=(2, 4)))  # 2 new loans elsewhere: warn
-    assert ew.run(engine, RUN_ON)["new_alerts"] == 1
-    assert ew.run(engine, date(2026, 4, 6))["new_alerts"] == 0  # the same condition the next day
-    ew.ingest(engine, [rec("BORROW", "bureau", date(2026, 4, 28), open_loans=7, inquiries_6m=1, utilisation=0.3)])
-    ew.run(engine, date(2026, 4, 29))  # worse: 3 more loans elsewhere is high
+    ew.ingest_batch(engine, clean_data("BORROW", open_loans=(2, 4)))  # 2 new loans elsewhere: warn
+    assert ew.run_book(engine, RUN_ON).to_json()["new_alerts"] == 1
+    assert ew.run_book(engine, date(2026, 4, 6)).to_json()["new_alerts"] == 0  # the same condition the next day
+    ew.ingest_batch(engine, [rec("BORROW", "bureau", date(2026, 4, 28), open_loans=7, inquiries_6m=1, utilisation=0.3)])
+    ew.run_book(engine, date(2026, 4, 29)).to_json()  # worse: 3 more loans elsewhere is high
     assert borrowing_severities(engine) == ["high", "warn"]
-    ew.run(engine, date(2026, 4, 30))
+    ew.run_book(engine, date(2026, 4, 30)).to_json()
     assert borrowing_severities(engine) == ["high", "warn"]
-    for alert in ew.list_alerts(engine, loan_id="BORROW"):
-        ew.act(engine, alert["alert_id"], "close", "ana", note="reviewed")
-    ew.run(engine, date(2026, 5, 1))  # closed, yet still true: raised again
+    for alert in [a.to_json() for a in ew.alerts(engine, loan_id="BORROW")]:
+        ew.act_on(engine, alert["alert_id"], "close", "ana", note="reviewed").to_json()
+    ew.run_book(engine, date(2026, 5, 1)).to_json()  # closed, yet still true: raised again
     assert borrowing_severities(engine) == ["high", "high", "warn"]
 
 
 def borrowing_severities(engine: Engine) -> list[str]:
-    return sorted(a["severity"] for a in ew.list_alerts(engine, loan_id="BORROW")
+    return sorted(a["severity"] for a in [a.to_json() for a in ew.alerts(engine, loan_id="BORROW")]
                   if a["indicator"] == "new_borrowing_elsewhere")
 
 
 def test_online_check_of_one_loan_matches_the_run(engine: Engine) -> None:
     active_loan(engine, "DROP")
-    ew.ingest(engine, clean_data("DROP", revenue=[100_000_00] * 5 + [10_000_00]))
+    ew.ingest_batch(engine, clean_data("DROP", revenue=[100_000_00] * 5 + [10_000_00]))
     online = ew.check_loan(engine, "DROP", RUN_ON)
     assert ("revenue_drop", "critical") in [(a.indicator, a.severity) for a in online]
-    summary = ew.run(engine, RUN_ON)
+    summary = ew.run_book(engine, RUN_ON).to_json()
     assert (summary["alerts"], summary["new_alerts"]) == (len(online), 0)  # the run finds what the check raised
 
 
 def test_the_alert_lifecycle_records_who_and_when(engine: Engine) -> None:
     active_loan(engine, "DEVICE")
-    ew.ingest(engine, clean_data("DEVICE", devices=("dev-a", "dev-b")))
-    ew.run(engine, RUN_ON)
-    [alert] = ew.list_alerts(engine, status="open")
-    ew.act(engine, alert["alert_id"], "acknowledge", "ana")
-    ew.act(engine, alert["alert_id"], "assign", "ana", assignee="bo")
-    closed = ew.act(engine, alert["alert_id"], "close", "bo", note="customer replaced a broken phone")
+    ew.ingest_batch(engine, clean_data("DEVICE", devices=("dev-a", "dev-b")))
+    ew.run_book(engine, RUN_ON).to_json()
+    [alert] = [a.to_json() for a in ew.alerts(engine, status="open")]
+    ew.act_on(engine, alert["alert_id"], "acknowledge", "ana").to_json()
+    ew.act_on(engine, alert["alert_id"], "assign", "ana", assignee="bo").to_json()
+    closed = ew.act_on(engine, alert["alert_id"], "close", "bo", note="customer replaced a broken phone").to_json()
     assert closed["status"] == "closed" and closed["assignee"] == "bo"
-    [stored_alert] = ew.list_alerts(engine, status="closed")
+    [stored_alert] = [a.to_json() for a in ew.alerts(engine, status="closed")]
     assert [(h["action"], h["by"]) for h in stored_alert["history"]] == [
         ("raise", "system"), ("acknowledge", "ana"), ("assign", "ana"), ("close", "bo")]
     assert stored_alert["history"][-1]["note"] == "customer replaced a broken phone"
     with pytest.raises(EarlyWarningError, match="cannot acknowledge"):
-        ew.act(engine, alert["alert_id"], "acknowledge", "ana")
+        ew.act_on(engine, alert["alert_id"], "acknowledge", "ana").to_json()
     with pytest.raises(EarlyWarningError) as err:
-        ew.act(engine, "ew_nope", "close", "ana")
+        ew.act_on(engine, "ew_nope", "close", "ana").to_json()
     assert err.value.field == "alert_id"
 
 

@@ -39,7 +39,7 @@ def loans_with(book: BookFacts, *behaviours: str) -> list[Any]:
 
 
 def test_portfolio_report_shows_the_books_numbers(book: BookFacts) -> None:
-    data = report_data.portfolio_data(book.engine, AS_OF)
+    data = report_data.portfolio_data(book.engine, AS_OF).to_json()
     page = render_html("portfolio", data)
     live = loans_with(book, "current", "late")
     outstanding = sum(loan.principal_outstanding_minor for loan in live)
@@ -103,7 +103,7 @@ def test_models_report_realized_performance_drift_and_arms(book: BookFacts) -> N
 
 
 def test_fairness_report_by_gender(book: BookFacts) -> None:
-    data = report_data.fairness_data(book.engine, AS_OF)
+    data = report_data.fairness_data(book.engine, AS_OF).to_json()
     page = render_html("fairness", data)
     groups = {g["group"]: g for g in data["audit"]["groups"]}
     assert set(groups) == {d["gender"] for d in book.decided}
@@ -135,7 +135,7 @@ def _gender(book: BookFacts, application_id: str) -> str:
 
 
 def test_stress_report_renders_every_scenario(book: BookFacts) -> None:
-    data = report_data.stress_data(book.engine, AS_OF)
+    data = report_data.stress_data(book.engine, AS_OF).to_json()
     page = render_html("stress", data)
     assert data["loans"] == len(loans_with(book, "current", "late"))
     for scenario in data["scenarios"]:
@@ -161,7 +161,7 @@ def test_quarterly_audit_bundle(book: BookFacts) -> None:
     ]
     with book.engine.begin() as conn:
         conn.execute(insert(api_audit), rows)
-    data = audit_bundle(book.engine, quarter="2026Q1", registry_dir=book.registry)
+    data = audit_bundle(book.engine, quarter="2026Q1", registry_dir=book.registry).to_json()
     page = render_html("audit", data)
     in_q1 = [d for d in book.decided if _applied_on(book, d) >= date(2026, 1, 1)]
     assert data["fairness"]["decisions"] == len(in_q1) > 0

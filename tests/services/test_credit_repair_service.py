@@ -14,10 +14,10 @@ from lendstack.money import Money
 from lendstack.monitoring.credit_repair import CreditRepairError, ProgramConfig
 from lendstack.schedule.dates import add_months
 from lendstack.services.credit_repair import (
+    application,
     apply_for_repair,
     borrower_view,
     check_eligibility,
-    get_application,
     list_applications,
     unrepaired_overdue_counts,
 )
@@ -82,47 +82,47 @@ def codes(result: dict[str, object]) -> list[str]:
 def test_eleven_months_refused_twelve_granted_then_the_limit(engine: Engine) -> None:
     closed = loan_with_history(engine, "R1", paid=13, late=frozenset({1}))
     assert closed == due_date(13)
-    eleven = check_eligibility(engine, on=due_date(12), loan_id="R1")
+    eleven = check_eligibility(engine, on=due_date(12), loan_id="R1").to_json()
     assert not eleven["eligible"] and eleven["months_on_time"] == 11
     assert codes(eleven) == ["not_enough_on_time_months"]
     assert "需满12个月" in eleven["reasons"][0]["zh"]
-    twelve = check_eligibility(engine, on=due_date(13), loan_id="R1")
+    twelve = check_eligibility(engine, on=due_date(13), loan_id="R1").to_json()
     assert twelve["eligible"] and twelve["months_on_time"] == 12 and twelve["record"]["record_id"] == "R1#1"
-    assert check_eligibility(engine, on=due_date(13), loan_id="R1", program=ProgramConfig(months_on_time=13))[
+    assert check_eligibility(engine, on=due_date(13), loan_id="R1", program=ProgramConfig(months_on_time=13)).to_json()[
         "eligible"] is False
 
     before = counts(engine)
-    refused = apply_for_repair(engine, on=due_date(12), key="cr-1", loan_id="R1")
+    refused = apply_for_repair(engine, on=due_date(12), key="cr-1", loan_id="R1").to_json()
     assert refused["status"] == "refused" and refused["grant"] is None and codes(refused) == [
         "not_enough_on_time_months"]
     after = counts(engine)
     assert after["repair_grants"] == before["repair_grants"] and after["repair_applications"] == 1
     assert unrepaired_overdue_counts(engine) == {"loan:R1": 1}
 
-    granted = apply_for_repair(engine, on=due_date(13), key="cr-2", loan_id="R1")
+    granted = apply_for_repair(engine, on=due_date(13), key="cr-2", loan_id="R1").to_json()
     assert granted["status"] == "granted" and granted["grant"]["record_id"] == "R1#1"
     assert granted["grant"]["days_late"] == 15
     assert granted["grant"]["paid_on"] == (due_date(1) + timedelta(15)).isoformat()
     assert unrepaired_overdue_counts(engine) == {"loan:R1": 0}
     assert counts(engine)["installments"] == before["installments"]  # the original record is kept
 
-    again = apply_for_repair(engine, on=due_date(13), key="cr-3", loan_id="R1")
+    again = apply_for_repair(engine, on=due_date(13), key="cr-3", loan_id="R1").to_json()
     assert again["status"] == "refused" and codes(again) == ["max_records_granted", "no_eligible_record"]
     assert counts(engine)["repair_grants"] == 1
 
-    view = borrower_view(engine, loan_id="R1")
+    view = borrower_view(engine, loan_id="R1").to_json()
     assert [r["repaired"] for r in view["records"]] == [True] and view["unrepaired_overdue_records"] == 0
     assert "已修复" in view["records"][0]["text"]["zh"] and "repaired" in view["records"][0]["text"]["en"]
     assert [a["status"] for a in view["applications"]] == ["refused", "granted", "refused"]
-    assert get_application(engine, granted["application_id"]) == granted
-    assert {a["application_id"] for a in list_applications(engine, status="granted")} == {granted["application_id"]}
+    assert application(engine, granted["application_id"]).to_json() == granted
+    assert {a.application_id for a in list_applications(engine, status="granted")} == {granted["application_id"]}
 
 
 def test_retry_and_bad_input_write_nothing(engine: Engine) -> None:
     loan_with_history(engine, "R2", paid=13, late=frozenset({1}))
-    first = apply_for_repair(engine, on=due_date(13), key="k1", loan_id="R2")
+    first = apply_for_repair(engine, on=due_date(13), key="k1", loan_id="R2").to_json()
     before = counts(engine)
-    assert apply_for_repair(engine, on=due_date(13), key="k1", loan_id="R2") == first
+    assert apply_for_repair(engine, on=due_date(13), key="k1", loan_id="R2").to_json() == first
     assert counts(engine) == before
     bad: list[tuple[dict[str, object], str]] = [
         ({"on": due_date(13), "key": "k1", "loan_id": "R2", "record": "R2#2"}, "idempotency_key"),
@@ -135,21 +135,21 @@ def test_retry_and_bad_input_write_nothing(engine: Engine) -> None:
     ]
     for kwargs, field in bad:
         with pytest.raises((CreditRepairError, IdempotencyConflict)) as err:
-            apply_for_repair(engine, **kwargs)  # type: ignore[arg-type]
+            apply_for_repair(engine, **kwargs).to_json()  # type: ignore[arg-type]
         assert err.value.field == field, kwargs
         assert counts(engine) == before
 
 
 def test_an_overdue_installment_now_or_in_the_window_refuses(engine: Engine) -> None:
     closed = loan_with_history(engine, "R3", paid=13, late=frozenset({1, 6}), unpaid_after=True)
-    result = check_eligibility(engine, on=closed, loan_id="R3")
+    result = check_eligibility(engine, on=closed, loan_id="R3").to_json()
     assert codes(result) == ["current_overdue", "not_enough_on_time_months"]
     assert result["months_on_time"] == 0  # the open installment 14 is the last overdue record
-    in_window = check_eligibility(engine, on=due_date(13), loan_id="R3")
+    in_window = check_eligibility(engine, on=due_date(13), loan_id="R3").to_json()
     assert in_window["months_on_time"] == 7 and codes(in_window) == ["not_enough_on_time_months"]
-    asked = check_eligibility(engine, on=closed, loan_id="R3", record="R3#14")
+    asked = check_eligibility(engine, on=closed, loan_id="R3", record="R3#14").to_json()
     assert "record_not_eligible" in codes(asked) and "尚未还清" in asked["reasons"][-1]["zh"]
     before = counts(engine)
-    refused = apply_for_repair(engine, on=closed, key="k", loan_id="R3")
+    refused = apply_for_repair(engine, on=closed, key="k", loan_id="R3").to_json()
     assert refused["status"] == "refused" and counts(engine)["repair_grants"] == before["repair_grants"] == 0
     assert unrepaired_overdue_counts(engine) == {"loan:R3": 3}

@@ -98,10 +98,10 @@ def test_age_bands_cover_every_age() -> None:
 
 def test_an_empty_book_reports_without_inventing_numbers(engine: Engine, tmp_path: Path) -> None:
     day = date(2026, 3, 31)
-    portfolio = rd.portfolio_data(engine, day)
+    portfolio = rd.portfolio_data(engine, day).to_json()
     assert portfolio["loans"] == 0 and portfolio["kpis"] == []
     assert "资产组合报告" in render_html("portfolio", portfolio)
-    fairness = rd.fairness_data(engine, day)
+    fairness = rd.fairness_data(engine, day).to_json()
     assert fairness["audit"] is None and fairness["decisions"] == 0
     assert "no decisions in the period" in render_html("fairness", fairness)
     with pytest.raises(rd.ReportDataError) as info:
@@ -110,7 +110,7 @@ def test_an_empty_book_reports_without_inventing_numbers(engine: Engine, tmp_pat
     with pytest.raises(rd.ReportDataError) as info:
         rd.fairness_data(engine, day, "religion")
     assert info.value.field == "group"
-    bundle = audit_bundle(engine, day, registry_dir=tmp_path / "no-registry")
+    bundle = audit_bundle(engine, day, registry_dir=tmp_path / "no-registry").to_json()
     assert bundle["quarter"] == "2026Q1" and bundle["drift"] is None and "no champion" in bundle["models_note"]
     assert bundle["security"]["calls"]["total"] == 0 and bundle["status"] == "insufficient_data"
     assert "季度审计报告" in render_html("audit", bundle)

@@ -68,7 +68,7 @@ LONGEST_PASSWORD = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in 
 
 def test_create_user_boundaries_and_duplicate(engine: Engine) -> None:
     made = staff.create_user(engine, "abc", "Kx9-travel#2", "auditor", display_name="A. Auditor")  # both minimums
-    assert made["username"] == "abc" and made["role"] == "auditor"
+    assert made.username == "abc" and made.role == "auditor"
     staff.create_user(engine, "a" * 32, LONGEST_PASSWORD, "admin")  # both maximums
     with pytest.raises(staff.StaffError) as caught:
         staff.create_user(engine, "abc", PASSWORD, "admin")
@@ -79,7 +79,7 @@ def test_create_user_boundaries_and_duplicate(engine: Engine) -> None:
         audited = conn.execute(select(api_audit.c.key_id, api_audit.c.path)).all()
     assert stored.startswith("$argon2id$") and "Kx9-travel#2" not in stored
     assert ("cli", "staff_users/abc") in [tuple(r) for r in audited]
-    assert [u["username"] for u in staff.list_users(engine)] == ["a" * 32, "abc"]
+    assert [u.username for u in staff.staff_listing(engine)] == ["a" * 32, "abc"]
 
 
 def test_authenticate_right_and_wrong_password(engine: Engine) -> None:
@@ -122,7 +122,7 @@ def test_unknown_usernames_are_throttled_too(engine: Engine, clock: Clock) -> No
 
 
 def test_session_idle_expiry(engine: Engine, clock: Clock) -> None:
-    user = staff.StaffUser(**{k: v for k, v in staff.create_user(engine, "alice", PASSWORD, "admin").items()
+    user = staff.StaffUser(**{k: v for k, v in staff.create_user(engine, "alice", PASSWORD, "admin").to_json().items()
                               if k in ("username", "role", "display_name")})
     token = staff.start_session(engine, user)
     with engine.connect() as conn:

@@ -78,7 +78,7 @@ def test_disable_ends_sessions_refuses_login_and_is_audited(engine: Engine) -> N
     boss, alice = _user(engine, "boss", staff.ADMIN), _user(engine, "alice")
     tokens = [staff.start_session(engine, alice) for _ in range(3)]
     kept = staff.start_session(engine, boss)
-    result = staff.disable_user(engine, "alice", by=boss, client="10.0.0.1")
+    result = staff.disable_user(engine, "alice", by=boss, client="10.0.0.1").to_json()
     assert result["sessions_ended"] == 3 and result["disabled_at"]
     assert all(staff.resolve_session(engine, t) is None for t in tokens)
     assert staff.resolve_session(engine, kept) is not None  # only alice's sessions end
@@ -86,14 +86,14 @@ def test_disable_ends_sessions_refuses_login_and_is_audited(engine: Engine) -> N
     assert staff.authenticate(engine, "alice", PASSWORD) is None  # the right password, but disabled
     assert staff.login(engine, "alice", PASSWORD) is None
     assert _audited(engine, "DISABLE") == [("user:boss", "admin", "staff_users/alice")]
-    listed = {u["username"]: u for u in staff.list_users(engine)}
+    listed = {u["username"]: u for u in [u.to_json() for u in staff.staff_listing(engine)]}
     assert listed["alice"]["disabled"] and listed["alice"]["disabled_at"] == result["disabled_at"]
 
 
 def test_enable_lets_the_user_log_in_again(engine: Engine) -> None:
     _user(engine, "alice")
     staff.disable_user(engine, "alice")
-    assert staff.enable_user(engine, "alice") == {"username": "alice", "disabled_at": None}
+    assert staff.enable_user(engine, "alice").to_json() == {"username": "alice", "disabled_at": None}
     assert staff.authenticate(engine, "alice", PASSWORD) is not None
     assert _audited(engine, "ENABLE") == [("cli", "admin", "staff_users/alice")]
 
@@ -140,7 +140,7 @@ def test_an_admin_may_be_disabled_while_another_admin_stays_active(engine: Engin
 def test_property_there_is_always_an_active_admin(engine: Engine, ops: list[tuple[str, str]]) -> None:
     """Whatever the order of commands (the database carries over between examples: the property is
     global), one admin stays active, and a refused command changes nothing."""
-    existing = {u["username"] for u in staff.list_users(engine)}
+    existing = {u["username"] for u in [u.to_json() for u in staff.staff_listing(engine)]}
     for name, role in (("ann", staff.ADMIN), ("ben", staff.ADMIN), ("cat", staff.RISK), ("dan", staff.AUDITOR)):
         if name not in existing:
             staff.create_user(engine, name, PASSWORD, role)
@@ -151,7 +151,7 @@ def test_property_there_is_always_an_active_admin(engine: Engine, ops: list[tupl
         except staff.StaffError as refused:
             assert refused.field == "username"
             assert _snapshot(engine) == before
-        users = staff.list_users(engine)
+        users = [u.to_json() for u in staff.staff_listing(engine)]
         assert sum(1 for u in users if u["role"] == staff.ADMIN and not u["disabled"]) >= 1
 
 
@@ -161,7 +161,7 @@ def test_property_there_is_always_an_active_admin(engine: Engine, ops: list[tupl
 def test_set_password_replaces_the_old_one_and_ends_sessions(engine: Engine) -> None:
     boss, alice = _user(engine, "boss", staff.ADMIN), _user(engine, "alice")
     token = staff.start_session(engine, alice)
-    assert staff.set_password(engine, "alice", NEW_PASSWORD, by=boss)["sessions_ended"] == 1
+    assert staff.set_password(engine, "alice", NEW_PASSWORD, by=boss).sessions_ended == 1
     assert staff.resolve_session(engine, token) is None
     assert staff.authenticate(engine, "alice", PASSWORD) is None
     assert staff.authenticate(engine, "alice", NEW_PASSWORD) == alice
@@ -206,12 +206,12 @@ def test_unlock_lifts_the_lock_at_once(engine: Engine, clock: Clock) -> None:
     _lock(engine, "alice")
     with pytest.raises(staff.LoginThrottled):
         staff.authenticate(engine, "alice", PASSWORD)
-    listed = {u["username"]: u for u in staff.list_users(engine)}
+    listed = {u["username"]: u for u in [u.to_json() for u in staff.staff_listing(engine)]}
     assert listed["alice"]["locked_until"] == (clock.now + staff.LOGIN_LOCKOUT).isoformat()
     assert listed["boss"]["locked_until"] is None
     staff.unlock_user(engine, "alice", by=boss)
     assert staff.authenticate(engine, "alice", PASSWORD) is not None
-    assert {u["username"]: u for u in staff.list_users(engine)}["alice"]["locked_until"] is None
+    assert {u.username: u for u in staff.staff_listing(engine)}["alice"].locked_until is None
     assert _audited(engine, "UNLOCK") == [("user:boss", "admin", "staff_users/alice")]
 
 
@@ -240,10 +240,10 @@ def test_list_shows_the_last_login_from_the_audit_trail(engine: Engine, clock: C
     clock.now += timedelta(hours=2)
     assert staff.login(engine, "alice", PASSWORD) is not None
     assert staff.login(engine, "alice", "wrong password!") is None  # a failure is not a login
-    listed = {u["username"]: u for u in staff.list_users(engine)}
+    listed = {u["username"]: u for u in [u.to_json() for u in staff.staff_listing(engine)]}
     assert listed["alice"]["last_login_at"] == clock.now.isoformat()
     assert listed["bob"]["last_login_at"] is None and listed["bob"]["disabled_at"] is None
-    assert staff.list_users(engine, limit=1)[0]["username"] == "alice"
+    assert staff.staff_listing(engine, limit=1)[0].username == "alice"
 
 
 def test_create_user_audits_the_acting_admin(engine: Engine) -> None:

@@ -43,7 +43,7 @@ def small_book(engine: Engine) -> None:
 
 def test_run_stress_on_a_small_book(engine: Engine) -> None:
     small_book(engine)
-    result = run_stress(engine)
+    result = run_stress(engine).to_json()
     json.dumps(result)  # JSON-able as it is
     assert [s["name"] for s in result["scenarios"]] == ["baseline", "adverse", "severe"]
     assert result["as_of"] == result["book_date"] and result["loans"] > 0

@@ -35,7 +35,7 @@ def test_snapshots_and_the_book(engine: Engine) -> None:
                                                       ("L1", "pos", date(2026, 3, 2)): "f2"}
         assert repo.latest_snapshot_dates(["L1"]) == {("L1", "pos"): date(2026, 3, 2)}
         [live] = repo.live_loans()
-        assert (live.loan_id, live.principal_disbursed_minor, live.principal_repaid_minor) == ("L1", 12_000_00, 0)
+        assert (live.loan_id, live.principal_outstanding_minor) == ("L1", 12_000_00)
         assert repo.live_loans(["L9"]) == []
         due = repo.due_and_settled(["L1"])["L1"]
         assert len(due) == 12 and not any(settled for _, settled in due)

@@ -64,7 +64,7 @@ def test_the_matrix_gives_every_staff_route_to_admin_only(site: TestClient) -> N
 
 def test_every_staff_route_every_role_forbidden_change_nothing(login_as: Login, engine: Engine) -> None:
     clients = {role: login_as(role) for role in staff.STAFF_ROLES}
-    target = staff.create_user(engine, "target", PASSWORD, "credit_officer")["username"]
+    target = staff.create_user(engine, "target", PASSWORD, "credit_officer").username
     user = staff.get_user(engine, target)
     assert user is not None
     staff.start_session(engine, user)

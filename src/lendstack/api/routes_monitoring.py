@@ -52,7 +52,7 @@ def _check_owned(engine: Engine, principal: Principal, loan_ids: set[str]) -> No
 def _ingest_and_check(engine: Engine, batch: PostLoanBatch) -> tuple[int, Any]:
     raw = [r.model_dump(mode="json") for r in batch.records]
     try:
-        stored = early_warning.ingest(engine, raw)
+        stored = early_warning.ingest_batch(engine, raw).to_json()
     except EarlyWarningError as exc:
         raise Problem(422, "invalid", str(exc), field=exc.field) from exc
     latest: dict[str, date] = {}

@@ -74,7 +74,7 @@ def ingest_cmd(file: Annotated[Path, typer.Argument(help="FILE.jsonl or FILE.csv
     """Store a batch of post-loan data (POS, tax, bureau, telematics, device): all of it or nothing."""
     from lendstack.services import early_warning as svc
 
-    counts = run_or_fail(lambda: svc.ingest(open_engine(), read_records(file)), as_json=as_json)
+    counts = run_or_fail(lambda: svc.ingest_batch(open_engine(), read_records(file)).to_json(), as_json=as_json)
     _show(counts, as_json)
 
 
@@ -84,7 +84,7 @@ def run_cmd(as_of: Annotated[str, typer.Option("--as-of", help="YYYY-MM-DD")], a
     from lendstack.services import early_warning as svc
 
     day = run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json)
-    _show(run_or_fail(lambda: svc.run(open_engine(), day), as_json=as_json), as_json)
+    _show(run_or_fail(lambda: svc.run_book(open_engine(), day).to_json(), as_json=as_json), as_json)
 
 
 @monitor_app.command("alerts")
@@ -98,7 +98,7 @@ def alerts_cmd(
 
     if status is not None and status not in ALERT_STATUSES:
         fail("status", f"unknown status {status!r}; known: {', '.join(ALERT_STATUSES)}", as_json=as_json)
-    items = svc.list_alerts(open_engine(), status=status, loan_id=loan_id)
+    items = [a.to_json() for a in svc.alerts(open_engine(), status=status, loan_id=loan_id)]
     if as_json:
         print_json({"items": items})
         return
@@ -112,8 +112,8 @@ def ack_cmd(alert_id: str, by: ByOpt, note: NoteOpt = "", as_json: JsonOpt = Fal
     """Acknowledge an open alert."""
     from lendstack.services import early_warning as svc
 
-    _show(run_or_fail(lambda: svc.act(open_engine(), alert_id, "acknowledge", by, note=note), as_json=as_json),
-          as_json)
+    _show(run_or_fail(lambda: svc.act_on(open_engine(), alert_id, "acknowledge", by, note=note).to_json(),
+                      as_json=as_json), as_json)
 
 
 @monitor_app.command("assign")
@@ -122,7 +122,7 @@ def assign_cmd(alert_id: str, by: ByOpt, to: Annotated[str, typer.Option("--to",
     """Assign an alert to someone."""
     from lendstack.services import early_warning as svc
 
-    _show(run_or_fail(lambda: svc.act(open_engine(), alert_id, "assign", by, assignee=to, note=note),
+    _show(run_or_fail(lambda: svc.act_on(open_engine(), alert_id, "assign", by, assignee=to, note=note).to_json(),
                       as_json=as_json), as_json)
 
 
@@ -131,7 +131,8 @@ def close_cmd(alert_id: str, by: ByOpt, note: NoteOpt = "", as_json: JsonOpt = F
     """Close an alert (its history is kept)."""
     from lendstack.services import early_warning as svc
 
-    _show(run_or_fail(lambda: svc.act(open_engine(), alert_id, "close", by, note=note), as_json=as_json), as_json)
+    _show(run_or_fail(lambda: svc.act_on(open_engine(), alert_id, "close", by, note=note).to_json(),
+                      as_json=as_json), as_json)
 
 
 def _show(document: dict[str, Any], as_json: bool) -> None:

@@ -51,7 +51,7 @@ def apply_command(
     day = run_or_fail(lambda: parse_day(on, "on"), as_json=as_json)
     cfg = run_or_fail(lambda: _program(program), as_json=as_json)
     data = run_or_fail(lambda: apply_for_repair(open_engine(), on=day, key=key, loan_id=loan, applicant_id=applicant,
-                                                record=record, program=cfg), as_json=as_json)
+                                                record=record, program=cfg).to_json(), as_json=as_json)
     if as_json:
         print_json(data)
         return
@@ -67,7 +67,8 @@ def list_command(
     """Applications, newest first."""
     from lendstack.services.credit_repair import list_applications
 
-    rows = run_or_fail(lambda: list_applications(open_engine(), borrower_id=borrower, status=status, limit=limit),
+    rows = run_or_fail(lambda: [a.to_json() for a in list_applications(open_engine(), borrower_id=borrower,
+                                                                        status=status, limit=limit)],
                        as_json=as_json)
     if as_json:
         print_json({"applications": rows})
@@ -84,18 +85,19 @@ def show_command(
     loan: LoanOpt = None, applicant: ApplicantOpt = None, program: ProgramOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """One application, or what a borrower sees: their overdue records and applications."""
-    from lendstack.services.credit_repair import borrower_view, get_application
+    from lendstack.services.credit_repair import application as get_application
+    from lendstack.services.credit_repair import borrower_view
 
     if application is not None:
-        data = run_or_fail(lambda: get_application(open_engine(), application), as_json=as_json)
+        data = run_or_fail(lambda: get_application(open_engine(), application).to_json(), as_json=as_json)
         if as_json:
             print_json(data)
         else:
             _print_application(data)
         return
     cfg = run_or_fail(lambda: _program(program), as_json=as_json)
-    view = run_or_fail(lambda: borrower_view(open_engine(), loan_id=loan, applicant_id=applicant, program=cfg),
-                       as_json=as_json)
+    view = run_or_fail(lambda: borrower_view(open_engine(), loan_id=loan, applicant_id=applicant,
+                                             program=cfg).to_json(), as_json=as_json)
     if as_json:
         print_json(view)
         return

@@ -62,7 +62,8 @@ def report_command(
     if kind == "fairness" and data is not None:
         cols = _data_columns(decision, group, outcome, price, positive_decision, reference_group, as_json=as_json)
         frame = read_table(data, "data", as_json=as_json)
-        found = run_or_fail(lambda: report_data.fairness_from_frame(frame, cols, source=str(data)), as_json=as_json)
+        found = run_or_fail(lambda: report_data.fairness_from_frame(frame, cols, source=str(data)).to_json(),
+                            as_json=as_json)
     else:
         found = run_or_fail(lambda: _gather(kind, day, registry, quarter, group, reference_group), as_json=as_json)
     page = run_or_fail(lambda: render_html(kind, found), as_json=as_json)
@@ -83,15 +84,15 @@ def _gather(kind: str, day: date | None, registry: Path | None, quarter: str | N
 
     engine = open_engine()
     if kind == "portfolio":
-        return report_data.portfolio_data(engine, day)
+        return report_data.portfolio_data(engine, day).to_json()
     if kind == "models":
         return report_data.models_data(engine, day, registry)
     if kind == "fairness":
-        return report_data.fairness_data(engine, day, group, reference_group=reference_group)
+        return report_data.fairness_data(engine, day, group, reference_group=reference_group).to_json()
     if kind == "stress":
-        return report_data.stress_data(engine, day)
+        return report_data.stress_data(engine, day).to_json()
     assert kind == "audit", kind
-    return audit_bundle(engine, day, quarter=quarter, registry_dir=registry)
+    return audit_bundle(engine, day, quarter=quarter, registry_dir=registry).to_json()
 
 
 def _data_columns(decision: str | None, group: str, outcome: str | None, price: str | None,

@@ -44,7 +44,7 @@ def create_cmd(
 
     password = _read_password(password_stdin)
     try:
-        created = svc.create_user(open_engine(), username, password, role, display_name=display_name)
+        created = svc.create_user(open_engine(), username, password, role, display_name=display_name).to_json()
     except svc.StaffError as exc:
         fail(exc.field, exc.message, as_json=as_json, kind=exc.kind)
     if as_json:
@@ -58,7 +58,7 @@ def list_cmd(as_json: JsonOpt = False) -> None:
     """Every staff user with role and creation time (never a password hash)."""
     from lendstack.services import staff as svc
 
-    users = svc.list_users(open_engine())
+    users = [u.to_json() for u in svc.staff_listing(open_engine())]
     if as_json:
         print_json({"items": users})
         return

@@ -30,7 +30,7 @@ def run_command(
 
     day = run_or_fail(lambda: parse_day(as_of, "as_of"), as_json=as_json) if as_of else None
     scenario_set = run_or_fail(lambda: load_scenarios(scenarios), as_json=as_json)
-    data = run_or_fail(lambda: run_stress(open_engine(), day, scenario_set), as_json=as_json)
+    data = run_or_fail(lambda: run_stress(open_engine(), day, scenario_set), as_json=as_json).to_json()
     if as_json:
         print_json(data)
         return

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lendstack.services.report_data import (
+    FairnessReport,
     ReportDataError,
     fairness_data,
     models_data,
@@ -188,8 +189,34 @@ def _key_row(k: ApiKeyRecord) -> dict[str, Any]:
             "revoked_at": _utc(k.revoked_at).isoformat(timespec="seconds") if k.revoked_at else None}
 
 
+@dataclass(frozen=True, slots=True)
+class AuditBundle:
+    """The quarter's audit report; `to_json()` is the document `reporting.render_*("audit", ...)` renders.
+    The model sections are `models_data`'s documents as they come."""
+
+    generated_at: str
+    quarter: str
+    first: str  # "from" in the document
+    last: str  # "to" in the document
+    status: str
+    fairness: FairnessReport
+    drift: dict[str, Any] | None
+    realized: dict[str, Any] | None
+    model: dict[str, Any] | None
+    models_note: str
+    security: SecurityChecks
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "audit", "generated_at": self.generated_at, "quarter": self.quarter, "from": self.first,
+            "to": self.last, "status": self.status, "fairness": self.fairness.to_json(), "drift": self.drift,
+            "realized": self.realized, "model": self.model, "models_note": self.models_note,
+            "security": self.security.to_json(),
+        }
+
+
 def audit_bundle(engine: Engine, as_of: date | None = None, *, quarter: str | None = None,
-                 registry_dir: str | Path | None = None) -> dict[str, Any]:
+                 registry_dir: str | Path | None = None) -> AuditBundle:
     """The bundle for the quarter named (2026Q1) or holding `as_of` (default: the book date)."""
     day = parse_quarter(quarter) if quarter else report_day(engine, as_of)
     name, first, last = quarter_of(day)
@@ -199,12 +226,12 @@ def audit_bundle(engine: Engine, as_of: date | None = None, *, quarter: str | No
         models_note = ""
     except ReportDataError as exc:  # no model in the registry: the rest of the audit still stands
         models, models_note = None, exc.message
-    security = security_checks(engine, first, last).to_json()
-    flagged = (fairness.get("audit") or {}).get("flagged_groups", [])
+    security = security_checks(engine, first, last)
+    flagged = (fairness.audit or {}).get("flagged_groups", [])
     statuses = [models["status"] if models else "insufficient_data", "alert" if flagged else "stable"]
-    return {
-        "kind": "audit", "generated_at": now_iso(), "quarter": name, "from": first.isoformat(), "to": last.isoformat(),
-        "status": worst(statuses), "fairness": fairness,
-        "drift": models["drift"] if models else None, "realized": models["realized"] if models else None,
-        "model": models["model"] if models else None, "models_note": models_note, "security": security,
-    }
+    return AuditBundle(
+        generated_at=now_iso(), quarter=name, first=first.isoformat(), last=last.isoformat(),
+        status=worst(statuses), fairness=fairness,
+        drift=models["drift"] if models else None, realized=models["realized"] if models else None,
+        model=models["model"] if models else None, models_note=models_note, security=security,
+    )

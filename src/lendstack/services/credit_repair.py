@@ -12,6 +12,7 @@ recorded as an application with its reasons (so the borrower sees it) and marks 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -98,18 +99,70 @@ def _check_day(conn: Connection, on: date) -> None:
         raise CreditRepairError("on", f"{on} is after the book's last closed day ({closed}): its history is unknown")
 
 
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityCheck:
+    """What an application would decide today, for one borrower."""
+
+    borrower_id: str
+    applicant_id: str  # '' when the borrower is a loan without a stored decision
+    loans: tuple[str, ...]
+    result: Eligibility
+
+    def to_json(self) -> dict[str, Any]:
+        return {"borrower_id": self.borrower_id, "applicant_id": self.applicant_id, "loans": list(self.loans),
+                **_eligibility_view(self.result)}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    """An overdue record as the borrower sees it: repaired or not, with its text."""
+
+    record: OverdueRecord
+    repaired: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.record.to_dict(), "repaired": self.repaired, "text": record_text(self.record, self.repaired)}
+
+
+@dataclass(frozen=True, slots=True)
+class BorrowerView:
+    """What the borrower sees: the program, their overdue records and their applications."""
+
+    borrower_id: str
+    applicant_id: str
+    loans: tuple[str, ...]
+    as_of: date
+    program: ProgramConfig
+    records: tuple[RecordView, ...]
+    unrepaired_overdue_records: int
+    applications: tuple[RepairApplication, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "borrower_id": self.borrower_id, "applicant_id": self.applicant_id, "loans": list(self.loans),
+            "as_of": self.as_of.isoformat(),
+            "program": {**self.program.to_dict(), "text": program_text(self.program)},
+            "records": [r.to_json() for r in self.records],
+            "unrepaired_overdue_records": self.unrepaired_overdue_records,
+            "applications": [a.to_json() for a in self.applications],
+        }
+
+
 # --------------------------------------------------------------------------- commands
 
 
 def check_eligibility(engine: Engine, *, on: date, loan_id: str | None = None, applicant_id: str | None = None,
-                      record: str | None = None, program: ProgramConfig | None = None) -> dict[str, Any]:
+                      record: str | None = None, program: ProgramConfig | None = None) -> EligibilityCheck:
     """What an application would decide today; writes nothing."""
     cfg = program or ProgramConfig()
     with engine.connect() as conn:
         borrower_id, applicant, owned = resolve_borrower(conn, loan_id, applicant_id)
         _check_day(conn, on)
         result = _evaluate(conn, borrower_id, owned, on, cfg, record)
-    return {"borrower_id": borrower_id, "applicant_id": applicant, "loans": owned, **_eligibility_view(result)}
+    return EligibilityCheck(borrower_id, applicant, tuple(owned), result)
 
 
 def _evaluate(conn: Connection, borrower_id: str, owned: list[str], on: date, cfg: ProgramConfig,
@@ -127,9 +180,10 @@ def _eligibility_view(result: Eligibility) -> dict[str, Any]:
 def apply_for_repair(
     engine: Engine, *, on: date, key: str, loan_id: str | None = None, applicant_id: str | None = None,
     record: str | None = None, program: ProgramConfig | None = None, by: str = "borrower",
-) -> dict[str, Any]:
+) -> RepairApplication:
     """Record an application; grant (mark one historical overdue record repaired) when eligible.
-    Idempotent per key: a retry returns the first result and writes nothing."""
+    Idempotent per key: a retry returns the first result and writes nothing (the cache keeps the
+    application's JSON; a retry reads the stored application back, which is never changed)."""
     cfg = program or ProgramConfig()
     if not key or len(key) > 255:
         raise CreditRepairError("key", "an idempotency key of 1..255 characters is required")
@@ -138,7 +192,7 @@ def apply_for_repair(
     with UnitOfWork(engine) as uow:
         cached = uow.idempotency.lookup(SCOPE, key, request)
         if cached is not None:
-            return cached
+            return _application(uow.connection, str(cached["application_id"]))
         conn = uow.connection
         borrower_id, applicant, owned = resolve_borrower(conn, loan_id, applicant_id)
         _check_day(conn, on)
@@ -153,10 +207,10 @@ def apply_for_repair(
                                        {"borrower_id": borrower_id, "on": on.isoformat(),
                                         "record_id": result.record.record_id if result.record else None,
                                         "reasons": [r.code for r in result.reasons]}))
-        # Read back, as get_application shows it (the JSON columns as the database returns them).
-        view = _application(conn, application_id).to_json()
-        uow.idempotency.record(SCOPE, key, request, view)
-    return view
+        # Read back, as `application` shows it (the JSON columns as the database returns them).
+        stored = _application(conn, application_id)
+        uow.idempotency.record(SCOPE, key, request, stored.to_json())
+    return stored
 
 
 # --------------------------------------------------------------------------- views
@@ -174,12 +228,8 @@ def application(engine: Engine, application_id: str) -> RepairApplication:
         return _application(conn, application_id)
 
 
-def get_application(engine: Engine, application_id: str) -> dict[str, Any]:
-    return application(engine, application_id).to_json()
-
-
 def list_applications(engine: Engine, *, borrower_id: str | None = None, status: str | None = None,
-                      limit: int = 100) -> list[dict[str, Any]]:
+                      limit: int = 100) -> list[RepairApplication]:
     """Applications newest first, optionally of one borrower or status."""
     if not 1 <= limit <= LIST_LIMIT_MAX:
         raise CreditRepairError("limit", f"between 1 and {LIST_LIMIT_MAX}")
@@ -187,11 +237,11 @@ def list_applications(engine: Engine, *, borrower_id: str | None = None, status:
         raise CreditRepairError("status", f"one of {', '.join(APPLICATION_STATUSES)}")
     with engine.connect() as conn:
         ids = RepairRepository(conn).application_ids(borrower_id=borrower_id, status=status, limit=limit)
-        return [_application(conn, a).to_json() for a in ids]
+        return [_application(conn, a) for a in ids]
 
 
 def borrower_view(engine: Engine, *, loan_id: str | None = None, applicant_id: str | None = None,
-                  on: date | None = None, program: ProgramConfig | None = None) -> dict[str, Any]:
+                  on: date | None = None, program: ProgramConfig | None = None) -> BorrowerView:
     """What the borrower sees: the program, their overdue records (repaired or not) and their
     applications, with text in English and Chinese."""
     cfg = program or ProgramConfig()
@@ -202,18 +252,10 @@ def borrower_view(engine: Engine, *, loan_id: str | None = None, applicant_id: s
         granted = set(_granted(conn, borrower_id))
         ids = RepairRepository(conn).application_ids(borrower_id=borrower_id, limit=LIST_LIMIT_MAX,
                                                      newest_first=False)
-        applications = [_application(conn, a).to_json() for a in ids]
-    return {
-        "borrower_id": borrower_id, "applicant_id": applicant, "loans": owned, "as_of": day.isoformat(),
-        "program": {**cfg.to_dict(), "text": program_text(cfg)},
-        "records": [_record_view(r, r.record_id in granted) for r in records],
-        "unrepaired_overdue_records": unrepaired_count(records, granted),
-        "applications": applications,
-    }
-
-
-def _record_view(record: OverdueRecord, repaired: bool) -> dict[str, Any]:
-    return {**record.to_dict(), "repaired": repaired, "text": record_text(record, repaired)}
+        applications = tuple(_application(conn, a) for a in ids)
+    return BorrowerView(borrower_id, applicant, tuple(owned), day, cfg,
+                        tuple(RecordView(r, r.record_id in granted) for r in records),
+                        unrepaired_count(records, granted), applications)
 
 
 def unrepaired_overdue_counts(engine: Engine, on: date | None = None,

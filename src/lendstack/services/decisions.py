@@ -404,11 +404,6 @@ def challenger_comparison(engine: Engine) -> ChallengerComparison:
                                 tuple((a, tuple(row.items())) for a, row in matrix.items()))
 
 
-def comparison_report(engine: Engine) -> dict[str, Any]:
-    """`challenger_comparison` as the JSON document the reports read."""
-    return challenger_comparison(engine).to_json()
-
-
 def _arm_kpis(documents: list[dict[str, Any]]) -> ArmKpis:
     n = len(documents) or 1
     approved = [d for d in documents if d["outcome"] == "approve"]

@@ -561,7 +561,7 @@ def _ingest_month(run: _Run, day: date) -> None:
         if months >= 1:
             records.extend(post_loan_records(loan.applicant, loan_id, day, months, run.config.seed))
     for batch in _batches(records, INGEST_BATCH_MAX):
-        run.report.post_loan_records += early_warning.ingest(run.engine, batch)["stored"]
+        run.report.post_loan_records += early_warning.ingest_batch(run.engine, batch).stored
 
 
 def _batches(items: list[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

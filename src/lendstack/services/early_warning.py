@@ -66,19 +66,14 @@ class RunSummary:
     loans: int  # live loans evaluated
     alerts: int  # conditions true on the day
     new_alerts: int  # of which stored and announced now
-    by_severity: dict[str, int]
+    by_severity: tuple[tuple[str, int], ...]  # (severity, alerts), in severity_counts' order
 
     def to_json(self) -> dict[str, Any]:
         return {"as_of": self.as_of.isoformat(), "indicator_set": self.indicator_set, "loans": self.loans,
-                "alerts": self.alerts, "new_alerts": self.new_alerts, "by_severity": self.by_severity}
+                "alerts": self.alerts, "new_alerts": self.new_alerts, "by_severity": dict(self.by_severity)}
 
 
 # --------------------------------------------------------------------------- ingestion
-
-
-def ingest(engine: Engine, records: Iterable[Any]) -> dict[str, int]:
-    """`ingest_batch` as its JSON document."""
-    return ingest_batch(engine, records).to_json()
 
 
 def ingest_batch(engine: Engine, records: Iterable[Any]) -> IngestResult:
@@ -114,8 +109,7 @@ def book_rows(conn: Connection, as_of: date, loan_ids: Sequence[str] | None = No
 def _state(loan: LiveLoan, missed_last_3: int) -> LoanState:
     return LoanState(
         loan_id=loan.loan_id, status=loan.status, days_past_due=loan.days_past_due, bucket=loan.bucket,
-        principal_outstanding_minor=loan.principal_disbursed_minor + loan.principal_capitalized_minor
-        - loan.principal_repaid_minor - loan.principal_written_off_minor,
+        principal_outstanding_minor=loan.principal_outstanding_minor,
         restructure_count=loan.restructure_count, missed_last_3=missed_last_3,
     )
 
@@ -132,11 +126,6 @@ def book_frame(conn: Connection, as_of: date, loan_ids: Sequence[str] | None = N
 # --------------------------------------------------------------------------- runs and alerts
 
 
-def run(engine: Engine, as_of: date, indicators: IndicatorSet | None = None) -> dict[str, Any]:
-    """`run_book` as its JSON document."""
-    return run_book(engine, as_of, indicators).to_json()
-
-
 def run_book(engine: Engine, as_of: date, indicators: IndicatorSet | None = None) -> RunSummary:
     """Evaluate the whole book as of a date (columnar). Idempotent per date: alerts already raised are kept
     as they are (with their lifecycle), only new ones are stored and announced."""
@@ -145,7 +134,8 @@ def run_book(engine: Engine, as_of: date, indicators: IndicatorSet | None = None
         frame = book_frame(uow.connection, as_of)
         alerts = evaluate(ind, frame, as_of)
         new = _store_alerts(uow, alerts)
-    return RunSummary(as_of, ind.version, frame.height, len(alerts), len(new), severity_counts(alerts))
+    return RunSummary(as_of, ind.version, frame.height, len(alerts), len(new),
+                      tuple(severity_counts(alerts).items()))
 
 
 def check_loan(engine: Engine, loan_id: str, as_of: date, indicators: IndicatorSet | None = None) -> list[Alert]:
@@ -186,12 +176,6 @@ def alerts(engine: Engine, *, status: str | None = None, loan_id: str | None = N
         return AlertsRepository(conn).alerts(status=status, loan_id=loan_id, limit=limit)
 
 
-def list_alerts(engine: Engine, *, status: str | None = None, loan_id: str | None = None,
-                limit: int = ALERT_LIST_MAX) -> list[dict[str, Any]]:
-    """`alerts` as JSON documents (the API, the console and the CLI show these)."""
-    return [a.to_json() for a in alerts(engine, status=status, loan_id=loan_id, limit=limit)]
-
-
 def act_on(engine: Engine, alert_id: str, command: str, by: str, *, assignee: str = "",
            note: str = "") -> AlertRecord:
     """acknowledge | assign | close an alert, recording who and when in its history."""
@@ -204,8 +188,3 @@ def act_on(engine: Engine, alert_id: str, command: str, by: str, *, assignee: st
         after = acted(record, command, by, now, assignee=assignee, note=note)
         repo.save_lifecycle(after)
     return after
-
-
-def act(engine: Engine, alert_id: str, command: str, by: str, *, assignee: str = "", note: str = "") -> dict[str, Any]:
-    """`act_on` as the JSON document of the alert after the command."""
-    return act_on(engine, alert_id, command, by, assignee=assignee, note=note).to_json()

@@ -129,9 +129,9 @@ def after_day(engine: Engine, day: date, report: EodReport) -> None:
     """The after-loan hooks of one closed day; all are idempotent per date. A day with no live
     loan costs a few cheap queries (collections still closes the cases of loans repaid or written off)."""
     if _live_loans(engine) > 0:
-        outcome = early_warning.run(engine, day, default_indicators())
+        outcome = early_warning.run_book(engine, day, default_indicators())
         report.early_warning_runs += 1
-        report.alerts_new += int(outcome["new_alerts"])
+        report.alerts_new += outcome.new_alerts
     if _closed_on(engine, day):
         worked = collections.run(engine, day, strategy=default_strategy())
         report.collections_runs += 1

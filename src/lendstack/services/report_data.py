@@ -1,5 +1,6 @@
-"""Each report's data, gathered from the book: plain JSON-able dicts that `lendstack.reporting`
-renders (HTML, PDF) and `lendstack report ... --json` prints.
+"""Each report's data, gathered from the book: typed results (portfolio, fairness, stress) or plain
+dicts (models) whose JSON-able documents (`to_json()`) `lendstack.reporting` renders (HTML, PDF) and
+`lendstack report ... --json` prints; the shells call `to_json()` at the edge.
 
 - portfolio: `services.monitoring.portfolio_report` plus headline KPIs per currency.
 - models: the champion's development metrics (registry), PSI/CSI of recent applications against
@@ -49,11 +50,11 @@ from lendstack.scoring.credit_model import CreditModel
 from lendstack.scoring.errors import ArtifactError
 from lendstack.scoring.evaluation import bin_shares, calibration_table, pd_to_score, psi
 from lendstack.scoring.registry import read_manifest
-from lendstack.services.decisions import comparison_report
+from lendstack.services.decisions import challenger_comparison
 from lendstack.services.models import default_registry_dir
 from lendstack.services.monitoring import book_date, portfolio_report, read_installments, read_loans, read_payments
 from lendstack.services.naming import loan_id_for, loan_ids_of
-from lendstack.services.stress import run_stress
+from lendstack.services.stress import StressResult, run_stress
 from lendstack.store import Connection, Engine
 from lendstack.store.report_repo import ReportRepository
 
@@ -99,36 +100,96 @@ def worst(statuses: list[str]) -> str:
 # --------------------------------------------------------------------------- portfolio
 
 
-def portfolio_data(engine: Engine, as_of: date | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ChargeOffs:
+    """One currency's charge-offs (`monitoring.portfolio.charge_offs`)."""
+
+    charged_off_minor: int
+    claim_written_off_minor: int
+    recovered_minor: int
+    net_charge_off_minor: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"charged_off_minor": self.charged_off_minor, "claim_written_off_minor": self.claim_written_off_minor,
+                "recovered_minor": self.recovered_minor, "net_charge_off_minor": self.net_charge_off_minor}
+
+
+@dataclass(frozen=True, slots=True)
+class CurrencyKpis:
+    """The headline KPIs of one currency; its charge-offs (when the report has them) follow in the document."""
+
+    currency: str
+    loans: int
+    loans_live: int
+    loans_by_status: dict[str, int]
+    disbursed_minor: int
+    principal_outstanding_minor: int
+    receivable_minor: int
+    overdue_loans: int
+    npl_ratio: float
+    ecl_minor: int
+    allowance_minor: int
+    written_off_minor: int
+    coverage: float
+    charge_offs: ChargeOffs | None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {
+            "currency": self.currency, "loans": self.loans, "loans_live": self.loans_live,
+            "loans_by_status": self.loans_by_status, "disbursed_minor": self.disbursed_minor,
+            "principal_outstanding_minor": self.principal_outstanding_minor,
+            "receivable_minor": self.receivable_minor, "overdue_loans": self.overdue_loans,
+            "npl_ratio": self.npl_ratio, "ecl_minor": self.ecl_minor, "allowance_minor": self.allowance_minor,
+            "written_off_minor": self.written_off_minor, "coverage": self.coverage,
+        }
+        return out | self.charge_offs.to_json() if self.charge_offs else out
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioData:
+    """The portfolio report's document: `services.monitoring.portfolio_report` as it comes, plus KPIs."""
+
+    generated_at: str
+    report: dict[str, Any]
+    kpis: tuple[CurrencyKpis, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "portfolio", "generated_at": self.generated_at, **self.report,
+                "kpis": [k.to_json() for k in self.kpis]}
+
+
+def portfolio_data(engine: Engine, as_of: date | None = None) -> PortfolioData:
     """The portfolio report plus KPIs per currency (exact integer sums of the loans table)."""
     report = portfolio_report(engine, as_of)
     with engine.connect() as conn:
         frame = with_exposure(read_loans(conn))
     allowance = report["ecl"]["allowance_minor"]
     ecl = report["ecl"]["total_minor"]
-    kpis = [{**_currency_kpis(frame.filter(pl.col("currency") == c), c, report["npl_ratio"].get(c, 0.0),
-                              int(ecl.get(c, 0)), int(allowance.get(c, 0))),
-             **report["charge_offs"].get(c, {})}
-            for c in sorted(set(frame["currency"].to_list()))]
-    return {"kind": "portfolio", "generated_at": now_iso(), **report, "kpis": kpis}
+    kpis = tuple(_currency_kpis(frame.filter(pl.col("currency") == c), c, report["npl_ratio"].get(c, 0.0),
+                                int(ecl.get(c, 0)), int(allowance.get(c, 0)), report["charge_offs"].get(c))
+                 for c in sorted(set(frame["currency"].to_list())))
+    return PortfolioData(now_iso(), report, kpis)
 
 
-def _currency_kpis(frame: pl.DataFrame, currency: str, npl: float, ecl_minor: int,
-                   allowance_minor: int) -> dict[str, Any]:
+def _currency_kpis(frame: pl.DataFrame, currency: str, npl: float, ecl_minor: int, allowance_minor: int,
+                   charge_offs: dict[str, int] | None) -> CurrencyKpis:
     live = frame.filter(pl.col("status").is_in(LIVE))
     outstanding_minor = int(live["principal_outstanding_minor"].sum())
     statuses = frame.group_by("status").len().sort("status")
-    return {
-        "currency": currency, "loans": frame.height, "loans_live": live.height,
-        "loans_by_status": {str(s): int(n) for s, n in statuses.iter_rows()},
-        "disbursed_minor": int(frame["principal_disbursed_minor"].sum()),
-        "principal_outstanding_minor": outstanding_minor,
-        "receivable_minor": int(live["receivable_minor"].sum()),
-        "overdue_loans": int(live.filter(pl.col("days_past_due") > 0).height),
-        "npl_ratio": npl, "ecl_minor": ecl_minor, "allowance_minor": allowance_minor,
-        "written_off_minor": int(frame["principal_written_off_minor"].sum()),
-        "coverage": ecl_minor / outstanding_minor if outstanding_minor else 0.0,
-    }
+    return CurrencyKpis(
+        currency=currency, loans=frame.height, loans_live=live.height,
+        loans_by_status={str(s): int(n) for s, n in statuses.iter_rows()},
+        disbursed_minor=int(frame["principal_disbursed_minor"].sum()),
+        principal_outstanding_minor=outstanding_minor,
+        receivable_minor=int(live["receivable_minor"].sum()),
+        overdue_loans=int(live.filter(pl.col("days_past_due") > 0).height),
+        npl_ratio=npl, ecl_minor=ecl_minor, allowance_minor=allowance_minor,
+        written_off_minor=int(frame["principal_written_off_minor"].sum()),
+        coverage=ecl_minor / outstanding_minor if outstanding_minor else 0.0,
+        charge_offs=ChargeOffs(charge_offs["charged_off_minor"], charge_offs["claim_written_off_minor"],
+                               charge_offs["recovered_minor"], charge_offs["net_charge_off_minor"])
+        if charge_offs else None,
+    )
 
 
 # --------------------------------------------------------------------------- decisions and outcomes
@@ -266,7 +327,7 @@ def models_data(engine: Engine, as_of: date | None = None, registry_dir: str | P
     development = {k: v for k, v in manifest.get("metrics", {}).items() if isinstance(v, int | float)}
     drift = drift_section(credit, version, book, day)
     realized = realized_section(book, version, development, window_days, credit.target)
-    arms = arms_section(book)
+    arms = [a.to_json() for a in arms_section(book)]
     out = {
         "kind": "models", "generated_at": now_iso(), "as_of": day.isoformat(),
         "model": {"version": version, "kind": manifest.get("kind"), "created_at": manifest.get("created_at"),
@@ -274,7 +335,8 @@ def models_data(engine: Engine, as_of: date | None = None, registry_dir: str | P
                   "data_fingerprint": manifest.get("data_fingerprint"),
                   "content_sha256": manifest.get("content_sha256")},
         "development": development, "drift": drift, "realized": realized, "arms": arms,
-        "shadow": comparison_report(engine), "decisions_read": book.frame.height, "truncated": book.truncated,
+        "shadow": challenger_comparison(engine).to_json(), "decisions_read": book.frame.height,
+        "truncated": book.truncated,
     }
     out["status"] = worst([drift["status"], realized["status"]])
     return out
@@ -360,7 +422,33 @@ def performance_status(current: dict[str, Any], development: dict[str, float]) -
                              AUC_DROP_WATCH, BADS_MIN)
 
 
-def arms_section(book: DecisionBook) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ArmOutcome:
+    """One acting arm and model version: approvals, bookings and the bad rate of matured loans."""
+
+    arm: str
+    model_version: str
+    applications: int
+    approved: int
+    booked: int
+    matured: int
+    bad: int
+    avg_pd: float | None
+    avg_rate_annual_approved: float | None
+    approval_rate: float
+    approval_rate_ci95: tuple[float, float]
+    bad_rate: float | None
+    bad_rate_ci95: tuple[float, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"arm": self.arm, "model_version": self.model_version, "applications": self.applications,
+                "approved": self.approved, "booked": self.booked, "matured": self.matured, "bad": self.bad,
+                "avg_pd": self.avg_pd, "avg_rate_annual_approved": self.avg_rate_annual_approved,
+                "approval_rate": self.approval_rate, "approval_rate_ci95": self.approval_rate_ci95,
+                "bad_rate": self.bad_rate, "bad_rate_ci95": self.bad_rate_ci95}
+
+
+def arms_section(book: DecisionBook) -> tuple[ArmOutcome, ...]:
     """Per acting arm and model version: approval rate, booked loans, bad rate of matured ones."""
     acting = book.frame.filter(pl.col("acting"))
     grouped = acting.group_by("arm", "model_version").agg(
@@ -372,17 +460,49 @@ def arms_section(book: DecisionBook) -> list[dict[str, Any]]:
     out = []
     for r in grouped.to_dicts():
         n, approved, matured, bad = int(r["applications"]), int(r["approved"]), int(r["matured"]), int(r["bad"])
-        out.append({**r, "applications": n, "approved": approved, "booked": int(r["booked"]), "matured": matured,
-                    "bad": bad, "approval_rate": approved / n, "approval_rate_ci95": wilson(approved, n),
-                    "bad_rate": bad / matured if matured else None, "bad_rate_ci95": wilson(bad, matured)})
-    return out
+        out.append(ArmOutcome(r["arm"], r["model_version"], n, approved, int(r["booked"]), matured, bad, r["avg_pd"],
+                              r["avg_rate_annual_approved"], approved / n, wilson(approved, n),
+                              bad / matured if matured else None, wilson(bad, matured)))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- fairness
 
 
+@dataclass(frozen=True, slots=True)
+class FairnessReport:
+    """The fairness report's document; `audit` is `monitoring.fairness.audit`'s result as it comes.
+    Without decisions (`audit` None, from the book) the two definitions are left out of the document;
+    `from_table` (an audit of a `--data` table) keeps that shell's key order (note before audit)."""
+
+    generated_at: str
+    as_of: str | None
+    since: str | None
+    source: str
+    group: str
+    decisions: int
+    truncated: bool
+    audit: dict[str, Any] | None
+    note: str
+    outcome_definition: str | None = None
+    price_definition: str | None = None
+    from_table: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "fairness", "generated_at": self.generated_at, "as_of": self.as_of,
+                               "since": self.since, "source": self.source, "group": self.group,
+                               "decisions": self.decisions, "truncated": self.truncated}
+        if self.from_table:
+            out |= {"note": self.note, "audit": self.audit}
+        else:
+            out |= {"audit": self.audit, "note": self.note}
+        if self.outcome_definition is not None or self.price_definition is not None:
+            out |= {"outcome_definition": self.outcome_definition, "price_definition": self.price_definition}
+        return out
+
+
 def fairness_data(engine: Engine, as_of: date | None = None, group: str = "gender", *, since: date | None = None,
-                  reference_group: str | None = None, seed: int = 0) -> dict[str, Any]:
+                  reference_group: str | None = None, seed: int = 0) -> FairnessReport:
     """The fairness audit of the acting decisions: approval, price and realized bad rate by group."""
     if group not in FAIRNESS_GROUPS:
         raise ReportDataError("group", f"must be one of {', '.join(FAIRNESS_GROUPS)}, got {group!r}")
@@ -391,28 +511,38 @@ def fairness_data(engine: Engine, as_of: date | None = None, group: str = "gende
         book = read_decisions(conn, day, since=since)
     acting = book.frame.filter(pl.col("acting")).with_columns(
         pl.when(pl.col("outcome") == "approve").then(pl.col("rate_annual")).otherwise(None).alias("price"))
-    base = {"kind": "fairness", "generated_at": now_iso(), "as_of": day.isoformat(),
-            "since": since.isoformat() if since else None, "source": "book", "group": group,
-            "decisions": acting.height, "truncated": book.truncated}
+    generated_at, since_iso = now_iso(), since.isoformat() if since else None
     if acting.height == 0:
-        return {**base, "audit": None, "note": "no decisions in the period"}
+        return FairnessReport(generated_at, day.isoformat(), since_iso, "book", group, acting.height, book.truncated,
+                              None, "no decisions in the period")
     cols = AuditColumns("outcome", group, "bad", "price", "approve", reference_group)
-    return {**base, "audit": audit(acting, cols, seed=seed), "note": "",
-            "outcome_definition": f"bad = written off or DPD > {BAD_DPD_DAYS} (matured booked loans)",
-            "price_definition": "annual rate of approved offers"}
+    return FairnessReport(generated_at, day.isoformat(), since_iso, "book", group, acting.height, book.truncated,
+                          audit(acting, cols, seed=seed), "",
+                          outcome_definition=f"bad = written off or DPD > {BAD_DPD_DAYS} (matured booked loans)",
+                          price_definition="annual rate of approved offers")
 
 
-def fairness_from_frame(frame: pl.DataFrame, cols: AuditColumns, *, source: str, seed: int = 0) -> dict[str, Any]:
+def fairness_from_frame(frame: pl.DataFrame, cols: AuditColumns, *, source: str, seed: int = 0) -> FairnessReport:
     """The same audit over any table (`--data FILE`)."""
-    return {"kind": "fairness", "generated_at": now_iso(), "as_of": None, "since": None, "source": source,
-            "group": cols.group, "decisions": frame.height, "truncated": False, "note": "",
-            "audit": audit(frame, cols, seed=seed), "outcome_definition": cols.outcome or "",
-            "price_definition": cols.price or ""}
+    return FairnessReport(now_iso(), None, None, source, cols.group, frame.height, False,
+                          audit(frame, cols, seed=seed), "", outcome_definition=cols.outcome or "",
+                          price_definition=cols.price or "", from_table=True)
 
 
 # --------------------------------------------------------------------------- stress
 
 
-def stress_data(engine: Engine, as_of: date | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class StressReport:
     """The stress scenarios of `services.stress.run_stress` as they come, tagged for rendering."""
-    return {"kind": "stress", "generated_at": now_iso(), **run_stress(engine, as_of)}
+
+    generated_at: str
+    result: StressResult
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "stress", "generated_at": self.generated_at, **self.result.to_json()}
+
+
+def stress_data(engine: Engine, as_of: date | None = None) -> StressReport:
+    """The stress scenarios of `services.stress.run_stress` as they come, tagged for rendering."""
+    return StressReport(now_iso(), run_stress(engine, as_of))

@@ -173,8 +173,22 @@ def audit_request(engine: Engine, *, actor: str, role: str, method: str, path: s
                       idempotency_key=idempotency_key)
 
 
+@dataclass(frozen=True, slots=True)
+class CreatedUser:
+    """A staff user just created."""
+
+    username: str
+    role: str
+    display_name: str
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"username": self.username, "role": self.role, "display_name": self.display_name,
+                "created_at": self.created_at.isoformat()}
+
+
 def create_user(engine: Engine, username: str, password: str, role: str, *, display_name: str = "",
-                actor: str = "cli", actor_role: str = "", client: str = "") -> dict[str, Any]:
+                actor: str = "cli", actor_role: str = "", client: str = "") -> CreatedUser:
     """Create a staff user; the creation is audited in the same transaction. Errors name the field."""
     _check_new_user(username, password, role, display_name)
     display_name = _display_name(display_name)
@@ -189,8 +203,7 @@ def create_user(engine: Engine, username: str, password: str, role: str, *, disp
             raise StaffError("username", f"{username!r} already exists")
         record_action(conn, actor=actor, role=actor_role or (ADMIN if actor == "cli" else ""), method="CREATE",
                       path=f"staff_users/{username}", status=201, client=client)
-    return {"username": username, "role": role, "display_name": display_name or username,
-            "created_at": now.isoformat()}
+    return CreatedUser(username, role, display_name or username, now)
 
 
 def get_user(engine: Engine, username: str) -> StaffUser | None:
@@ -232,11 +245,6 @@ def staff_listing(engine: Engine, limit: int = USERS_LIST_MAX) -> list[StaffList
             for r in rows]
 
 
-def list_users(engine: Engine, limit: int = USERS_LIST_MAX) -> list[dict[str, Any]]:
-    """`staff_listing` as JSON documents: disabled_at, locked_until and last_login_at as ISO text or None."""
-    return [u.to_json() for u in staff_listing(engine, limit)]
-
-
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
@@ -260,6 +268,45 @@ class StaffNotFound(StaffError):
         super().__init__("username", f"no staff user {username!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class UserDisabled:
+    username: str
+    disabled_at: datetime
+    sessions_ended: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"username": self.username, "disabled_at": self.disabled_at.isoformat(),
+                "sessions_ended": self.sessions_ended}
+
+
+@dataclass(frozen=True, slots=True)
+class UserEnabled:
+    username: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"username": self.username, "disabled_at": None}
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordSet:
+    username: str
+    sessions_ended: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"username": self.username, "sessions_ended": self.sessions_ended}
+
+
+@dataclass(frozen=True, slots=True)
+class UserUnlocked:
+    username: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"username": self.username, "locked_until": None}
+
+
+StaffCommandResult = UserDisabled | UserEnabled | PasswordSet | UserUnlocked
+
+
 def _actor(by: StaffUser | None) -> tuple[str, str]:
     return (by.actor, by.role) if by is not None else ("cli", ADMIN)
 
@@ -271,7 +318,7 @@ def _user_row(users: StaffRepository, username: str, *, for_update: bool = False
     return row
 
 
-def disable_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> dict[str, Any]:
+def disable_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> UserDisabled:
     """Set disabled_at and end the user's sessions at once. An admin cannot disable themself, and the
     last active admin cannot be disabled (the console would have nobody left to manage staff)."""
     if by is not None and by.username == username:
@@ -290,10 +337,10 @@ def disable_user(engine: Engine, username: str, *, by: StaffUser | None = None, 
         ended = users.end_sessions(username)  # the next request with any of their cookies goes to /login
         record_action(conn, actor=actor, role=actor_role, method="DISABLE", path=f"staff_users/{username}",
                       status=200, client=client)
-    return {"username": username, "disabled_at": now.isoformat(), "sessions_ended": ended}
+    return UserDisabled(username, now, ended)
 
 
-def enable_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> dict[str, Any]:
+def enable_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> UserEnabled:
     actor, actor_role = _actor(by)
     with engine.begin() as conn:
         users = StaffRepository(conn)
@@ -303,11 +350,11 @@ def enable_user(engine: Engine, username: str, *, by: StaffUser | None = None, c
         users.set_disabled_at(username, None)
         record_action(conn, actor=actor, role=actor_role, method="ENABLE", path=f"staff_users/{username}",
                       status=200, client=client)
-    return {"username": username, "disabled_at": None}
+    return UserEnabled(username)
 
 
 def set_password(engine: Engine, username: str, password: str, *, by: StaffUser | None = None,
-                 client: str = "") -> dict[str, Any]:
+                 client: str = "") -> PasswordSet:
     """A new password (the create_user rule) and every session of the user ended, theirs included."""
     _check_password(password, username)
     actor, actor_role = _actor(by)
@@ -319,10 +366,10 @@ def set_password(engine: Engine, username: str, password: str, *, by: StaffUser 
         ended = users.end_sessions(username)
         record_action(conn, actor=actor, role=actor_role, method="PASSWORD", path=f"staff_users/{username}",
                       status=200, client=client)
-    return {"username": username, "sessions_ended": ended}
+    return PasswordSet(username, ended)
 
 
-def unlock_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> dict[str, Any]:
+def unlock_user(engine: Engine, username: str, *, by: StaffUser | None = None, client: str = "") -> UserUnlocked:
     """Clear the login throttle of a locked user (the failure count too), so they may log in now."""
     actor, actor_role = _actor(by)
     with engine.begin() as conn:
@@ -334,7 +381,7 @@ def unlock_user(engine: Engine, username: str, *, by: StaffUser | None = None, c
         users.clear_throttle(username)
         record_action(conn, actor=actor, role=actor_role, method="UNLOCK", path=f"staff_users/{username}",
                       status=200, client=client)
-    return {"username": username, "locked_until": None}
+    return UserUnlocked(username)
 
 
 def ensure_demo_staff(engine: Engine) -> list[tuple[str, str, str]]:

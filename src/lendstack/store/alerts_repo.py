@@ -25,6 +25,7 @@ from lendstack.monitoring.early_warning import (
     PostLoanRecord,
 )
 from lendstack.servicing.loan import LIVE_STATUSES
+from lendstack.store.balance_sql import principal_outstanding_minor
 from lendstack.store.tables import installments, loans
 from lendstack.store.tables_monitoring import ew_alerts, post_loan_snapshots
 
@@ -41,10 +42,7 @@ class LiveLoan:
     days_past_due: int
     bucket: str
     restructure_count: int
-    principal_disbursed_minor: int
-    principal_capitalized_minor: int
-    principal_repaid_minor: int
-    principal_written_off_minor: int
+    principal_outstanding_minor: int  # balance_sql.principal_outstanding_minor
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +105,14 @@ class AlertsRepository:
 
     def live_loans(self, loan_ids: Sequence[str] | None = None) -> list[LiveLoan]:
         """The live loans (all, or those of `loan_ids`), in loan_id order."""
-        query = select(loans).where(loans.c.status.in_([s.value for s in LIVE_STATUSES])).order_by(loans.c.loan_id)
+        c = loans.c
+        query = (select(c.loan_id, c.status, c.days_past_due, c.bucket, c.restructure_count,
+                        principal_outstanding_minor().label("principal_outstanding_minor"))
+                 .where(c.status.in_([s.value for s in LIVE_STATUSES])).order_by(c.loan_id))
         if loan_ids is not None:
-            query = query.where(loans.c.loan_id.in_(loan_ids))
+            query = query.where(c.loan_id.in_(loan_ids))
         return [LiveLoan(str(r.loan_id), str(r.status), int(r.days_past_due), str(r.bucket), int(r.restructure_count),
-                         int(r.principal_disbursed_minor), int(r.principal_capitalized_minor),
-                         int(r.principal_repaid_minor), int(r.principal_written_off_minor))
+                         int(r.principal_outstanding_minor))
                 for r in self.connection.execute(query).all()]
 
     def due_and_settled(self, loan_ids: Sequence[str]) -> dict[str, list[tuple[date, bool]]]:

@@ -22,7 +22,7 @@ from lendstack.api.permissions import allowed
 from lendstack.collections import service as col
 from lendstack.collections.domain import CONTACT_OUTCOMES, CollectionsError
 from lendstack.money import Money, MoneyError
-from lendstack.services.staff import StaffUser, list_users
+from lendstack.services.staff import StaffUser, staff_listing
 from lendstack.web.auth import current_user
 from lendstack.web.forms import FormError, form_text
 from lendstack.web.render import render
@@ -45,8 +45,8 @@ def _error(exc: Exception) -> dict[str, str]:
 
 def _collectors(request: Request) -> list[str]:
     """Enabled collections agents: the people a case may be assigned to."""
-    return [u["username"] for u in list_users(engine_of(request))
-            if u["role"] == COLLECTOR_ROLE and not u["disabled"]]
+    return [u.username for u in staff_listing(engine_of(request))
+            if u.role == COLLECTOR_ROLE and u.disabled_at is None]
 
 
 # --------------------------------------------------------------------------- the queue

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from lendstack.api.common import engine_of
-from lendstack.services.early_warning import act, list_alerts
+from lendstack.services.early_warning import act_on, alerts
 from lendstack.web.auth import current_user
 from lendstack.web.forms import FormError, form_text
 from lendstack.web.render import render
@@ -27,8 +27,8 @@ def _error(exc: Exception) -> dict[str, str]:
 def _alerts_page(request: Request, status: str, error: dict[str, str] | None = None, status_code: int = 200
                  ) -> Response:
     chosen = status if status in ALERT_STATUSES else ""
-    alerts = list_alerts(engine_of(request), status=chosen or None, limit=LIST_MAX)
-    return render(request, "alerts.html", {"alerts": alerts, "status": chosen, "statuses": ALERT_STATUSES,
+    shown = [a.to_json() for a in alerts(engine_of(request), status=chosen or None, limit=LIST_MAX)]
+    return render(request, "alerts.html", {"alerts": shown, "status": chosen, "statuses": ALERT_STATUSES,
                                            "commands": ALERT_COMMANDS, "error": error}, status_code=status_code)
 
 
@@ -49,8 +49,8 @@ async def alert_act(alert_id: str, request: Request) -> Response:
             raise FormError("command", f"must be one of {', '.join(ALERT_COMMANDS)}")
         assignee = form_text(form, "assignee", length_max=64) or (user.username if command == "assign" else "")
         note = form_text(form, "note", length_max=500)
-        await run_in_threadpool(lambda: act(engine_of(request), alert_id, command, user.username, assignee=assignee,
-                                            note=note))
+        await run_in_threadpool(lambda: act_on(engine_of(request), alert_id, command, user.username,
+                                               assignee=assignee, note=note))
     except (EarlyWarningError, FormError, ValueError) as exc:
         return _alerts_page(request, "", _error(exc), status_code=422)
     return RedirectResponse("/console/alerts?flash=alert_updated", status_code=303)

@@ -63,15 +63,15 @@ def gather(engine: Engine, registry_dir: Path, kind: str, day: date | None, grou
            ) -> dict[str, Any]:
     """The report's data, exactly as the CLI gathers it (cli/report.py)."""
     if kind == "portfolio":
-        return report_data.portfolio_data(engine, day)
+        return report_data.portfolio_data(engine, day).to_json()
     if kind == "models":
         return report_data.models_data(engine, day, registry_dir)
     if kind == "fairness":
-        return report_data.fairness_data(engine, day, group or "gender")
+        return report_data.fairness_data(engine, day, group or "gender").to_json()
     if kind == "stress":
-        return report_data.stress_data(engine, day)
+        return report_data.stress_data(engine, day).to_json()
     assert kind == "audit", kind
-    return audit_bundle(engine, day, quarter=quarter or None, registry_dir=registry_dir)
+    return audit_bundle(engine, day, quarter=quarter or None, registry_dir=registry_dir).to_json()
 
 
 def _report(request: Request, kind: str, as_of: str, group: str, quarter: str, form: str) -> Response:

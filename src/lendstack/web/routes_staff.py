@@ -20,14 +20,15 @@ from lendstack.services.staff import (
     PASSWORD_LENGTH_MAX,
     PASSWORD_LENGTH_MIN,
     STAFF_ROLES,
+    StaffCommandResult,
     StaffError,
     StaffNotFound,
     StaffUser,
     create_user,
     disable_user,
     enable_user,
-    list_users,
     set_password,
+    staff_listing,
     unlock_user,
 )
 from lendstack.web.auth import client_of, current_user
@@ -38,7 +39,7 @@ router = APIRouter(include_in_schema=False)
 USERNAME_LENGTH_MAX = 64  # the service's pattern allows 32; longer is refused before any lookup
 STAFF_PAGE = "/console/staff"
 
-Command = Callable[..., dict[str, Any]]
+Command = Callable[..., StaffCommandResult]
 COMMANDS: dict[str, tuple[Command, str]] = {  # path segment → (service function, flash key)
     "disable": (disable_user, "staff_disabled"),
     "enable": (enable_user, "staff_enabled"),
@@ -52,7 +53,7 @@ def _error(exc: StaffError | FormError) -> dict[str, str]:
 
 def _staff_page(request: Request, *, error: dict[str, str] | None = None, values: dict[str, str] | None = None,
                 target: str = "", status_code: int = 200) -> Response:
-    users = list_users(engine_of(request))
+    users = [u.to_json() for u in staff_listing(engine_of(request))]
     return render(request, "staff.html", {
         "users": users, "roles": STAFF_ROLES, "error": error, "values": values or {}, "target": target,
         "password_min": PASSWORD_LENGTH_MIN, "password_max": PASSWORD_LENGTH_MAX,
