@@ -20,7 +20,7 @@ from lendstack.servicing.aging import FiveTier
 from lendstack.sim import APPLICANT_TYPES, COLLATERALS, PURPOSES, REGIONS, SEGMENTS
 from lendstack.store.tables_api import api_audit
 from lendstack.store.tables_origination import applications
-from lendstack.web.lang import CATALOG_DIR, LANGUAGES, catalog
+from lendstack.web.lang import CATALOG_DIR, LANGUAGES, catalog, catalog_files
 from lendstack.web.render import TEMPLATES_DIR
 from lendstack.web.routes_applications import GENDERS, REVIEW_ACTIONS
 from lendstack.web.routes_loans import LOAN_STATUSES
@@ -44,6 +44,8 @@ def test_catalogs_have_the_same_keys_and_cover_every_template_key() -> None:
     keys = {lang: set(catalog(lang)) for lang in LANGUAGES}
     assert keys["en"] == keys["zh-CN"], keys["en"] ^ keys["zh-CN"]
     assert {p.stem for p in CATALOG_DIR.glob("*.yaml")} == set(LANGUAGES)
+    areas = {lang: {p.name for p in catalog_files(lang)[1:]} for lang in LANGUAGES}
+    assert areas["en"] == areas["zh-CN"], areas  # every area file exists in both languages
     used: set[str] = set()
     for template in TEMPLATES_DIR.rglob("*.html"):
         used |= set(re.findall(r"""\bt\(\s*['"]([\w.-]+)['"]""", template.read_text(encoding="utf-8")))

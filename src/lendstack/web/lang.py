@@ -1,7 +1,9 @@
 """i18n: every string a person sees comes from web/i18n/<lang>.yaml via t(key).
 
 The catalogs are flat maps of dotted keys to text ("nav.loans": "Loans"); a key may take
-str.format parameters ("{count} loans"). The language is the `ls_lang` cookie (set by the switch
+str.format parameters ("{count} loans"). A language's catalog is `i18n/<lang>.yaml` plus every
+`i18n/<lang>/*.yaml` (one file per area of the console, so areas grow apart); a key defined in two
+files is refused. The language is the `ls_lang` cookie (set by the switch
 link) when valid, else the best match in Accept-Language, else English. A test checks that both
 catalogs have exactly the same keys and that every key a template uses exists."""
 
@@ -29,8 +31,19 @@ def catalog(language: str) -> dict[str, str]:
     assert language in LANGUAGES, f"unknown language {language!r}"
     # Read as every config document is: safe YAML, bounded, and a key written twice is refused
     # rather than silently overriding the first (load_mapping also refuses anything but a mapping).
-    loaded = load_mapping(CATALOG_DIR / f"{language}.yaml")
-    return {str(k): str(v) for k, v in loaded.items()}
+    merged: dict[str, str] = {}
+    for path in catalog_files(language):
+        for key, value in load_mapping(path).items():
+            if str(key) in merged:
+                raise ValueError(f"{path}: key {key!r} is already defined in another {language} catalog file")
+            merged[str(key)] = str(value)
+    return merged
+
+
+def catalog_files(language: str) -> list[Path]:
+    """The files of one language's catalog: the main one first, then the areas' by name."""
+    assert language in LANGUAGES, f"unknown language {language!r}"
+    return [CATALOG_DIR / f"{language}.yaml", *sorted((CATALOG_DIR / language).glob("*.yaml"))]
 
 
 def translate(language: str, key: str, **params: object) -> str:
